@@ -1,0 +1,25 @@
+"""evgrid_gym: a Gymnasium environment and benchmark for smart EV charging on a local grid.
+
+``import evgrid_gym`` registers ``evgrid_gym/EVGrid-v0``; ``gymnasium.make(
+"evgrid_gym:evgrid_gym/EVGrid-v0")`` imports and registers it in one go.
+"""
+
+from gymnasium.envs.registration import register, registry
+
+from evgrid_gym.config import ScenarioConfig, ScenarioError, bundled_scenarios, load_scenario
+from evgrid_gym.envs import EVGridEnv
+from evgrid_gym.scenario import Scenario
+
+__version__ = "0.1.0"
+__all__ = [
+    "EVGridEnv",
+    "Scenario",
+    "ScenarioConfig",
+    "ScenarioError",
+    "bundled_scenarios",
+    "load_scenario",
+]
+
+ENV_ID = "evgrid_gym/EVGrid-v0"
+if ENV_ID not in registry:
+    register(id=ENV_ID, entry_point="evgrid_gym.envs.evgrid_env:EVGridEnv")

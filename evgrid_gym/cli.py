@@ -1,0 +1,79 @@
+"""``evgrid-gym``: the command line of the main jobs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from evgrid_gym.config import ScenarioConfig, ScenarioError, load_scenario
+from evgrid_gym.envs import EVGridEnv
+from evgrid_gym.kpis import episode_kpis
+
+HEADLINE_KPIS = (
+    ("energy_delivered_kwh", "energy delivered", "kWh"),
+    ("unmet_energy_kwh", "unmet energy", "kWh"),
+    ("cost_eur", "external energy cost", "EUR"),
+    ("renewable_share", "renewable share", "-"),
+    ("external_energy_kwh", "external energy", "kWh"),
+    ("peak_import_kw", "peak import", "kW"),
+    ("overload_kwh", "overload", "kWh"),
+    ("satisfaction", "satisfaction", "-"),
+    ("total_revenue_eur", "EV revenue", "EUR"),
+)
+
+
+def _with_days(config: ScenarioConfig, days: float | None) -> ScenarioConfig:
+    """The config with its episode length set to ``days`` (validated again)."""
+    if days is None:
+        return config
+    ticks = round(days * 24.0 / config.dt_h)
+    return load_scenario(config.model_dump() | {"episode_ticks": ticks})
+
+
+def simulate(args: argparse.Namespace) -> int:
+    from baselines import make_policy
+
+    config = _with_days(load_scenario(args.scenario), args.days)
+    env = EVGridEnv(config)
+    policy = make_policy(args.policy, env.scenario)
+    policy.reset(seed=args.seed)
+    observation, info = env.reset(seed=args.seed)
+    total_reward, terminated = 0.0, False
+    while not terminated:
+        observation, reward, terminated, _, info = env.step(policy.act(observation, info))
+        total_reward += reward
+    kpis = episode_kpis(env.kpi_total)
+    print(
+        f"scenario {config.name}, policy {args.policy}, seed {args.seed}, "
+        f"{config.episode_ticks} ticks of {config.dt_h} h"
+    )
+    print(f"{'KPI':<24}{'value':>14}  unit")
+    print(f"{'reward':<24}{total_reward:>14.3f}  EUR")
+    for key, label, unit in HEADLINE_KPIS:
+        print(f"{label:<24}{kpis[key]:>14.3f}  {unit}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evgrid-gym", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sim = sub.add_parser("simulate", help="run one episode of a policy and print its KPIs")
+    sim.add_argument("--scenario", default="default", help="bundled name or YAML path")
+    sim.add_argument("--policy", default="uncontrolled", help="baseline policy name")
+    sim.add_argument("--days", type=float, default=None, help="episode length in days")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.set_defaults(run=simulate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ScenarioError, ValueError) as err:
+        print(f"evgrid-gym: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Battery kernels: the two-stage CC-CV charging curve, integrated exactly over one tick.
+
+Model (ACN-Sim ``Linear2StageBattery``; Lee, Li and Low, "ACN-Sim: An Open-Source Simulator for
+Data-Driven Electric Vehicle Charging Research", IEEE SmartGridComm 2019): the grid-side power
+limit of a battery at state of charge ``soc`` is
+
+    p_max(soc) = P                                 for soc <= transition_soc   (CC stage)
+    p_max(soc) = P * (1 - soc) / (1 - transition_soc)   for soc >  transition_soc   (CV stage)
+
+and the battery gains ``efficiency * p`` kW. Charging at the limit, the CV stage is the linear
+ODE ``d soc / dt = -k (soc - 1)`` with ``k = efficiency * P / (capacity * (1 - transition_soc))``,
+so its exact solution is an exponential approach to full: no Euler sub-steps are needed for any
+``dt_h``. The action of the env is the *average* grid power over a tick; every average between
+zero and the exact maximum below is attainable (the charger may shape power within the tick).
+"""
+
+import math
+
+from numba import njit
+
+
+@njit(cache=True)
+def max_charge_energy_kwh(soc, capacity_kwh, max_power_kw, efficiency, transition_soc, dt_h):
+    """Battery-side energy a battery gains in ``dt_h`` hours charging at the CC-CV limit.
+
+    Args:
+        soc: state of charge at the start of the tick, 0..1.
+        capacity_kwh: battery capacity, kWh (> 0).
+        max_power_kw: grid-side power limit ``P`` of the CC stage, kW (>= 0).
+        efficiency: grid -> battery efficiency, (0, 1].
+        transition_soc: soc where the CV taper starts, (0, 1]; 1 means pure constant power.
+        dt_h: tick length, h (> 0).
+
+    Returns:
+        Energy gained by the battery, kWh: ``0 <= gain <= (1 - soc) * capacity_kwh``.
+    """
+    if soc >= 1.0 or max_power_kw <= 0.0:
+        return 0.0
+    rate_kw = efficiency * max_power_kw
+    headroom_kwh = (1.0 - soc) * capacity_kwh
+    if transition_soc >= 1.0:
+        return min(rate_kw * dt_h, headroom_kwh)
+    cc_kwh = max(transition_soc - soc, 0.0) * capacity_kwh
+    cc_h = cc_kwh / rate_kw
+    if cc_h >= dt_h:
+        return rate_kw * dt_h
+    k_per_h = rate_kw / (capacity_kwh * (1.0 - transition_soc))
+    cv_headroom_kwh = headroom_kwh - cc_kwh
+    return cc_kwh - cv_headroom_kwh * math.expm1(-k_per_h * (dt_h - cc_h))
+
+
+@njit(cache=True)
+def max_discharge_energy_kwh(soc, capacity_kwh, max_power_kw, efficiency, soc_min, dt_h):
+    """Battery-side energy a battery can give up in ``dt_h`` hours (V2G or BESS discharge).
+
+    Discharging is constant power (no taper) down to ``soc_min``; the grid receives
+    ``efficiency`` times what the battery loses.
+
+    Returns:
+        Energy lost by the battery, kWh: ``0 <= loss <= max(soc - soc_min, 0) * capacity_kwh``.
+    """
+    if max_power_kw <= 0.0 or soc <= soc_min:
+        return 0.0
+    return min(max_power_kw * dt_h / efficiency, (soc - soc_min) * capacity_kwh)
+
+
+@njit(cache=True)
+def power_limits_kw(
+    soc,
+    capacity_kwh,
+    soc_target,
+    max_charge_kw,
+    max_discharge_kw,
+    efficiency,
+    transition_soc,
+    soc_min,
+    dt_h,
+):
+    """Range of average grid-side power a battery can take this tick.
+
+    Charging stops at ``soc_target`` (the driver's target, or ``soc_max`` for a BESS);
+    discharging stops at ``soc_min``.
+
+    Returns:
+        ``(low_kw, high_kw)`` with ``low_kw <= 0 <= high_kw``.
+    """
+    gain_kwh = max_charge_energy_kwh(
+        soc, capacity_kwh, max_charge_kw, efficiency, transition_soc, dt_h
+    )
+    gain_kwh = min(gain_kwh, max(soc_target - soc, 0.0) * capacity_kwh)
+    loss_kwh = max_discharge_energy_kwh(
+        soc, capacity_kwh, max_discharge_kw, efficiency, soc_min, dt_h
+    )
+    return -loss_kwh * efficiency / dt_h, gain_kwh / (efficiency * dt_h)
+
+
+@njit(cache=True)
+def battery_energy_kwh(power_kw, efficiency, dt_h):
+    """Battery-side energy change of a tick at average grid power ``power_kw``.
+
+    Returns:
+        ``(delta_kwh, losses_kwh)``: ``delta = efficiency * p * dt`` when charging,
+        ``p * dt / efficiency`` (negative) when discharging; losses are always >= 0.
+    """
+    grid_kwh = power_kw * dt_h
+    if grid_kwh >= 0.0:
+        delta_kwh = efficiency * grid_kwh
+        return delta_kwh, grid_kwh - delta_kwh
+    delta_kwh = grid_kwh / efficiency
+    return delta_kwh, grid_kwh - delta_kwh

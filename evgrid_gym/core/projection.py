@@ -1,0 +1,128 @@
+"""Projection of requested powers onto the physical and contractual limits of the grid.
+
+Rules, applied in this order (each step only ever moves a power towards zero):
+
+1. Battery: each connector's power is clipped to ``[low_kw, high_kw]``, the range its EV can
+   take this tick (CC-CV curve at its soc, target soc, V2G floor, EV and charger power). The
+   same holds for each station battery (BESS). Always hard: it is physics.
+2. Charger: the connectors of a charger share its power: if ``sum(|p|)`` over them exceeds
+   the charger's ``max_kw``, all of them are scaled by the same factor. Always hard.
+3. Station: the net import ``sum(p) + p_bess`` must lie in ``[-grid_kw, grid_kw]``. In hard
+   mode the side that exceeds it is scaled down proportionally: all consuming entries
+   (EV charging and BESS charging) when importing too much, all producing entries
+   (V2G, BESS discharge) when exporting too much. A BESS discharge therefore lets EVs draw
+   more than the grid capacity.
+4. Feeder: households plus the stations' net imports must not exceed ``feeder_kw``. In hard
+   mode every station's consuming entries are scaled by one common factor; households are
+   inflexible and always served, so when they alone exceed the limit EV and BESS charging
+   drop to zero and the rest is reported as overload.
+
+In soft mode steps 3 and 4 are skipped; whatever exceeds a station or the feeder limit is
+returned as overload power (and penalised by the env).
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _scale(power_kw, group, consume_factor, produce_factor):
+    """Scales each entry by its group's ``consume_factor`` if > 0, else ``produce_factor``."""
+    for i in range(power_kw.shape[0]):
+        if power_kw[i] > 0.0:
+            power_kw[i] *= consume_factor[group[i]]
+        else:
+            power_kw[i] *= produce_factor[group[i]]
+
+
+@njit(cache=True)
+def project_power(
+    conn_kw,
+    conn_low_kw,
+    conn_high_kw,
+    conn_charger,
+    charger_max_kw,
+    charger_station,
+    bess_kw,
+    bess_low_kw,
+    bess_high_kw,
+    station_grid_kw,
+    household_kw,
+    feeder_kw,
+    soft,
+    station_net_kw,
+):
+    """Projects requested powers onto the limits, in place (see the module docstring).
+
+    Args:
+        conn_kw: requested connector powers, kW, shape (C,); overwritten with the result.
+        conn_low_kw, conn_high_kw: battery limits per connector, kW, shape (C,).
+        conn_charger: charger index of each connector, int, shape (C,).
+        charger_max_kw: charger power limits, kW, shape (K,).
+        charger_station: station index of each charger, int, shape (K,).
+        bess_kw: requested BESS powers, kW, shape (S,); overwritten with the result.
+        bess_low_kw, bess_high_kw: BESS limits, kW, shape (S,).
+        station_grid_kw: station grid capacities, kW, shape (S,).
+        household_kw: inflexible household load on the feeder, kW.
+        feeder_kw: feeder limit, kW.
+        soft: if True, station and feeder limits are not enforced.
+        station_net_kw: output, net import per station after projection, kW, shape (S,).
+
+    Returns:
+        Overload power above station and feeder limits after projection, kW (>= 0).
+    """
+    n_conn = conn_kw.shape[0]
+    n_stations = bess_kw.shape[0]
+    stations = np.arange(n_stations)
+    conn_station = charger_station[conn_charger]
+    # 1. battery limits
+    for c in range(n_conn):
+        conn_kw[c] = min(max(conn_kw[c], conn_low_kw[c]), conn_high_kw[c])
+    for s in range(n_stations):
+        bess_kw[s] = min(max(bess_kw[s], bess_low_kw[s]), bess_high_kw[s])
+    # 2. charger power shared by its connectors
+    charger_factor = np.ones_like(charger_max_kw)
+    charger_abs_kw = np.zeros_like(charger_max_kw)
+    for c in range(n_conn):
+        charger_abs_kw[conn_charger[c]] += abs(conn_kw[c])
+    for k in range(charger_max_kw.shape[0]):
+        if charger_abs_kw[k] > charger_max_kw[k]:
+            charger_factor[k] = charger_max_kw[k] / charger_abs_kw[k]
+    _scale(conn_kw, conn_charger, charger_factor, charger_factor)
+    # 3. station grid capacity
+    consume_kw = np.maximum(bess_kw, 0.0)
+    produce_kw = np.maximum(-bess_kw, 0.0)
+    for c in range(n_conn):
+        consume_kw[conn_station[c]] += max(conn_kw[c], 0.0)
+        produce_kw[conn_station[c]] += max(-conn_kw[c], 0.0)
+    consume_factor = np.ones(n_stations)
+    produce_factor = np.ones(n_stations)
+    overload_kw = 0.0
+    for s in range(n_stations):
+        net_kw = consume_kw[s] - produce_kw[s]
+        excess_kw = abs(net_kw) - station_grid_kw[s]
+        if excess_kw <= 0.0:
+            continue
+        if soft:
+            overload_kw += excess_kw
+        elif net_kw > 0.0:
+            consume_factor[s] = (station_grid_kw[s] + produce_kw[s]) / consume_kw[s]
+        else:
+            produce_factor[s] = (station_grid_kw[s] + consume_kw[s]) / produce_kw[s]
+    # 4. feeder limit over households and station imports: one common factor on consumers
+    consume_kw *= consume_factor
+    produce_kw *= produce_factor
+    feeder_excess_kw = household_kw + consume_kw.sum() - produce_kw.sum() - feeder_kw
+    if feeder_excess_kw > 0.0:
+        total_consume_kw = consume_kw.sum()
+        if soft or total_consume_kw <= 0.0:
+            overload_kw += feeder_excess_kw
+        else:
+            feeder_factor = max(total_consume_kw - feeder_excess_kw, 0.0) / total_consume_kw
+            consume_factor *= feeder_factor
+            consume_kw *= feeder_factor
+            overload_kw += max(feeder_excess_kw - total_consume_kw, 0.0)
+    _scale(conn_kw, conn_station, consume_factor, produce_factor)
+    _scale(bess_kw, stations, consume_factor, produce_factor)
+    station_net_kw[:] = consume_kw - produce_kw
+    return overload_kw

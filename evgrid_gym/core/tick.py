@@ -1,0 +1,463 @@
+"""The one-tick transition of the simulation and the observation it leaves.
+
+``step`` runs DESIGN.md "One tick, in order" for one env: requested powers from the action,
+projection onto the limits, market clearing, battery update and accounting, departures, the
+next tick's arrivals, reward and observation. ``reset`` starts an episode. Both are pure
+functions of the packed arrays described in :mod:`evgrid_gym.core.layout`; they mutate only the
+state and output arrays they are given. Reservations (step 2) and faults (step 8) have their
+own issue; the state keeps room for them (the EV table carries a station per EV).
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from evgrid_gym.core.battery import battery_energy_kwh, power_limits_kw
+from evgrid_gym.core.layout import (
+    CFG_BESS_ACTION,
+    CFG_DT_H,
+    CFG_EXPORT,
+    CFG_FEEDER_KW,
+    CFG_FORECAST_TICKS,
+    CFG_HOUSEHOLD_BID,
+    CFG_N_TICKS,
+    CFG_OVERLOAD_PENALTY,
+    CFG_SOFT_LIMITS,
+    CFG_TICKS_PER_DAY,
+    CFG_TRANSITION_SOC,
+    CFG_UNIFORM_PRICE,
+    CFG_UNMET_PENALTY,
+    CFG_V2G_SOC_MIN,
+    CH_EFFICIENCY,
+    CH_IS_DC,
+    CH_MAX_KW,
+    CH_V2G,
+    CLK_NEXT_EV,
+    CLK_TICK,
+    CN_BATTERY_KWH,
+    CN_DELIVERED_KWH,
+    CN_DEPARTURE,
+    CN_EV,
+    CN_MAX_KW,
+    CN_MAX_V2G_KW,
+    CN_OCCUPIED,
+    CN_POWER_KW,
+    CN_REQUESTED_KWH,
+    CN_SOC,
+    CN_SOC_TARGET,
+    CN_TARIFF,
+    EV_ARRIVAL,
+    EV_BATTERY_KWH,
+    EV_DEPARTURE,
+    EV_MAX_AC_KW,
+    EV_MAX_DC_KW,
+    EV_MAX_V2G_KW,
+    EV_SOC_ARRIVAL,
+    EV_SOC_TARGET,
+    EV_STATION,
+    EV_TARIFF,
+    EXO_FEED_IN,
+    EXO_HOUSEHOLD_KW,
+    EXO_PRICE,
+    EXO_RENEWABLE_KW,
+    KPI_ARRIVALS,
+    KPI_BESS_CHARGE,
+    KPI_BESS_DISCHARGE,
+    KPI_BESS_LOSSES,
+    KPI_CLEARING_PRICE,
+    KPI_CURTAILED,
+    KPI_DELIVERED,
+    KPI_DEPARTURES,
+    KPI_ENERGY_COST,
+    KPI_EPISODE_MAX,
+    KPI_EV_CHARGE,
+    KPI_EV_DISCHARGE,
+    KPI_EV_ENERGY,
+    KPI_EV_LOSSES,
+    KPI_EXPORT,
+    KPI_EXPORT_REVENUE,
+    KPI_EXTERNAL,
+    KPI_HOUSEHOLD,
+    KPI_HOUSEHOLD_PAYMENT,
+    KPI_IMPORT_KW,
+    KPI_OVERLOAD,
+    KPI_OVERLOAD_PENALTY,
+    KPI_OWN_USED,
+    KPI_REJECTED,
+    KPI_RENEWABLE,
+    KPI_REQUESTED,
+    KPI_REVENUE,
+    KPI_STATION_PAYMENT,
+    KPI_UNMET,
+    KPI_UNMET_PENALTY,
+    N_KPI,
+    SO_BESS_KW,
+    SO_BID_EUR_PER_KWH,
+    SO_EXTERNAL_KWH,
+    SO_MARKET_PAYMENT_EUR,
+    SO_NET_KW,
+    SO_OWN_KWH,
+    ST_BESS_EFFICIENCY,
+    ST_BESS_KW,
+    ST_BESS_KWH,
+    ST_BESS_SOC_INIT,
+    ST_BESS_SOC_MAX,
+    ST_BESS_SOC_MIN,
+    ST_GRID_KW,
+)
+from evgrid_gym.core.market import clear_market
+from evgrid_gym.core.projection import project_power
+
+STATUS_OK = 0
+STATUS_BAD_ACTION = 1  # an action entry is NaN or infinite; nothing was changed
+
+
+def observation_size(n_connectors, n_stations, forecast_ticks):
+    """Length of the observation vector (see :func:`write_observation` for its layout)."""
+    return 5 * n_connectors + 2 * n_stations + 2 + 2 * (forecast_ticks + 1) + 1
+
+
+@njit(cache=True)
+def _connector_limits_kw(cfg, conn_charger, charger_f, conn, c):
+    """``(low_kw, high_kw)``: average grid power the connector's EV can take this tick."""
+    if conn[CN_OCCUPIED, c] == 0.0:
+        return 0.0, 0.0
+    return power_limits_kw(
+        conn[CN_SOC, c],
+        conn[CN_BATTERY_KWH, c],
+        conn[CN_SOC_TARGET, c],
+        conn[CN_MAX_KW, c],
+        conn[CN_MAX_V2G_KW, c],
+        charger_f[CH_EFFICIENCY, conn_charger[c]],
+        cfg[CFG_TRANSITION_SOC],
+        cfg[CFG_V2G_SOC_MIN],
+        cfg[CFG_DT_H],
+    )
+
+
+@njit(cache=True)
+def _bess_limits_kw(cfg, station_f, bess_soc, s):
+    """``(low_kw, high_kw)`` of station ``s``'s BESS: constant power between its soc limits."""
+    if station_f[ST_BESS_KWH, s] <= 0.0:
+        return 0.0, 0.0
+    return power_limits_kw(
+        bess_soc[s],
+        station_f[ST_BESS_KWH, s],
+        station_f[ST_BESS_SOC_MAX, s],
+        station_f[ST_BESS_KW, s],
+        station_f[ST_BESS_KW, s],
+        station_f[ST_BESS_EFFICIENCY, s],
+        1.0,
+        station_f[ST_BESS_SOC_MIN, s],
+        cfg[CFG_DT_H],
+    )
+
+
+@njit(cache=True)
+def _depart(conn, c, kpi):
+    """Unplugs the EV of connector ``c`` and books its delivered and unmet energy."""
+    requested = conn[CN_REQUESTED_KWH, c]
+    delivered = conn[CN_DELIVERED_KWH, c]
+    kpi[KPI_DEPARTURES] += 1.0
+    kpi[KPI_REQUESTED] += requested
+    kpi[KPI_DELIVERED] += delivered
+    kpi[KPI_UNMET] += max(requested - delivered, 0.0)
+    conn[:, c] = 0.0
+    conn[CN_EV, c] = -1.0
+
+
+@njit(cache=True)
+def _arrive(conn_charger, charger_f, charger_station, ev, conn, clock, tick, kpi):
+    """Plugs every EV arriving by ``tick`` into the first free connector of its station."""
+    n_ev = ev.shape[1]
+    while clock[CLK_NEXT_EV] < n_ev and ev[EV_ARRIVAL, clock[CLK_NEXT_EV]] <= tick:
+        e = clock[CLK_NEXT_EV]
+        clock[CLK_NEXT_EV] += 1
+        kpi[KPI_ARRIVALS] += 1.0
+        station = int(ev[EV_STATION, e])
+        slot = -1
+        for c in range(conn.shape[1]):
+            if conn[CN_OCCUPIED, c] == 0.0 and charger_station[conn_charger[c]] == station:
+                slot = c
+                break
+        if slot < 0:
+            kpi[KPI_REJECTED] += 1.0
+            continue
+        k = conn_charger[slot]
+        ev_max_kw = ev[EV_MAX_DC_KW, e] if charger_f[CH_IS_DC, k] > 0.0 else ev[EV_MAX_AC_KW, e]
+        conn[CN_OCCUPIED, slot] = 1.0
+        conn[CN_EV, slot] = e
+        conn[CN_SOC, slot] = ev[EV_SOC_ARRIVAL, e]
+        conn[CN_BATTERY_KWH, slot] = ev[EV_BATTERY_KWH, e]
+        conn[CN_SOC_TARGET, slot] = ev[EV_SOC_TARGET, e]
+        conn[CN_DEPARTURE, slot] = ev[EV_DEPARTURE, e]
+        conn[CN_MAX_KW, slot] = min(ev_max_kw, charger_f[CH_MAX_KW, k])
+        conn[CN_MAX_V2G_KW, slot] = (
+            min(ev[EV_MAX_V2G_KW, e], charger_f[CH_MAX_KW, k]) * charger_f[CH_V2G, k]
+        )
+        conn[CN_REQUESTED_KWH, slot] = (
+            max(ev[EV_SOC_TARGET, e] - ev[EV_SOC_ARRIVAL, e], 0.0) * ev[EV_BATTERY_KWH, e]
+        )
+        conn[CN_DELIVERED_KWH, slot] = 0.0
+        conn[CN_TARIFF, slot] = ev[EV_TARIFF, e]
+        conn[CN_POWER_KW, slot] = 0.0
+
+
+@njit(cache=True)
+def write_observation(
+    cfg, conn_charger, charger_f, charger_station, station_f, exo, conn, bess_soc, tick, obs
+):
+    """Writes the observation of the state at the start of ``tick`` into ``obs`` (float32).
+
+    Layout, feature-major (C connectors, S stations, F forecast ticks):
+    ``[0:C]`` occupied (0/1); ``[C:2C]`` soc; ``[2C:3C]`` energy still needed to the target
+    soc, kWh; ``[3C:4C]`` ticks to departure; ``[4C:5C]`` max average power the EV can take
+    this tick, kW; ``[5C:5C+S]`` BESS soc; ``[5C+S:5C+2S]`` station headroom, kW (grid capacity
+    plus available BESS discharge minus the connectors' max power now; negative when the
+    EVs could draw more than the station can supply); then sin and cos of the time of day,
+    the external price now and for the next F ticks (EUR/kWh), the renewable output now and
+    for the next F ticks (kW), and the household load now (kW).
+    """
+    n_conn = conn.shape[1]
+    n_st = station_f.shape[1]
+    headroom = station_f[ST_GRID_KW] * 1.0
+    for s in range(n_st):
+        low, _ = _bess_limits_kw(cfg, station_f, bess_soc, s)
+        headroom[s] -= low
+        obs[5 * n_conn + s] = bess_soc[s]
+    for c in range(n_conn):
+        _, high = _connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
+        obs[c] = conn[CN_OCCUPIED, c]
+        obs[n_conn + c] = conn[CN_SOC, c]
+        obs[2 * n_conn + c] = (
+            max(conn[CN_SOC_TARGET, c] - conn[CN_SOC, c], 0.0) * conn[CN_BATTERY_KWH, c]
+        )
+        obs[3 * n_conn + c] = max(conn[CN_DEPARTURE, c] - tick, 0.0) * conn[CN_OCCUPIED, c]
+        obs[4 * n_conn + c] = high
+        headroom[charger_station[conn_charger[c]]] -= high
+    i = 5 * n_conn + n_st
+    for s in range(n_st):
+        obs[i + s] = headroom[s]
+    i += n_st
+    phase = 2.0 * math.pi * (tick % cfg[CFG_TICKS_PER_DAY]) / cfg[CFG_TICKS_PER_DAY]
+    obs[i] = math.sin(phase)
+    obs[i + 1] = math.cos(phase)
+    i += 2
+    n_ahead = int(cfg[CFG_FORECAST_TICKS]) + 1
+    for j in range(n_ahead):
+        obs[i + j] = exo[EXO_PRICE, tick + j]
+        obs[i + n_ahead + j] = exo[EXO_RENEWABLE_KW, tick + j]
+    obs[i + 2 * n_ahead] = exo[EXO_HOUSEHOLD_KW, tick]
+
+
+@njit(cache=True)
+def reset(
+    cfg,
+    conn_charger,
+    charger_f,
+    charger_station,
+    station_f,
+    exo,
+    ev,
+    conn,
+    bess_soc,
+    clock,
+    kpi,
+    kpi_total,
+    station_out,
+    obs,
+):
+    """Starts an episode: empty connectors, BESS at their initial soc, tick 0's arrivals."""
+    conn[:, :] = 0.0
+    conn[CN_EV, :] = -1.0
+    bess_soc[:] = station_f[ST_BESS_SOC_INIT]
+    clock[:] = 0
+    kpi[:] = 0.0
+    station_out[:, :] = 0.0
+    _arrive(conn_charger, charger_f, charger_station, ev, conn, clock, 0, kpi)
+    kpi_total[:] = kpi
+    write_observation(
+        cfg, conn_charger, charger_f, charger_station, station_f, exo, conn, bess_soc, 0, obs
+    )
+
+
+@njit(cache=True)
+def step(
+    cfg,
+    conn_charger,
+    charger_f,
+    charger_station,
+    station_f,
+    exo,
+    ev,
+    reward_weights,
+    conn,
+    bess_soc,
+    clock,
+    kpi,
+    kpi_total,
+    station_out,
+    action,
+    obs,
+):
+    """Advances one env by one tick.
+
+    Args:
+        cfg, conn_charger, charger_f, charger_station, station_f: static scenario arrays
+            (:mod:`evgrid_gym.core.layout`).
+        exo, ev: the episode's exogenous inputs and EV sessions.
+        reward_weights: weight of each KPI in the reward, shape (N_KPI,).
+        conn, bess_soc, clock: state, updated in place.
+        kpi: output, this tick's KPIs, shape (N_KPI,).
+        kpi_total: episode totals, updated in place (sums; maxima for ``KPI_EPISODE_MAX``).
+        station_out: output, per-station results, shape (N_STATION_OUT, S).
+        action: shape (C,) or (C + S,); entries are fractions of the connector's rated power
+            (and of the BESS power) and are clipped to [-1, 1]; negative = discharge.
+        obs: output, the next observation, float32.
+
+    Returns:
+        ``(status, reward)``: ``STATUS_BAD_ACTION`` (and no change at all) if an action
+        entry is not finite, else ``STATUS_OK``.
+    """
+    for i in range(action.shape[0]):
+        if not np.isfinite(action[i]):
+            return STATUS_BAD_ACTION, 0.0
+    n_conn = conn.shape[1]
+    n_st = station_f.shape[1]
+    tick = clock[CLK_TICK]
+    dt_h = cfg[CFG_DT_H]
+    kpi[:] = 0.0
+
+    # 3. action -> requested powers and the battery limits of this tick
+    conn_kw = np.empty(n_conn)
+    conn_low = np.empty(n_conn)
+    conn_high = np.empty(n_conn)
+    stored_kwh = np.zeros(n_st)
+    storage_kwh = np.zeros(n_st)
+    for c in range(n_conn):
+        k = conn_charger[c]
+        conn_kw[c] = min(max(action[c], -1.0), 1.0) * charger_f[CH_MAX_KW, k]
+        conn_low[c], conn_high[c] = _connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
+        if conn[CN_OCCUPIED, c] > 0.0:
+            s = charger_station[k]
+            stored_kwh[s] += conn[CN_SOC, c] * conn[CN_BATTERY_KWH, c]
+            storage_kwh[s] += conn[CN_BATTERY_KWH, c]
+    bess_kw = np.zeros(n_st)
+    bess_low = np.empty(n_st)
+    bess_high = np.empty(n_st)
+    for s in range(n_st):
+        if cfg[CFG_BESS_ACTION] > 0.0:
+            bess_kw[s] = min(max(action[n_conn + s], -1.0), 1.0) * station_f[ST_BESS_KW, s]
+        bess_low[s], bess_high[s] = _bess_limits_kw(cfg, station_f, bess_soc, s)
+        stored_kwh[s] += bess_soc[s] * station_f[ST_BESS_KWH, s]
+        storage_kwh[s] += station_f[ST_BESS_KWH, s]
+
+    # 4. projection onto battery, charger, station and feeder limits
+    household_kw = exo[EXO_HOUSEHOLD_KW, tick]
+    overload_kw = project_power(
+        conn_kw,
+        conn_low,
+        conn_high,
+        conn_charger,
+        charger_f[CH_MAX_KW],
+        charger_station,
+        bess_kw,
+        bess_low,
+        bess_high,
+        station_f[ST_GRID_KW],
+        household_kw,
+        cfg[CFG_FEEDER_KW],
+        cfg[CFG_SOFT_LIMITS] > 0.0,
+        station_out[SO_NET_KW],
+    )
+
+    # 5. market: households and stations bid for own energy, the supplier covers the rest
+    station_demand_kwh = np.maximum(station_out[SO_NET_KW], 0.0) * dt_h
+    station_export_kwh = np.maximum(-station_out[SO_NET_KW], 0.0) * dt_h
+    household_kwh = household_kw * dt_h
+    renewable_kwh = exo[EXO_RENEWABLE_KW, tick] * dt_h
+    fill = np.zeros(n_st)
+    for s in range(n_st):
+        if storage_kwh[s] > 0.0:
+            fill[s] = stored_kwh[s] / storage_kwh[s]
+    household_own_kwh, household_payment, clearing_price, surplus_kwh = clear_market(
+        household_kwh,
+        station_demand_kwh,
+        fill,
+        storage_kwh,
+        renewable_kwh + station_export_kwh.sum(),
+        cfg[CFG_HOUSEHOLD_BID],
+        cfg[CFG_UNIFORM_PRICE] > 0.0,
+        station_out[SO_OWN_KWH],
+        station_out[SO_MARKET_PAYMENT_EUR],
+    )
+    station_out[SO_EXTERNAL_KWH] = station_demand_kwh - station_out[SO_OWN_KWH]
+    station_out[SO_BID_EUR_PER_KWH] = 1.0 - fill
+    station_out[SO_BESS_KW] = bess_kw
+    external_kwh = household_kwh - household_own_kwh + station_out[SO_EXTERNAL_KWH].sum()
+    kpi[KPI_HOUSEHOLD] = household_kwh
+    kpi[KPI_RENEWABLE] = renewable_kwh
+    kpi[KPI_EXTERNAL] = external_kwh
+    kpi[KPI_OWN_USED] = household_own_kwh + station_out[SO_OWN_KWH].sum()
+    kpi[KPI_IMPORT_KW] = external_kwh / dt_h
+    if cfg[CFG_EXPORT] > 0.0:
+        kpi[KPI_EXPORT] = surplus_kwh
+    else:
+        kpi[KPI_CURTAILED] = surplus_kwh
+    kpi[KPI_CLEARING_PRICE] = clearing_price
+    kpi[KPI_HOUSEHOLD_PAYMENT] = household_payment
+    kpi[KPI_STATION_PAYMENT] = station_out[SO_MARKET_PAYMENT_EUR].sum()
+    kpi[KPI_ENERGY_COST] = external_kwh * exo[EXO_PRICE, tick]
+    kpi[KPI_EXPORT_REVENUE] = kpi[KPI_EXPORT] * exo[EXO_FEED_IN, tick]
+    kpi[KPI_OVERLOAD] = overload_kw * dt_h
+    kpi[KPI_OVERLOAD_PENALTY] = kpi[KPI_OVERLOAD] * cfg[CFG_OVERLOAD_PENALTY]
+
+    # 6. battery update and accounting
+    for c in range(n_conn):
+        conn[CN_POWER_KW, c] = conn_kw[c]
+        if conn[CN_OCCUPIED, c] == 0.0:
+            continue
+        delta_kwh, losses_kwh = battery_energy_kwh(
+            conn_kw[c], charger_f[CH_EFFICIENCY, conn_charger[c]], dt_h
+        )
+        conn[CN_SOC, c] = min(max(conn[CN_SOC, c] + delta_kwh / conn[CN_BATTERY_KWH, c], 0.0), 1.0)
+        conn[CN_DELIVERED_KWH, c] += delta_kwh
+        kpi[KPI_EV_ENERGY] += delta_kwh
+        kpi[KPI_EV_LOSSES] += losses_kwh
+        kpi[KPI_EV_CHARGE] += max(conn_kw[c], 0.0) * dt_h
+        kpi[KPI_EV_DISCHARGE] += max(-conn_kw[c], 0.0) * dt_h
+        kpi[KPI_REVENUE] += conn_kw[c] * dt_h * conn[CN_TARIFF, c]
+    for s in range(n_st):
+        if station_f[ST_BESS_KWH, s] <= 0.0:
+            continue
+        delta_kwh, losses_kwh = battery_energy_kwh(
+            bess_kw[s], station_f[ST_BESS_EFFICIENCY, s], dt_h
+        )
+        bess_soc[s] = min(max(bess_soc[s] + delta_kwh / station_f[ST_BESS_KWH, s], 0.0), 1.0)
+        kpi[KPI_BESS_LOSSES] += losses_kwh
+        kpi[KPI_BESS_CHARGE] += max(bess_kw[s], 0.0) * dt_h
+        kpi[KPI_BESS_DISCHARGE] += max(-bess_kw[s], 0.0) * dt_h
+
+    # 7. departures (all EVs leave at the end of the episode), then the next tick's arrivals
+    tick += 1
+    clock[CLK_TICK] = tick
+    last = tick >= cfg[CFG_N_TICKS]
+    for c in range(n_conn):
+        if conn[CN_OCCUPIED, c] > 0.0 and (conn[CN_DEPARTURE, c] <= tick or last):
+            _depart(conn, c, kpi)
+    kpi[KPI_UNMET_PENALTY] = kpi[KPI_UNMET] * cfg[CFG_UNMET_PENALTY]
+    if not last:
+        _arrive(conn_charger, charger_f, charger_station, ev, conn, clock, tick, kpi)
+
+    # 9. reward, episode totals, observation
+    reward = 0.0
+    for i in range(N_KPI):
+        reward += reward_weights[i] * kpi[i]
+        kpi_total[i] += kpi[i]
+    for i in KPI_EPISODE_MAX:
+        kpi_total[i] = max(kpi_total[i] - kpi[i], kpi[i])
+    write_observation(
+        cfg, conn_charger, charger_f, charger_station, station_f, exo, conn, bess_soc, tick, obs
+    )
+    return STATUS_OK, reward

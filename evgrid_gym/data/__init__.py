@@ -1,0 +1,1 @@
+"""Input data: wind power through real turbine power curves and synthetic profiles."""

@@ -1,0 +1,176 @@
+"""``EVGrid-v0``: smart EV charging on a local power grid, as a Gymnasium env."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from evgrid_gym.config import ScenarioConfig, load_scenario
+from evgrid_gym.core import layout as L
+from evgrid_gym.core import tick as core
+from evgrid_gym.kpis import episode_kpis
+from evgrid_gym.scenario import Scenario
+
+_STATION_INFO = (
+    ("station_net_kw", L.SO_NET_KW),
+    ("station_own_kwh", L.SO_OWN_KWH),
+    ("station_external_kwh", L.SO_EXTERNAL_KWH),
+    ("station_market_payment_eur", L.SO_MARKET_PAYMENT_EUR),
+    ("station_bid_eur_per_kwh", L.SO_BID_EUR_PER_KWH),
+    ("station_bess_kw", L.SO_BESS_KW),
+)
+
+
+class EVGridEnv(gym.Env):
+    """Smart charging of EVs at stations on a local grid with wind, households and BESS.
+
+    ## Description
+
+    A community owns wind turbines, serves households and runs charging stations
+    (chargers with one or more connectors, an optional station battery) on one feeder. EVs
+    arrive, plug into a free connector of their station, and leave at their departure tick.
+    Each tick (15 min by default) the agent sets the power of every connector (and of each
+    station battery); the simulator projects it onto the EV's two-stage CC-CV curve and the
+    charger, station and feeder limits, clears the community energy market of seed 000 (own
+    wind to the highest bids, the external supplier covers the rest), updates batteries and
+    books energy and money. The core is numba-jitted (:mod:`evgrid_gym.core`).
+
+    ## Action Space
+
+    ``Box(-1, 1, (C [+ S],), float32)``: C connectors, then S stations if
+    ``action.bess_control`` is true.
+
+    | index | meaning | unit |
+    |-------|---------|------|
+    | 0..C-1 | connector power / its charger's rated power; < 0 asks for V2G | fraction |
+    | C..C+S-1 | station battery power / its rated power; < 0 discharges | fraction |
+
+    Entries are clipped to [-1, 1]; NaN or infinite entries raise ``ValueError``. Negative
+    connector entries give V2G only where both EV and charger allow it, otherwise 0. The
+    result is then projected onto the limits (rules in :mod:`evgrid_gym.core.projection`).
+
+    ## Observation Space
+
+    ``Box(low, high, (5C + 2S + 2F + 5,), float32)`` with finite bounds from the scenario
+    (F = ``observation.forecast_ticks``), feature-major:
+
+    | slice | observation | unit | range |
+    |-------|-------------|------|-------|
+    | [0, C) | connector occupied | 0/1 | [0, 1] |
+    | [C, 2C) | EV state of charge | fraction | [0, 1] |
+    | [2C, 3C) | energy still needed to the target soc | kWh | [0, largest battery] |
+    | [3C, 4C) | ticks to departure | ticks | [0, episode_ticks] |
+    | [4C, 5C) | max average power the EV can take this tick | kW | [0, charger rated] |
+    | [5C, 5C+S) | BESS state of charge (0 without BESS) | fraction | [0, 1] |
+    | [5C+S, 5C+2S) | headroom: grid + BESS discharge - EVs' max power | kW | see below |
+    | next 2 | sin, cos of the time of day | - | [-1, 1] |
+    | next F+1 | external price now and the next F ticks | EUR/kWh | price range |
+    | next F+1 | renewable output now and the next F ticks | kW | [0, installed] |
+    | last | household load now | kW | [0, peak] |
+
+    Headroom lies in [-(sum of the station's rated connector power), grid + BESS power].
+
+    ## Rewards
+
+    ``reward = sum_i w_i * kpi_i`` over the tick's KPIs (all in ``info``). The default,
+    ``profit``: EV tariff revenue - external energy cost + export revenue - unmet-energy
+    penalty (EUR/kWh not delivered by departure) - overload penalty (EUR/kWh above station or
+    feeder limits, soft mode). Own wind costs nothing to the community; market payments
+    between members are transfers (in ``info``) and cancel out. Other presets: ``cost``
+    (no revenue), ``satisfaction`` (-unmet kWh - overload kWh), or ``custom`` weights.
+
+    ## Starting State
+
+    All connectors free, station batteries at their ``initial_soc``, tick 0. Wind, household
+    load, prices and EV sessions of the episode are drawn from ``np_random`` (seeded by
+    ``reset(seed=...)``); EVs arriving at tick 0 are plugged in.
+
+    ## Episode End
+
+    Terminated after ``episode_ticks`` ticks; every EV still plugged in departs then and its
+    unmet energy is booked. ``info["episode_kpis"]`` holds the episode KPIs on the last step.
+
+    ## Arguments
+
+    ``gymnasium.make("evgrid_gym/EVGrid-v0", scenario="default")``: ``scenario`` is a
+    bundled name (``evgrid_gym.bundled_scenarios()``), a YAML path, a dict or a
+    :class:`~evgrid_gym.config.ScenarioConfig`.
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, scenario: str | dict | ScenarioConfig = "default", render_mode=None):
+        if render_mode is not None:
+            raise ValueError(f"render_mode: got {render_mode!r}; EVGrid-v0 renders nothing (None)")
+        self.scenario = Scenario(load_scenario(scenario))
+        sc = self.scenario
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (sc.n_actions,), np.float32)
+        self.observation_space = gym.spaces.Box(
+            sc.observation_low, sc.observation_high, dtype=np.float32
+        )
+        self._conn = np.zeros((L.N_CONN_FIELDS, sc.n_connectors))
+        self._bess_soc = np.zeros(sc.n_stations)
+        self._clock = np.zeros(L.N_CLOCK, dtype=np.int64)
+        self._kpi = np.zeros(L.N_KPI)
+        self._kpi_total = np.zeros(L.N_KPI)
+        self._station_out = np.zeros((L.N_STATION_OUT, sc.n_stations))
+        self._obs = np.zeros(sc.observation_low.shape, dtype=np.float32)
+        self._exo = self._ev = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        sc = self.scenario
+        self._exo, self._ev = sc.sample_episode(self.np_random)
+        core.reset(
+            sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
+            self._exo, self._ev, self._conn, self._bess_soc, self._clock,
+            self._kpi, self._kpi_total, self._station_out, self._obs,
+        )  # fmt: skip
+        return self._obs.copy(), self._info()
+
+    def step(self, action):
+        if self._exo is None:
+            raise RuntimeError("call reset() before step()")
+        action = np.asarray(action)
+        if action.shape != self.action_space.shape or action.dtype.kind != "f":
+            raise ValueError(
+                f"action: got shape {action.shape} dtype {action.dtype}; must be a float array "
+                f"of shape {self.action_space.shape} with entries in [-1, 1]"
+            )
+        sc = self.scenario
+        status, reward = core.step(
+            sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
+            self._exo, self._ev, sc.reward_weights, self._conn, self._bess_soc, self._clock,
+            self._kpi, self._kpi_total, self._station_out, action, self._obs,
+        )  # fmt: skip
+        if status == core.STATUS_BAD_ACTION:
+            bad = np.flatnonzero(~np.isfinite(action)).tolist()
+            raise ValueError(
+                f"action: entries {bad} are {action[bad].tolist()}; every entry must be a "
+                "finite number in [-1, 1]"
+            )
+        terminated = bool(self._clock[L.CLK_TICK] >= sc.config.episode_ticks)
+        info = self._info()
+        if terminated:
+            info["episode_kpis"] = episode_kpis(self._kpi_total)
+        return self._obs.copy(), reward, terminated, False, info
+
+    def _info(self) -> dict[str, Any]:
+        info = dict(zip(L.KPI_NAMES, self._kpi.tolist(), strict=True))
+        info["tick"] = int(self._clock[L.CLK_TICK])
+        for name, field in _STATION_INFO:
+            info[name] = self._station_out[field].copy()
+        return info
+
+    @property
+    def kpi_total(self) -> np.ndarray:
+        """Episode totals so far, shape (N_KPI,), read-only (see ``layout.KPI_NAMES``)."""
+        view = self._kpi_total.view()
+        view.setflags(write=False)
+        return view
