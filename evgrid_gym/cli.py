@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from evgrid_gym.config import ScenarioConfig, ScenarioError, load_scenario
+from evgrid_gym.data.errors import DataFileError
 from evgrid_gym.envs import EVGridEnv
 from evgrid_gym.kpis import episode_kpis
 
@@ -22,22 +23,31 @@ HEADLINE_KPIS = (
 )
 
 
-def _with_days(config: ScenarioConfig, days: float | None) -> ScenarioConfig:
-    """The config with its episode length set to ``days`` (validated again)."""
-    if days is None:
-        return config
-    ticks = round(days * 24.0 / config.dt_h)
-    return load_scenario(config.model_dump() | {"episode_ticks": ticks})
+def _configure(args: argparse.Namespace) -> ScenarioConfig:
+    """The scenario with the command line's overrides, validated again.
+
+    ``--days`` sets the episode length; ``--sessions PATH`` replays an ACN-format file
+    (``evs.source: acn``) at the connectors whose ids match its ``station_id`` (others take
+    any free connector).
+    """
+    config = load_scenario(args.scenario)
+    data = config.model_dump()
+    if args.days is not None:
+        data["episode_ticks"] = round(args.days * 24.0 / config.dt_h)
+    if args.sessions is not None:
+        data["evs"] |= {"source": "acn", "sessions_file": args.sessions}
+    return load_scenario(data) if data != config.model_dump() else config
 
 
 def simulate(args: argparse.Namespace) -> int:
     from baselines import make_policy
 
-    config = _with_days(load_scenario(args.scenario), args.days)
+    config = _configure(args)
     env = EVGridEnv(config)
     policy = make_policy(args.policy, env.scenario)
     policy.reset(seed=args.seed)
-    observation, info = env.reset(seed=args.seed)
+    options = {} if args.date is None else {"date": args.date}
+    observation, info = env.reset(seed=args.seed, options=options)
     total_reward, terminated = 0.0, False
     while not terminated:
         observation, reward, terminated, _, info = env.step(policy.act(observation, info))
@@ -45,7 +55,7 @@ def simulate(args: argparse.Namespace) -> int:
     kpis = episode_kpis(env.kpi_total)
     print(
         f"scenario {config.name}, policy {args.policy}, seed {args.seed}, "
-        f"{config.episode_ticks} ticks of {config.dt_h} h"
+        f"{config.episode_ticks} ticks of {config.dt_h} h from {info['date']}"
     )
     print(f"{'KPI':<24}{'value':>14}  unit")
     print(f"{'reward':<24}{total_reward:>14.3f}  EUR")
@@ -62,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--policy", default="uncontrolled", help="baseline policy name")
     sim.add_argument("--days", type=float, default=None, help="episode length in days")
     sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--date", default=None, help="the episode's day, YYYY-MM-DD")
+    sim.add_argument(
+        "--sessions", default=None, help="replay an ACN sessions file (CSV or API JSON)"
+    )
     sim.set_defaults(run=simulate)
     return parser
 
@@ -70,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ScenarioError, ValueError) as err:
+    except (ScenarioError, DataFileError, ValueError) as err:
         print(f"evgrid-gym: error: {err}", file=sys.stderr)
         return 2
 

@@ -11,13 +11,17 @@ values are 0..1 fractions.
 
 from __future__ import annotations
 
+import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -25,12 +29,45 @@ from pydantic import (
     model_validator,
 )
 
+from evgrid_gym.data.bundled import BUNDLED, data_path
 from evgrid_gym.data.wind import power_curve_kw
 
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
-Fraction = Annotated[float, Field(ge=0, le=1)]
-Efficiency = Annotated[float, Field(gt=0, le=1)]
+
+def _not_bool(value: Any) -> Any:
+    """Rejects booleans in number fields (YAML reads ``yes``/``on``/``true`` as booleans)."""
+    if isinstance(value, bool):
+        raise ValueError(f"got {value!r}; must be a number, not a boolean")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_bool)]
+Integer = Annotated[int, BeforeValidator(_not_bool)]
+PositiveFloat = Annotated[Number, Field(gt=0)]
+NonNegativeFloat = Annotated[Number, Field(ge=0)]
+Fraction = Annotated[Number, Field(ge=0, le=1)]
+Efficiency = Annotated[Number, Field(gt=0, le=1)]
+
+
+def _data_ref(value: str) -> str:
+    if value not in BUNDLED and not data_path(value).exists():
+        raise ValueError(
+            f"got {value!r}; must be a bundled data name {sorted(BUNDLED)} or an existing path"
+        )
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"got {value!r}; must be an IANA time zone like 'Europe/Amsterdam'"
+        ) from None
+    return value
+
+
+DataRef = Annotated[str, AfterValidator(_data_ref)]
+"""A bundled data name (``evgrid_gym.data.bundled.BUNDLED``) or a path to a file."""
 
 
 class ScenarioError(ValueError):
@@ -38,7 +75,8 @@ class ScenarioError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # Unknown keys are errors; numbers must be finite (NaN and inf are rejected).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
 
 
 class GridConfig(_Strict):
@@ -52,47 +90,74 @@ class GridConfig(_Strict):
 class SupplierConfig(_Strict):
     """The external supplier (seed 000's "fusion reactor") and the export of own energy."""
 
-    price_eur_per_kwh: float = 0.9
+    price_profile: Literal["fixed", "synthetic_day_ahead", "day_ahead"] = "fixed"
+    """``fixed``, a synthetic day-ahead profile, or real day-ahead prices (``price_file``)."""
+    price_eur_per_kwh: NonNegativeFloat = 0.9
     """Fixed price, or the mean of the synthetic day-ahead profile (seed 000: 0.9)."""
-    price_profile: Literal["fixed", "synthetic_day_ahead"] = "fixed"
-    feed_in_eur_per_kwh: float = 0.05
+    price_file: DataRef = "nl_day_ahead"
+    """Day-ahead prices in the Ember / ENTSO-E layout (``day_ahead`` only)."""
+    markup_eur_per_kwh: Number = 0.0
+    """Added to day-ahead prices (grid fees, taxes, supplier margin)."""
+    feed_in_eur_per_kwh: Number = 0.05
     export: bool = True
     """True: unsold own energy is exported at the feed-in price; False: curtailed."""
 
 
 class MarketConfig(_Strict):
     mode: Literal["pay_as_bid", "uniform"] = "pay_as_bid"
-    household_bid_eur_per_kwh: PositiveFloat = 1.0
+    household_bid_eur_per_kwh: Annotated[Number, Field(ge=1.0)] = 1.0
+    """Households' bid (seed 000: 1.0); at least 1.0, the highest bid a station can make, so
+    households are served first."""
 
 
 class TurbineConfig(_Strict):
     turbine_type: str = "E-126/4200"
     """A turbine name of windpowerlib's turbine library (``windpowerlib.get_turbine_types()``)."""
     hub_height_m: PositiveFloat = 135.0
-    count: Annotated[int, Field(ge=1)] = 1
+    count: Annotated[Integer, Field(ge=1)] = 1
 
     @field_validator("turbine_type")
     @classmethod
     def _known_turbine(cls, name: str) -> str:
-        power_curve_kw(name)  # raises UnknownTurbineError (a ValueError) naming what is allowed
+        power_curve_kw(name)  # raises UnknownTurbineError (a ValueError): what is allowed
         return name
 
 
 class WindConfig(_Strict):
-    """Own wind turbines driven by a synthetic wind-speed series (AR(1) around a mean)."""
+    """Own wind turbines, driven by real (``nrel``) or synthetic (AR(1)) wind speeds."""
 
+    source: Literal["synthetic", "nrel"] = "synthetic"
+    wind_file: DataRef = "nrel_wind"
+    """NREL WIND Toolkit wind speeds (``nrel`` only); their height is read from the file."""
     turbines: list[TurbineConfig] = []
     mean_wind_speed_m_s: PositiveFloat = 7.0
-    """Mean wind speed at ``measurement_height_m``."""
+    """Mean synthetic wind speed at ``measurement_height_m``."""
     measurement_height_m: PositiveFloat = 100.0
     variability: Fraction = 0.35
-    """Standard deviation of the wind speed relative to its mean."""
+    """Standard deviation of the synthetic wind speed relative to its mean."""
+
+
+class PVConfig(_Strict):
+    """Own PV from a SimBench per-unit profile scaled by the installed power."""
+
+    installed_kw: NonNegativeFloat = 0.0
+    profile: str = "PV3"
+    profile_file: DataRef = "simbench_renewables"
+
+
+SIMBENCH_HOUSEHOLDS = ("H0-A", "H0-B", "H0-C", "H0-G", "H0-H", "H0-L")
 
 
 class HouseholdsConfig(_Strict):
-    count: Annotated[int, Field(ge=0)] = 0
+    """Inflexible household load: ``synthetic`` or real SimBench H0 profiles."""
+
+    count: Annotated[Integer, Field(ge=0)] = 0
     annual_kwh: PositiveFloat = 3500.0
     """Annual consumption per household, kWh."""
+    source: Literal["synthetic", "simbench"] = "synthetic"
+    profiles: Annotated[list[str], Field(min_length=1)] = list(SIMBENCH_HOUSEHOLDS)
+    """SimBench profiles the households take in turn (``simbench`` only)."""
+    profile_file: DataRef = "simbench_households"
 
 
 class BessConfig(_Strict):
@@ -123,15 +188,26 @@ class ChargerConfig(_Strict):
     max_power_kw: PositiveFloat
     kind: Literal["AC", "DC"] = "AC"
     efficiency: Efficiency = 0.95
-    connectors: Annotated[int, Field(ge=1)] = 1
-    count: Annotated[int, Field(ge=1)] = 1
+    connectors: Annotated[Integer, Field(ge=1)] = 1
+    count: Annotated[Integer, Field(ge=1)] = 1
     v2g: bool = False
+    ids: list[str] | None = None
+    """Connector ids (``count`` x ``connectors`` of them) that session traces refer to."""
+
+    @model_validator(mode="after")
+    def _id_count(self):
+        if self.ids is not None and len(self.ids) != self.count * self.connectors:
+            raise ValueError(
+                f"ids: got {len(self.ids)}; must give count x connectors = "
+                f"{self.count * self.connectors} connector ids"
+            )
+        return self
 
 
 class StationConfig(_Strict):
     id: str
-    x_km: float = 0.0
-    y_km: float = 0.0
+    x_km: Number = 0.0
+    y_km: Number = 0.0
     grid_capacity_kw: PositiveFloat
     bess: BessConfig | None = None
     chargers: Annotated[list[ChargerConfig], Field(min_length=1)]
@@ -152,8 +228,8 @@ class SessionConfig(_Strict):
     """One EV session given explicitly (trace-driven scenarios and tests)."""
 
     station: str
-    arrival_tick: Annotated[int, Field(ge=0)]
-    departure_tick: Annotated[int, Field(ge=1)]
+    arrival_tick: Annotated[Integer, Field(ge=0)]
+    departure_tick: Annotated[Integer, Field(ge=1)]
     battery_kwh: PositiveFloat
     soc_arrival: Fraction
     soc_target: Fraction = 1.0
@@ -186,18 +262,31 @@ DEFAULT_FLEET = (
 
 
 class EVConfig(_Strict):
-    """EV arrivals: ``synthetic`` (Poisson arrivals, morning/evening peaks) or ``sessions``."""
+    """Where EVs come from.
 
-    source: Literal["synthetic", "sessions"] = "synthetic"
+    ``synthetic``: Poisson arrivals with morning/evening peaks; ``elaad``: ElaadNL arrival,
+    connection-time and energy statistics of ``site``; ``sessions``: the ``sessions`` list;
+    ``acn``: real ACN-Data sessions replayed (``sessions_file``) by their ``station_id``.
+    """
+
+    source: Literal["synthetic", "elaad", "sessions", "acn"] = "synthetic"
     arrivals_per_station_per_day: NonNegativeFloat = 12.0
     mean_dwell_h: PositiveFloat = 4.0
+    """Mean dwell time of ``synthetic`` arrivals."""
+    site: Literal["private", "public", "workplace"] = "public"
+    """ElaadNL site type (``elaad`` only)."""
+    sessions_file: DataRef = "caltech"
+    """ACN sessions, CSV or API JSON (``acn`` only)."""
+    sessions_timezone: Annotated[str, AfterValidator(_timezone)] = "America/Los_Angeles"
+    """Time zone of the sessions' site; their local clock times are replayed (``acn``)."""
     soc_arrival: tuple[Fraction, Fraction] = (0.1, 0.5)
     """Uniform range of the arrival soc."""
     soc_target: tuple[Fraction, Fraction] = (0.8, 1.0)
     """Uniform range of the target soc."""
-    fleet: Annotated[list[EVModelConfig], Field(min_length=1)] = list(DEFAULT_FLEET)
+    fleet: DataRef | Annotated[list[EVModelConfig], Field(min_length=1)] = list(DEFAULT_FLEET)
+    """EV models: a list, or an EV spec file weighted by registrations (``nl_fleet``)."""
     sessions: list[SessionConfig] = []
-    tariff_eur_per_kwh: float = 0.45
+    tariff_eur_per_kwh: Number = 0.45
     """What drivers pay per kWh drawn (and are paid per kWh of V2G)."""
 
     @model_validator(mode="after")
@@ -211,10 +300,30 @@ class EVConfig(_Strict):
         return self
 
 
+class CalendarConfig(_Strict):
+    """Which day an episode simulates (real inputs are read for that day)."""
+
+    timezone: Annotated[str, AfterValidator(_timezone)] = "Europe/Amsterdam"
+    """Episodes start at local midnight here."""
+    date: datetime.date | None = None
+    """A fixed date; None: each reset draws a day between ``first_date`` and ``last_date``
+    (for ``acn`` sessions: a day with sessions)."""
+    first_date: datetime.date = datetime.date(2019, 1, 1)
+    last_date: datetime.date = datetime.date(2019, 12, 31)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.last_date < self.first_date:
+            raise ValueError(
+                f"last_date ({self.last_date}) must not be before first_date ({self.first_date})"
+            )
+        return self
+
+
 class BatteryModelConfig(_Strict):
     """EV battery model: two-stage CC-CV (ACN-Sim ``Linear2StageBattery``)."""
 
-    transition_soc: Annotated[float, Field(gt=0, le=1)] = 0.8
+    transition_soc: Annotated[Number, Field(gt=0, le=1)] = 0.8
     v2g_soc_min: Fraction = 0.2
     """V2G never discharges an EV below this soc."""
 
@@ -239,7 +348,7 @@ class RewardConfig(_Strict):
     name: Literal["profit", "cost", "satisfaction", "custom"] = "profit"
     unmet_penalty_eur_per_kwh: NonNegativeFloat = 0.5
     overload_penalty_eur_per_kwh: NonNegativeFloat = 1.0
-    weights: dict[Literal[REWARD_TERMS], float] = {}
+    weights: dict[Literal[REWARD_TERMS], Number] = {}
 
     @model_validator(mode="after")
     def _weights_only_for_custom(self):
@@ -249,7 +358,7 @@ class RewardConfig(_Strict):
 
 
 class ObservationConfig(_Strict):
-    forecast_ticks: Annotated[int, Field(ge=0, le=96)] = 4
+    forecast_ticks: Annotated[Integer, Field(ge=0, le=96)] = 4
 
 
 class ActionConfig(_Strict):
@@ -262,12 +371,14 @@ class ScenarioConfig(_Strict):
 
     name: str
     description: str = ""
-    dt_h: Annotated[float, Field(gt=0, le=24)] = 0.25
-    episode_ticks: Annotated[int, Field(ge=1)] = 96
+    dt_h: Annotated[Number, Field(gt=0, le=24)] = 0.25
+    episode_ticks: Annotated[Integer, Field(ge=1)] = 96
     grid: GridConfig
     supplier: SupplierConfig = SupplierConfig()
     market: MarketConfig = MarketConfig()
+    calendar: CalendarConfig = CalendarConfig()
     wind: WindConfig = WindConfig()
+    pv: PVConfig = PVConfig()
     households: HouseholdsConfig = HouseholdsConfig()
     stations: Annotated[list[StationConfig], Field(min_length=1)]
     evs: EVConfig = EVConfig()
@@ -285,6 +396,10 @@ class ScenarioConfig(_Strict):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"station ids must be unique; repeated: {duplicates}")
+        connector_ids = [i for s in self.stations for c in s.chargers for i in c.ids or ()]
+        duplicates = sorted({i for i in connector_ids if connector_ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"charger ids must be unique; repeated: {duplicates}")
         for i, session in enumerate(self.evs.sessions):
             if session.station not in ids:
                 raise ValueError(
@@ -340,13 +455,19 @@ def _validate(data: dict, source: str) -> ScenarioConfig:
     try:
         return ScenarioConfig.model_validate(data)
     except ValidationError as err:
-        lines = [_describe(e) for e in err.errors()]
+        by_path: dict[str, list[str]] = {}
+        for e in err.errors():
+            path, _, what = _describe(e).partition(": ")
+            by_path.setdefault(path, []).append(what)
+        # the branches of a union fail together: one line, "A; or B"
+        lines = [f"{path}: " + "; or ".join(whats) for path, whats in by_path.items()]
         raise ScenarioError(f"{source}: invalid scenario\n  " + "\n  ".join(lines)) from None
 
 
 def _describe(error: dict) -> str:
     """One line per pydantic error: ``path: got VALUE; what is allowed``."""
-    loc = error["loc"]
+    # drop the branch tags pydantic adds inside unions, e.g. 'list[EVModelConfig]'
+    loc = tuple(p for p in error["loc"] if isinstance(p, int) or "[" not in p)
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
     if error["type"] == "extra_forbidden":
         allowed = sorted(_model_at(loc[:-1]).model_fields)

@@ -54,7 +54,7 @@ N_EXO_FIELDS = 4
 # --- ev: the episode's EV sessions sorted by arrival, shape (N_EV_FIELDS, n_evs) -------------
 EV_ARRIVAL = 0  # arrival tick
 EV_DEPARTURE = 1  # departure tick (> arrival)
-EV_STATION = 2  # station index
+EV_STATION = 2  # station index, -1 = any station
 EV_BATTERY_KWH = 3
 EV_SOC_ARRIVAL = 4
 EV_SOC_TARGET = 5  # the EV stops charging at this soc
@@ -62,7 +62,8 @@ EV_MAX_AC_KW = 6
 EV_MAX_DC_KW = 7
 EV_MAX_V2G_KW = 8  # 0 = not V2G capable
 EV_TARIFF = 9  # EUR/kWh the driver pays (and is paid for V2G energy)
-N_EV_FIELDS = 10
+EV_CONNECTOR = 10  # the connector the EV asks for (a replayed trace), -1 = none
+N_EV_FIELDS = 11
 
 # --- conn: per-connector state, shape (N_CONN_FIELDS, n_connectors) --------------------------
 CN_OCCUPIED = 0  # 1.0 when an EV is plugged in

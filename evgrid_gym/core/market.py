@@ -17,11 +17,19 @@ from own energy is bought from the external supplier at its price, so no consume
 
 Payments for own energy are transfers inside the community: pay-as-bid (each unit pays its
 bid: the area under the bid curve) or uniform price (every unit pays the clearing price, the
-lowest accepted bid).
+lowest accepted bid of more than :data:`MIN_TRADE_KWH`).
+
+Households' bid must be at least 1.0 (the highest a station can bid), so serving them first is
+also the merit order. A station whose grid demand in a tick exceeds its free storage (its
+losses) bids the last part of it below 0: the linear rule is kept as it is.
 """
 
 import numpy as np
 from numba import njit
+
+MIN_TRADE_KWH = 1e-6
+"""Accepted quantities at or below this (rounding slivers, e.g. a BESS 1e-16 below its soc
+limit) are still delivered and paid for but do not set the uniform clearing price."""
 
 
 @njit(cache=True)
@@ -100,8 +108,8 @@ def clear_market(
 
     Returns:
         ``(household_own_kwh, household_payment_eur, clearing_price, surplus_kwh)``: own
-        energy the households get and pay for, the lowest accepted bid (0 when nothing is
-        sold) and the own energy left unsold (to export or curtail). External energy is
+        energy the households get and pay for, the lowest accepted bid (0 when nothing
+        tradable is sold) and the own energy left unsold (to export or curtail). External energy is
         ``demand - own`` for each consumer.
     """
     bid_start = 1.0 - station_fill
@@ -116,10 +124,10 @@ def clear_market(
             station_own_kwh[s] = _station_take_kwh(
                 bid_start[s], station_capacity_kwh[s], station_demand_kwh[s], lam
             )
-    # clearing price: the lowest accepted bid
-    clearing_price = household_bid if household_own_kwh > 0.0 else np.inf
+    # clearing price: the lowest accepted bid of a tradable quantity
+    clearing_price = household_bid if household_own_kwh > MIN_TRADE_KWH else np.inf
     for s in range(station_demand_kwh.shape[0]):
-        if station_own_kwh[s] > 0.0:
+        if station_own_kwh[s] > MIN_TRADE_KWH:
             last_bid = bid_start[s] - station_own_kwh[s] / station_capacity_kwh[s]
             clearing_price = min(clearing_price, last_bid)
     if clearing_price == np.inf:

@@ -13,9 +13,12 @@ Rules, applied in this order (each step only ever moves a power towards zero):
    (V2G, BESS discharge) when exporting too much. A BESS discharge therefore lets EVs draw
    more than the grid capacity.
 4. Feeder: households plus the stations' net imports must not exceed ``feeder_kw``. In hard
-   mode every station's consuming entries are scaled by one common factor; households are
-   inflexible and always served, so when they alone exceed the limit EV and BESS charging
-   drop to zero and the rest is reported as overload.
+   mode every station's consuming entries are scaled by one common factor, the largest that
+   meets the limit, except that a station's consumption never drops below
+   ``produce - grid_kw`` (less would make it export more than its grid capacity, so it
+   keeps that floor and the others share the cut); households are inflexible and always
+   served, so when they alone exceed the limit EV and BESS charging drop to zero (or to
+   those floors) and the rest is reported as overload.
 
 In soft mode steps 3 and 4 are skipped; whatever exceeds a station or the feeder limit is
 returned as overload power (and penalised by the env).
@@ -33,6 +36,31 @@ def _scale(power_kw, group, consume_factor, produce_factor):
             power_kw[i] *= consume_factor[group[i]]
         else:
             power_kw[i] *= produce_factor[group[i]]
+
+
+@njit(cache=True)
+def _feeder_factor(consume_kw, floor_kw, target_kw):
+    """Largest ``f`` in [0, 1] with ``sum(max(f * consume, floor)) <= target`` (0 if none).
+
+    The sum is continuous, non-decreasing and piecewise linear in ``f``, with a breakpoint
+    where a station's scaled consumption meets its floor; we find the segment that brackets
+    ``target`` and interpolate on it. Requires ``floor <= consume``.
+    """
+    low_f = 0.0
+    low_kw = floor_kw.sum()
+    if low_kw >= target_kw:
+        return 0.0
+    breaks = np.ones(consume_kw.shape[0] + 1)
+    for s in range(consume_kw.shape[0]):
+        if consume_kw[s] > 0.0:
+            breaks[s] = min(floor_kw[s] / consume_kw[s], 1.0)
+    for f in np.sort(breaks):
+        total_kw = np.maximum(f * consume_kw, floor_kw).sum()
+        if total_kw > target_kw:
+            return low_f + (target_kw - low_kw) * (f - low_f) / (total_kw - low_kw)
+        low_f = f
+        low_kw = total_kw
+    return 1.0
 
 
 @njit(cache=True)
@@ -109,19 +137,24 @@ def project_power(
             consume_factor[s] = (station_grid_kw[s] + produce_kw[s]) / consume_kw[s]
         else:
             produce_factor[s] = (station_grid_kw[s] + consume_kw[s]) / produce_kw[s]
-    # 4. feeder limit over households and station imports: one common factor on consumers
+    # 4. feeder limit over households and station imports: one common factor on consumers,
+    #    each station's consumption floored where less would break its export limit
     consume_kw *= consume_factor
     produce_kw *= produce_factor
     feeder_excess_kw = household_kw + consume_kw.sum() - produce_kw.sum() - feeder_kw
     if feeder_excess_kw > 0.0:
-        total_consume_kw = consume_kw.sum()
-        if soft or total_consume_kw <= 0.0:
+        if soft:
             overload_kw += feeder_excess_kw
         else:
-            feeder_factor = max(total_consume_kw - feeder_excess_kw, 0.0) / total_consume_kw
-            consume_factor *= feeder_factor
-            consume_kw *= feeder_factor
-            overload_kw += max(feeder_excess_kw - total_consume_kw, 0.0)
+            floor_kw = np.minimum(np.maximum(produce_kw - station_grid_kw, 0.0), consume_kw)
+            target_kw = consume_kw.sum() - feeder_excess_kw
+            feeder_factor = _feeder_factor(consume_kw, floor_kw, target_kw)
+            for s in range(n_stations):
+                if consume_kw[s] > 0.0:
+                    factor = max(feeder_factor, floor_kw[s] / consume_kw[s])
+                    consume_factor[s] *= factor
+                    consume_kw[s] *= factor
+            overload_kw += max(floor_kw.sum() - target_kw, 0.0)
     _scale(conn_kw, conn_station, consume_factor, produce_factor)
     _scale(bess_kw, stations, consume_factor, produce_factor)
     station_net_kw[:] = consume_kw - produce_kw

@@ -49,6 +49,7 @@ from evgrid_gym.core.layout import (
     CN_TARIFF,
     EV_ARRIVAL,
     EV_BATTERY_KWH,
+    EV_CONNECTOR,
     EV_DEPARTURE,
     EV_MAX_AC_KW,
     EV_MAX_DC_KW,
@@ -168,19 +169,33 @@ def _depart(conn, c, kpi):
 
 
 @njit(cache=True)
+def _free_connector(conn_charger, charger_station, conn, wanted, station):
+    """The connector an arriving EV gets, -1 if none is free.
+
+    The connector it asks for (``wanted`` >= 0) if free; else the first free connector of its
+    station (``station`` >= 0); else, for ``station`` = -1, the first free one anywhere.
+    """
+    if 0 <= wanted < conn.shape[1] and conn[CN_OCCUPIED, wanted] == 0.0:
+        return wanted
+    for c in range(conn.shape[1]):
+        if conn[CN_OCCUPIED, c] == 0.0 and (
+            station < 0 or charger_station[conn_charger[c]] == station
+        ):
+            return c
+    return -1
+
+
+@njit(cache=True)
 def _arrive(conn_charger, charger_f, charger_station, ev, conn, clock, tick, kpi):
-    """Plugs every EV arriving by ``tick`` into the first free connector of its station."""
+    """Plugs every EV arriving by ``tick`` into a free connector (:func:`_free_connector`)."""
     n_ev = ev.shape[1]
     while clock[CLK_NEXT_EV] < n_ev and ev[EV_ARRIVAL, clock[CLK_NEXT_EV]] <= tick:
         e = clock[CLK_NEXT_EV]
         clock[CLK_NEXT_EV] += 1
         kpi[KPI_ARRIVALS] += 1.0
-        station = int(ev[EV_STATION, e])
-        slot = -1
-        for c in range(conn.shape[1]):
-            if conn[CN_OCCUPIED, c] == 0.0 and charger_station[conn_charger[c]] == station:
-                slot = c
-                break
+        slot = _free_connector(
+            conn_charger, charger_station, conn, int(ev[EV_CONNECTOR, e]), int(ev[EV_STATION, e])
+        )
         if slot < 0:
             kpi[KPI_REJECTED] += 1.0
             continue

@@ -8,10 +8,12 @@ speed is corrected from its measurement height to the hub height with the Hellma
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from functools import cache
 
 import numpy as np
-from windpowerlib import WindTurbine, wind_speed
+from windpowerlib import WindTurbine, get_turbine_types, wind_speed
 
 
 class UnknownTurbineError(ValueError):
@@ -19,22 +21,32 @@ class UnknownTurbineError(ValueError):
 
 
 @cache
+def turbine_types() -> tuple[str, ...]:
+    """Turbine types of windpowerlib's turbine library that have a power curve, sorted."""
+    table = get_turbine_types(print_out=False)
+    return tuple(sorted(table.loc[table["has_power_curve"], "turbine_type"]))
+
+
+@cache
 def power_curve_kw(turbine_type: str) -> tuple[np.ndarray, np.ndarray]:
     """Power curve of a turbine type: ``(wind_speed_m_s, power_kw)``, both shape (n,).
 
     Raises:
-        UnknownTurbineError: the name is not in windpowerlib's turbine library.
+        UnknownTurbineError: the name is not a turbine with a power curve in windpowerlib's
+            library; the message suggests the closest names.
     """
-    try:
-        turbine = WindTurbine(turbine_type=turbine_type, hub_height=100.0)
-    except (KeyError, ValueError) as err:
+    known = turbine_types()
+    if turbine_type not in known:
+        close = difflib.get_close_matches(turbine_type, known, n=5, cutoff=0.0)
         raise UnknownTurbineError(
-            f"got {turbine_type!r}; must be a name from "
-            "windpowerlib.wind_turbine.get_turbine_types() with a power curve"
-        ) from err
-    if turbine.power_curve is None:
-        raise UnknownTurbineError(f"got {turbine_type!r}; this turbine has no power curve")
-    curve = turbine.power_curve
+            f"got {turbine_type!r}; must be a turbine type with a power curve from "
+            f"windpowerlib.get_turbine_types() ({len(known)} types), e.g. {close}"
+        )
+    with warnings.catch_warnings():
+        # windpowerlib 0.2.2 calls a pandas method that pandas 3 deprecates; not ours to fix
+        warnings.filterwarnings("ignore", module="windpowerlib")
+        warnings.filterwarnings("ignore", message=".*inplace.*")
+        curve = WindTurbine(turbine_type=turbine_type, hub_height=100.0).power_curve
     return curve["wind_speed"].to_numpy(float), curve["value"].to_numpy(float) / 1000.0
 
 

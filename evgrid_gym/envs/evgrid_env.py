@@ -122,11 +122,22 @@ class EVGridEnv(gym.Env):
         self._station_out = np.zeros((L.N_STATION_OUT, sc.n_stations))
         self._obs = np.zeros(sc.observation_low.shape, dtype=np.float32)
         self._exo = self._ev = None
+        self._date = ""
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Starts an episode; ``options={"date": "YYYY-MM-DD"}`` fixes its day.
+
+        Raises:
+            ValueError: an unknown option or a bad date.
+        """
         super().reset(seed=seed)
+        options = options or {}
+        unknown = sorted(set(options) - {"date"})
+        if unknown:
+            raise ValueError(f"options: unknown keys {unknown}; allowed: ['date']")
         sc = self.scenario
-        self._exo, self._ev = sc.sample_episode(self.np_random)
+        date, self._exo, self._ev = sc.sample_episode(self.np_random, options.get("date"))
+        self._date = date.isoformat()
         core.reset(
             sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
             self._exo, self._ev, self._conn, self._bess_soc, self._clock,
@@ -137,6 +148,8 @@ class EVGridEnv(gym.Env):
     def step(self, action):
         if self._exo is None:
             raise RuntimeError("call reset() before step()")
+        if self._clock[L.CLK_TICK] >= self.scenario.config.episode_ticks:
+            raise RuntimeError("the episode has ended (terminated=True); call reset() first")
         action = np.asarray(action)
         if action.shape != self.action_space.shape or action.dtype.kind != "f":
             raise ValueError(
@@ -164,8 +177,10 @@ class EVGridEnv(gym.Env):
     def _info(self) -> dict[str, Any]:
         info = dict(zip(L.KPI_NAMES, self._kpi.tolist(), strict=True))
         info["tick"] = int(self._clock[L.CLK_TICK])
+        info["date"] = self._date
+        station_out = self._station_out.copy()
         for name, field in _STATION_INFO:
-            info[name] = self._station_out[field].copy()
+            info[name] = station_out[field]
         return info
 
     @property

@@ -1,0 +1,282 @@
+"""Where an episode's EVs come from: synthetic, ElaadNL statistics, a list, or a real trace.
+
+Every source turns a config into an object with ``sample(rng, start) -> ev`` that returns the
+EV table of :mod:`evgrid_gym.core.layout` (``N_EV_FIELDS`` x n, sorted by arrival) for the
+episode starting at ``start`` (local midnight); :func:`ev_table` builds it in one place.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pandas as pd
+
+from evgrid_gym.config import EVConfig, ScenarioConfig
+from evgrid_gym.core import layout as L
+from evgrid_gym.data.acn import load_acn_sessions
+from evgrid_gym.data.bundled import data_path
+from evgrid_gym.data.elaad import ElaadSessionGenerator, load_elaad_statistics
+from evgrid_gym.data.fleet import FleetSampler, load_ev_specs
+
+SYNTHETIC_ARRIVAL_PEAKS_H = ((8.0, 1.5, 0.5), (17.5, 2.0, 0.5))  # (mean h, std h, weight)
+SYNTHETIC_DWELL_SIGMA = 0.5  # log-normal shape of the synthetic dwell time
+
+
+def ev_table(
+    arrival_tick: np.ndarray,
+    departure_tick: np.ndarray,
+    station: np.ndarray,
+    specs: np.ndarray,
+    soc_arrival: np.ndarray,
+    soc_target: np.ndarray,
+    tariff_eur_per_kwh: float,
+    connector: np.ndarray | None = None,
+) -> np.ndarray:
+    """The EV table, shape (N_EV_FIELDS, n), sorted by arrival (stable).
+
+    Args:
+        arrival_tick, departure_tick: ticks, shape (n,), departure > arrival.
+        station: station index, -1 = any station, shape (n,).
+        specs: battery kWh, max AC kW, max DC kW, max V2G kW, shape (4, n).
+        soc_arrival, soc_target: shape (n,).
+        tariff_eur_per_kwh: what every driver pays per kWh.
+        connector: preferred connector index, -1 = none, shape (n,); default none.
+    """
+    n = arrival_tick.shape[0]
+    table = np.empty((L.N_EV_FIELDS, n))
+    table[L.EV_ARRIVAL] = arrival_tick
+    table[L.EV_DEPARTURE] = departure_tick
+    table[L.EV_STATION] = station
+    table[L.EV_CONNECTOR] = -1.0 if connector is None else connector
+    table[L.EV_BATTERY_KWH] = specs[0]
+    table[L.EV_MAX_AC_KW] = specs[1]
+    table[L.EV_MAX_DC_KW] = specs[2]
+    table[L.EV_MAX_V2G_KW] = specs[3]
+    table[L.EV_SOC_ARRIVAL] = soc_arrival
+    table[L.EV_SOC_TARGET] = soc_target
+    table[L.EV_TARIFF] = tariff_eur_per_kwh
+    return table[:, np.argsort(arrival_tick, kind="stable")]
+
+
+def fleet_sampler(evs: EVConfig) -> FleetSampler:
+    """The fleet of the config: its model list (weighted by ``share``) or an EV spec file."""
+    if isinstance(evs.fleet, str):
+        return FleetSampler(_ev_specs(str(data_path(evs.fleet))))
+    return FleetSampler(
+        pd.DataFrame(
+            {
+                "registrations": [m.share for m in evs.fleet],
+                "battery_kwh": [m.battery_kwh for m in evs.fleet],
+                "max_ac_kw": [m.max_ac_kw for m in evs.fleet],
+                "max_dc_kw": [m.max_dc_kw for m in evs.fleet],
+                "max_v2g_kw": [m.max_v2g_kw for m in evs.fleet],
+            }
+        )
+    )
+
+
+@cache
+def _ev_specs(path: str) -> pd.DataFrame:
+    return load_ev_specs(path)
+
+
+@cache
+def _elaad(path: str):
+    return load_elaad_statistics(path)
+
+
+@cache
+def _acn(path: str, timezone: str) -> pd.DataFrame:
+    return load_acn_sessions(path, timezone=timezone)
+
+
+class _Arrivals:
+    """Common state: the config, the fleet, ticks and stations."""
+
+    def __init__(self, config: ScenarioConfig):
+        self.config = config
+        self.evs = config.evs
+        self.fleet = fleet_sampler(config.evs)
+        self.n_ticks = config.episode_ticks
+        self.dt_h = config.dt_h
+        self.n_stations = len(config.stations)
+        self.max_battery_kwh = float(self.fleet.specs[0].max())
+        """Largest battery an EV of this source can have, kWh."""
+
+    def _counts(self, rng: np.random.Generator, days: float) -> np.ndarray:
+        return rng.poisson(self.evs.arrivals_per_station_per_day * days, self.n_stations)
+
+
+class SyntheticArrivals(_Arrivals):
+    """Poisson arrivals per station (``arrivals_per_station_per_day``); arrival hour from a
+    two-peak mixture (8:00 +- 1.5 h, 17:30 +- 2 h) wrapped into the day; log-normal dwell
+    time with mean ``mean_dwell_h`` (at least one tick, cut at the episode end); EV models
+    from the fleet; arrival and target soc uniform in their ranges (target >= arrival)."""
+
+    def __init__(self, config: ScenarioConfig):
+        super().__init__(config)
+        peaks = np.array(SYNTHETIC_ARRIVAL_PEAKS_H)
+        self._peaks = peaks
+        self._peak_cdf = np.cumsum(peaks[:, 2]) / peaks[:, 2].sum()
+        self._dwell_mu = np.log(self.evs.mean_dwell_h) - 0.5 * SYNTHETIC_DWELL_SIGMA**2
+
+    def sample(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
+        days = self.n_ticks * self.dt_h / 24.0
+        counts = self._counts(rng, days)
+        n = int(counts.sum())
+        peak = np.searchsorted(self._peak_cdf, rng.random(n), side="right")
+        hour = rng.normal(self._peaks[peak, 0], self._peaks[peak, 1]) % 24.0
+        day = rng.integers(0, max(int(np.ceil(days)), 1), n)
+        arrival = np.minimum(np.floor((day * 24.0 + hour) / self.dt_h), self.n_ticks - 1)
+        dwell_h = rng.lognormal(self._dwell_mu, SYNTHETIC_DWELL_SIGMA, n)
+        departure = np.minimum(
+            arrival + np.maximum(np.round(dwell_h / self.dt_h), 1.0), self.n_ticks
+        )
+        specs = self.fleet.sample(rng, n)
+        soc_arrival = rng.uniform(*self.evs.soc_arrival, n)
+        soc_target = np.maximum(rng.uniform(*self.evs.soc_target, n), soc_arrival)
+        station = np.repeat(np.arange(self.n_stations), counts)
+        return ev_table(
+            arrival, departure, station, specs, soc_arrival, soc_target,
+            self.evs.tariff_eur_per_kwh,
+        )  # fmt: skip
+
+
+def _soc_from_demand(
+    rng: np.random.Generator, evs: EVConfig, energy_kwh: np.ndarray, battery_kwh: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(soc_arrival, soc_target)`` for an energy demand: the target is drawn from its range
+    and the EV arrives ``energy / battery`` below it (at 0 when the demand is larger)."""
+    soc_target = rng.uniform(*evs.soc_target, energy_kwh.shape[0])
+    return np.maximum(soc_target - energy_kwh / battery_kwh, 0.0), soc_target
+
+
+class ElaadArrivals(_Arrivals):
+    """ElaadNL arrivals: per station and day Poisson(``arrivals_per_station_per_day``) EVs
+    with the arrival profile (weekday or weekend), connection time and energy demand of the
+    ``site`` (:class:`~evgrid_gym.data.elaad.ElaadSessionGenerator`); EV models from the fleet;
+    the soc follows from the demand (:func:`_soc_from_demand`). Sessions are cut at the
+    episode end."""
+
+    def __init__(self, config: ScenarioConfig):
+        super().__init__(config)
+        self.generator = ElaadSessionGenerator(_elaad(str(data_path("elaad"))), config.evs.site)
+        self._ticks_per_day = round(24.0 / self.dt_h)
+
+    def sample(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
+        tables = []
+        for day in range(-(-self.n_ticks // self._ticks_per_day)):
+            counts = self._counts(rng, 1.0)
+            n = int(counts.sum())
+            weekend = (start + pd.Timedelta(days=day)).day_of_week >= 5
+            arrival_h, connection_h, energy_kwh = self.generator.sample(rng, n, weekend)
+            arrival = day * self._ticks_per_day + np.floor(arrival_h / self.dt_h)
+            departure = arrival + np.maximum(np.round(connection_h / self.dt_h), 1.0)
+            keep = arrival < self.n_ticks
+            specs = self.fleet.sample(rng, n)
+            soc_arrival, soc_target = _soc_from_demand(rng, self.evs, energy_kwh, specs[0])
+            station = np.repeat(np.arange(self.n_stations), counts)
+            tables.append(
+                ev_table(
+                    arrival[keep],
+                    np.minimum(departure[keep], self.n_ticks),
+                    station[keep],
+                    specs[:, keep],
+                    soc_arrival[keep],
+                    soc_target[keep],
+                    self.evs.tariff_eur_per_kwh,
+                )  # fmt: skip
+            )
+        return np.concatenate(tables, axis=1)
+
+
+class ConfiguredSessions(_Arrivals):
+    """The sessions listed in the config, the same every episode."""
+
+    def __init__(self, config: ScenarioConfig):
+        super().__init__(config)
+        station_index = {st.id: s for s, st in enumerate(config.stations)}
+        sessions = config.evs.sessions
+        self._table = ev_table(
+            np.array([s.arrival_tick for s in sessions], float),
+            np.array([s.departure_tick for s in sessions], float),
+            np.array([station_index[s.station] for s in sessions], float),
+            np.array([[s.battery_kwh, s.max_ac_kw, s.max_dc_kw, s.max_v2g_kw] for s in sessions]).T,
+            np.array([s.soc_arrival for s in sessions]),
+            np.array([s.soc_target for s in sessions]),
+            config.evs.tariff_eur_per_kwh,
+        )
+        self._table.setflags(write=False)
+        self.max_battery_kwh = float(max(s.battery_kwh for s in sessions))
+
+    def sample(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
+        return self._table.copy()
+
+
+class TraceArrivals(_Arrivals):
+    """Real sessions (ACN-Data format) replayed at their recorded connector.
+
+    Sessions keep their local clock time (in ``evs.sessions_timezone``): a session that
+    arrived at 08:00 at its site arrives at 08:00 on the episode's local day, whatever the
+    scenario's time zone. A session plugs into the connector whose id (``chargers[].ids``)
+    equals its ``station_id``; sessions with an id the scenario does not know take any free
+    connector (rejected when none is free). Arrival tick = floor, departure tick = ceil of the times
+    on the tick grid (at least one tick), cut at the episode end. The session's requested
+    energy (delivered energy when unclaimed) is the EV's demand: the EV model comes from the
+    fleet, its battery enlarged where needed so that the demand fits below the lowest target
+    soc, and the soc follows from the demand (:func:`_soc_from_demand`).
+    """
+
+    def __init__(self, config: ScenarioConfig, connector_ids: list[str | None], connector_station):
+        super().__init__(config)
+        evs = config.evs
+        sessions = _acn(str(data_path(evs.sessions_file)), evs.sessions_timezone)
+        self.sessions = sessions
+        self._arrival_ns = _wall_clock_ns(sessions["arrival"])
+        self._departure_ns = _wall_clock_ns(sessions["departure"])
+        self._energy_kwh = sessions["energy_requested_kwh"].to_numpy()
+        index = {cid: c for c, cid in enumerate(connector_ids) if cid is not None}
+        self._connector = np.array([index.get(i, -1) for i in sessions["station_id"]], float)
+        self._station = np.where(
+            self._connector >= 0, np.asarray(connector_station)[self._connector.astype(int)], -1
+        ).astype(float)
+        self._tick_ns = int(round(self.dt_h * 3600e9))
+        self.days = sorted(set(sessions["arrival"].dt.date))
+        """Local dates with at least one arrival."""
+        if len(self._energy_kwh):
+            largest_demand = self._energy_kwh.max() / self.evs.soc_target[0]
+            self.max_battery_kwh = max(self.max_battery_kwh, float(largest_demand))
+
+    def sample(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
+        start_ns = start.tz_localize(None).value
+        end_ns = start_ns + self.n_ticks * self._tick_ns
+        first, last = np.searchsorted(self._arrival_ns, [start_ns, end_ns])
+        rows = slice(first, last)
+        arrival = (self._arrival_ns[rows] - start_ns) // self._tick_ns
+        departure = -((start_ns - self._departure_ns[rows]) // self._tick_ns)
+        departure = np.minimum(np.maximum(departure, arrival + 1), self.n_ticks)
+        n = arrival.shape[0]
+        specs = self.fleet.sample(rng, n)
+        energy = self._energy_kwh[rows]
+        specs[0] = np.maximum(specs[0], energy / self.evs.soc_target[0])
+        soc_arrival, soc_target = _soc_from_demand(rng, self.evs, energy, specs[0])
+        return ev_table(
+            arrival.astype(float), departure.astype(float), self._station[rows], specs,
+            soc_arrival, soc_target, self.evs.tariff_eur_per_kwh, self._connector[rows],
+        )  # fmt: skip
+
+
+def _wall_clock_ns(times: pd.Series) -> np.ndarray:
+    """Local clock times as int64 nanoseconds (the time zone dropped, the clock kept)."""
+    return times.dt.tz_localize(None).astype("datetime64[ns]").astype("int64").to_numpy()
+
+
+def make_arrivals(config: ScenarioConfig, connector_ids, connector_station):
+    """The arrival source the config asks for."""
+    source = config.evs.source
+    if source == "acn":
+        return TraceArrivals(config, connector_ids, connector_station)
+    return {"synthetic": SyntheticArrivals, "elaad": ElaadArrivals, "sessions": ConfiguredSessions}[
+        source
+    ](config)

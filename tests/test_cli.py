@@ -1,0 +1,187 @@
+"""``evgrid-gym simulate``: prints the headline KPIs; bad input exits with code 2."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from baselines import make_policy
+from evgrid_gym import EVGridEnv, bundled_scenarios, load_scenario
+from evgrid_gym.cli import main
+
+# label printed by the CLI -> unit (the KPIs the issue asks for)
+KPI_LINES = {
+    "energy delivered": "kWh",
+    "unmet energy": "kWh",
+    "external energy cost": "EUR",
+    "renewable share": "-",
+    "external energy": "kWh",
+    "peak import": "kW",
+    "overload": "kWh",
+}
+_LINE = re.compile(r"^(?P<label>[a-zA-Z][a-zA-Z ]*?)\s+(?P<value>-?\d+\.\d+)\s+(?P<unit>\S+)$")
+_TICKS = re.compile(r"(\d+) ticks of ([\d.]+) h")
+
+
+def _parse(stdout: str) -> dict[str, tuple[float, str]]:
+    rows = {}
+    for line in stdout.splitlines():
+        match = _LINE.match(line.strip())
+        if match:
+            rows[match["label"]] = (float(match["value"]), match["unit"])
+    missing = [label for label in KPI_LINES if label not in rows]
+    assert not missing, f"KPIs {missing} not printed:\n{stdout}"
+    for label, unit in KPI_LINES.items():
+        assert rows[label][1] == unit, f"{label}: unit {rows[label][1]!r}, expected {unit!r}"
+    return rows
+
+
+def _ticks(stdout: str) -> int:
+    match = _TICKS.search(stdout)
+    assert match, f"no 'N ticks of DT h' in:\n{stdout}"
+    return int(match[1])
+
+
+def _direct_run(scenario, policy: str, seed: int) -> list[dict]:
+    """Infos of one episode run through the env directly, without the CLI."""
+    env = EVGridEnv(scenario)
+    agent = make_policy(policy, env.scenario)
+    agent.reset(seed=seed)
+    observation, info = env.reset(seed=seed)
+    infos, terminated = [info], False
+    while not terminated:
+        observation, _, terminated, _, info = env.step(agent.act(observation, info))
+        infos.append(info)
+    return infos
+
+
+def test_simulate_prints_the_kpis_of_the_episode(capsys):
+    code = main(["simulate", "--scenario", "default", "--policy", "uncontrolled", "--days", "1"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    config = load_scenario("default")
+    assert _ticks(out) == round(24 / config.dt_h)
+    assert "default" in out and "uncontrolled" in out
+    rows = _parse(out)
+    # the printed numbers are the episode's, computed here from the per-tick infos
+    infos = _direct_run("default", "uncontrolled", seed=0)
+    expected = {
+        "energy delivered": sum(i["ev_energy_kwh"] for i in infos),
+        "unmet energy": sum(i["unmet_energy_kwh"] for i in infos),
+        "external energy cost": sum(i["energy_cost_eur"] for i in infos),
+        "external energy": sum(i["external_energy_kwh"] for i in infos),
+        "peak import": max(i["import_kw"] for i in infos),
+        "overload": sum(i["overload_kwh"] for i in infos),
+    }
+    own = sum(i["own_energy_used_kwh"] for i in infos)
+    expected["renewable share"] = own / (own + expected["external energy"])
+    for label, value in expected.items():
+        assert rows[label][0] == pytest.approx(value, abs=6e-4), label
+    assert rows["energy delivered"][0] > 0.0
+    assert 0.0 <= rows["renewable share"][0] <= 1.0
+
+
+def test_simulate_cost_is_external_energy_at_the_fixed_price(capsys):
+    # scenario2_high_demand has a fixed supplier price, so cost = price x external energy
+    code = main(["simulate", "--scenario", "scenario2_high_demand", "--days", "1", "--seed", "3"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = _parse(out)
+    config = load_scenario("scenario2_high_demand")
+    price = config.supplier.price_eur_per_kwh
+    assert config.supplier.price_profile == "fixed"
+    assert rows["external energy"][0] > 0.0
+    expected = price * rows["external energy"][0]
+    assert rows["external energy cost"][0] == pytest.approx(expected, abs=1e-3 + 5e-4 * price)
+    # the peak import power is at least the mean import power
+    mean_kw = rows["external energy"][0] / (_ticks(out) * config.dt_h)
+    assert rows["peak import"][0] >= mean_kw - 1e-3
+
+
+@pytest.mark.parametrize("days", ["0.5", "2"])
+def test_simulate_days_sets_the_episode_length(capsys, days):
+    code = main(["simulate", "--scenario", "scenario1_normal", "--days", days])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    dt_h = load_scenario("scenario1_normal").dt_h
+    assert _ticks(out) == round(float(days) * 24 / dt_h)
+
+
+def test_simulate_accepts_a_yaml_path_and_the_random_policy(capsys, tmp_path, tiny_scenario):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_scenario()))
+    code = main(["simulate", "--scenario", str(path), "--policy", "random", "--seed", "1"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert _ticks(out) == tiny_scenario()["episode_ticks"]
+    _parse(out)
+
+
+def test_simulate_same_seed_same_output(capsys):
+    outputs = []
+    for _ in range(2):
+        assert main(["simulate", "--scenario", "default", "--policy", "random", "--seed", "5"]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1]
+
+
+def test_unknown_scenario_exits_with_code_2(capsys):
+    code = main(["simulate", "--scenario", "no_such_scenario", "--days", "1"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert "error" in err and "no_such_scenario" in err
+    for name in bundled_scenarios():
+        assert name in err
+
+
+def test_unknown_policy_exits_with_code_2(capsys):
+    code = main(["simulate", "--scenario", "default", "--policy", "clairvoyant", "--days", "1"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert "error" in err and "'clairvoyant'" in err
+    assert "uncontrolled" in err and "random" in err
+
+
+def test_invalid_scenario_file_exits_with_code_2(capsys, tmp_path, tiny_scenario):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(tiny_scenario({"stations[0].grid_capacity_kw": -1})))
+    code = main(["simulate", "--scenario", str(path)])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "stations[0].grid_capacity_kw" in err and "got -1" in err
+
+
+def _command() -> list[str]:
+    """The installed console script, else the module entry point."""
+    script = Path(sys.executable).with_name("evgrid-gym")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "evgrid_gym.cli"]
+
+
+def test_console_script_runs_simulate():
+    result = subprocess.run(
+        [*_command(), "simulate", "--scenario", "default", "--policy", "uncontrolled",
+         "--days", "1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = _parse(result.stdout)
+    assert _ticks(result.stdout) == 96
+    assert np.isfinite([value for value, _ in rows.values()]).all()
+
+
+def test_module_entry_point_reports_bad_policy_with_code_2():
+    result = subprocess.run(
+        [sys.executable, "-m", "evgrid_gym.cli", "simulate", "--policy", "bogus"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "bogus" in result.stderr and "uncontrolled" in result.stderr
+    assert result.stdout == ""
