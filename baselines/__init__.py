@@ -5,6 +5,7 @@ the last ``info``) to an action; it never touches env internals, so the same pol
 on the simulator or behind a station API.
 """
 
-from baselines.heuristics import POLICIES, Policy, make_policy
+from baselines.heuristics import POLICIES, make_policy
+from baselines.policy import Policy
 
 __all__ = ["POLICIES", "Policy", "make_policy"]

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from baselines.policy import Policy
 from evgrid_gym.scenario import Scenario
-
-
-class Policy(Protocol):
-    """Maps what the env exposes publicly to an action of shape ``(scenario.n_actions,)``."""
-
-    def reset(self, seed: int | None = None) -> None: ...
-
-    def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray: ...
 
 
 class Uncontrolled:
@@ -28,7 +21,9 @@ class Uncontrolled:
         self._action = np.zeros(scenario.n_actions, dtype=np.float32)
         self._action[: scenario.n_connectors] = 1.0
 
-    def reset(self, seed: int | None = None) -> None:
+    perfect_foresight = False
+
+    def reset(self, seed: int | None = None, plan=None) -> None:
         pass
 
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
@@ -42,7 +37,9 @@ class RandomPolicy:
         self._n = scenario.n_actions
         self._rng = np.random.default_rng()
 
-    def reset(self, seed: int | None = None) -> None:
+    perfect_foresight = False
+
+    def reset(self, seed: int | None = None, plan=None) -> None:
         self._rng = np.random.default_rng(seed)
 
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:

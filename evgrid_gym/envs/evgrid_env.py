@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -21,6 +21,29 @@ _STATION_INFO = (
     ("station_bid_eur_per_kwh", L.SO_BID_EUR_PER_KWH),
     ("station_bess_kw", L.SO_BESS_KW),
 )
+
+
+class EpisodePlan(NamedTuple):
+    """An episode as a planner with perfect foresight sees it (read-only arrays).
+
+    Attributes:
+        date: the episode's day, ISO format.
+        exo: exogenous inputs, shape (N_EXO_FIELDS, n_exo_ticks) (``core.layout.EXO_*``).
+        ev: EV sessions, shape (N_EV_FIELDS, n_evs) (``core.layout.EV_*``).
+        connector_ev: index into ``ev`` of the EV on each connector during each tick, -1 when
+            free, shape (episode_ticks, C); rejected EVs never appear.
+    """
+
+    date: str
+    exo: np.ndarray
+    ev: np.ndarray
+    connector_ev: np.ndarray
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.setflags(write=False)
+    return view
 
 
 class EVGridEnv(gym.Env):
@@ -178,14 +201,47 @@ class EVGridEnv(gym.Env):
         info = dict(zip(L.KPI_NAMES, self._kpi.tolist(), strict=True))
         info["tick"] = int(self._clock[L.CLK_TICK])
         info["date"] = self._date
+        info["connector_ev"] = self._conn[L.CN_EV].astype(np.int64)
         station_out = self._station_out.copy()
         for name, field in _STATION_INFO:
             info[name] = station_out[field]
         return info
 
+    def episode_plan(self) -> EpisodePlan:
+        """The whole current episode, for planners with perfect foresight (the optimum).
+
+        A policy that uses it is not causal: RL agents and online heuristics must not. The
+        connector schedule comes from a dry run of the core on copies of the state: which EV
+        sits where depends only on arrivals and departures, never on the actions.
+
+        Raises:
+            RuntimeError: before the first ``reset``.
+        """
+        if self._exo is None:
+            raise RuntimeError("call reset() before episode_plan()")
+        sc = self.scenario
+        n_ticks = sc.config.episode_ticks
+        conn, bess_soc, clock = (
+            np.empty_like(self._conn),
+            np.empty_like(self._bess_soc),
+            np.empty_like(self._clock),
+        )
+        kpi, kpi_total = np.empty_like(self._kpi), np.empty_like(self._kpi_total)
+        station_out, obs = np.empty_like(self._station_out), np.empty_like(self._obs)
+        state = (conn, bess_soc, clock, kpi, kpi_total, station_out)
+        core.reset(sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
+                   self._exo, self._ev, *state, obs)  # fmt: skip
+        idle = np.zeros(sc.n_actions)
+        connector_ev = np.empty((n_ticks, sc.n_connectors), dtype=np.int64)
+        for t in range(n_ticks):
+            connector_ev[t] = conn[L.CN_EV]
+            core.step(sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
+                      self._exo, self._ev, sc.reward_weights, *state, idle, obs)  # fmt: skip
+        return EpisodePlan(
+            self._date, _readonly(self._exo), _readonly(self._ev), _readonly(connector_ev)
+        )
+
     @property
     def kpi_total(self) -> np.ndarray:
         """Episode totals so far, shape (N_KPI,), read-only (see ``layout.KPI_NAMES``)."""
-        view = self._kpi_total.view()
-        view.setflags(write=False)
-        return view
+        return _readonly(self._kpi_total)
