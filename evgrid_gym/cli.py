@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from evgrid_gym.config import ScenarioConfig, ScenarioError, load_scenario
 from evgrid_gym.data.errors import DataFileError
@@ -64,6 +65,20 @@ def simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def benchmark(args: argparse.Namespace) -> int:
+    from baselines.benchmark import policy_factories, run_benchmark, write_outputs
+
+    config = _configure(args)
+    factories = policy_factories(args.policies.split(","), agent=args.agent)
+    results = run_benchmark(config, factories, args.episodes, first_seed=args.seed)
+    seeds = f"{args.seed}..{args.seed + args.episodes - 1}"
+    title = f"{config.name}: {args.episodes} episodes, seeds {seeds}"
+    table = write_outputs(results, Path(args.out), title)
+    print(f"{title} (means over episodes)\n\n{table}\n")
+    print(f"wrote {Path(args.out) / 'results.csv'}, summary.md and kpis.png")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evgrid-gym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--sessions", default=None, help="replay an ACN sessions file (CSV or API JSON)"
     )
     sim.set_defaults(run=simulate)
+    bench = sub.add_parser(
+        "benchmark", help="run policies on the same seeded episodes; KPI table, CSV and plots"
+    )
+    bench.add_argument("--scenario", default="default", help="bundled name or YAML path")
+    bench.add_argument("--episodes", type=int, default=5)
+    bench.add_argument("--policies", default="all", help="comma-separated names, or 'all'")
+    bench.add_argument("--agent", default=None, help="a trained model.zip to rank as 'agent'")
+    bench.add_argument("--out", default="runs/benchmark", help="output folder")
+    bench.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    bench.set_defaults(run=benchmark, days=None, sessions=None)
     return parser
 
 
