@@ -43,33 +43,43 @@ class AgentPolicy:
     """Acts with a trained SB3 model (deterministic), normalising observations as in training.
 
     Args:
-        scenario: the env's scenario (the model's spaces must match it).
-        path: the ``model.zip`` of a training run.
-
-    Raises:
-        ValueError: the model's action or observation space does not fit the scenario.
+        model: an SB3 model.
+        normalizer: the ``VecNormalize`` whose observation statistics the model was trained
+            with, or None.
     """
 
     perfect_foresight = False
 
-    def __init__(self, scenario, path: str | Path):
+    def __init__(self, model, normalizer=None):
+        self.model = model
+        self._normalizer = normalizer
+
+    @classmethod
+    def load(cls, scenario, path: str | Path) -> AgentPolicy:
+        """The agent saved at ``path`` (``model.zip``, with ``vecnormalize.pkl`` beside it).
+
+        Raises:
+            FileNotFoundError, ValueError: see :func:`load_model`; or the model's spaces do not
+                fit the scenario.
+        """
         path = Path(path)
-        self.model = load_model(path)
+        model = load_model(path)
         n_obs = scenario.observation_low.shape[0]
-        if self.model.observation_space.shape != (n_obs,) or self.model.action_space.shape != (
+        if model.observation_space.shape != (n_obs,) or model.action_space.shape != (
             scenario.n_actions,
         ):
             raise ValueError(
-                f"agent: {path} was trained for observations {self.model.observation_space.shape}"
-                f" and actions {self.model.action_space.shape}; this scenario has ({n_obs},) and"
+                f"agent: {path} was trained for observations {model.observation_space.shape}"
+                f" and actions {model.action_space.shape}; this scenario has ({n_obs},) and"
                 f" ({scenario.n_actions},)"
             )
+        normalizer = None
         stats = path.with_name("vecnormalize.pkl")
-        self._normalizer = None
         if stats.is_file():
             with stats.open("rb") as f:
-                self._normalizer = pickle.load(f)
-            self._normalizer.training = False
+                normalizer = pickle.load(f)
+            normalizer.training = False
+        return cls(model, normalizer)
 
     def reset(self, seed: int | None = None, plan=None) -> None:
         pass

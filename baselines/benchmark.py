@@ -167,5 +167,5 @@ def policy_factories(names: Iterable[str], agent: str | None = None) -> dict:
     if agent is not None:
         from baselines.agent import AgentPolicy
 
-        factories["agent"] = lambda scenario: AgentPolicy(scenario, agent)
+        factories["agent"] = lambda scenario: AgentPolicy.load(scenario, agent)
     return factories

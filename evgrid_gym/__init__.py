@@ -7,12 +7,13 @@
 from gymnasium.envs.registration import register, registry
 
 from evgrid_gym.config import ScenarioConfig, ScenarioError, bundled_scenarios, load_scenario
-from evgrid_gym.envs import EVGridEnv
+from evgrid_gym.envs import EVGridEnv, EVGridVectorEnv
 from evgrid_gym.scenario import Scenario
 
 __version__ = "0.1.0"
 __all__ = [
     "EVGridEnv",
+    "EVGridVectorEnv",
     "Scenario",
     "ScenarioConfig",
     "ScenarioError",
@@ -22,4 +23,8 @@ __all__ = [
 
 ENV_ID = "evgrid_gym/EVGrid-v0"
 if ENV_ID not in registry:
-    register(id=ENV_ID, entry_point="evgrid_gym.envs.evgrid_env:EVGridEnv")
+    register(
+        id=ENV_ID,
+        entry_point="evgrid_gym.envs.evgrid_env:EVGridEnv",
+        vector_entry_point="evgrid_gym.envs.vector_env:EVGridVectorEnv",
+    )

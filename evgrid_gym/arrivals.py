@@ -165,30 +165,22 @@ class ElaadArrivals(_Arrivals):
         self._ticks_per_day = round(24.0 / self.dt_h)
 
     def sample(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
-        tables = []
-        for day in range(-(-self.n_ticks // self._ticks_per_day)):
-            counts = self._counts(rng, 1.0)
-            n = int(counts.sum())
-            weekend = (start + pd.Timedelta(days=day)).day_of_week >= 5
-            arrival_h, connection_h, energy_kwh = self.generator.sample(rng, n, weekend)
-            arrival = day * self._ticks_per_day + np.floor(arrival_h / self.dt_h)
-            departure = arrival + np.maximum(np.round(connection_h / self.dt_h), 1.0)
-            keep = arrival < self.n_ticks
-            specs = self.fleet.sample(rng, n)
-            soc_arrival, soc_target = _soc_from_demand(rng, self.evs, energy_kwh, specs[0])
-            station = np.repeat(np.arange(self.n_stations), counts)
-            tables.append(
-                ev_table(
-                    arrival[keep],
-                    np.minimum(departure[keep], self.n_ticks),
-                    station[keep],
-                    specs[:, keep],
-                    soc_arrival[keep],
-                    soc_target[keep],
-                    self.evs.tariff_eur_per_kwh,
-                )  # fmt: skip
-            )
-        return np.concatenate(tables, axis=1)
+        n_days = -(-self.n_ticks // self._ticks_per_day)
+        counts = rng.poisson(self.evs.arrivals_per_station_per_day, (n_days, self.n_stations))
+        n = int(counts.sum())
+        day = np.repeat(np.arange(n_days), counts.sum(axis=1))
+        weekend = (start.day_of_week + day) % 7 >= 5
+        arrival_h, connection_h, energy_kwh = self.generator.sample(rng, n, weekend)
+        arrival = day * self._ticks_per_day + np.floor(arrival_h / self.dt_h)
+        departure = arrival + np.maximum(np.round(connection_h / self.dt_h), 1.0)
+        specs = self.fleet.sample(rng, n)
+        soc_arrival, soc_target = _soc_from_demand(rng, self.evs, energy_kwh, specs[0])
+        station = np.repeat(np.tile(np.arange(self.n_stations), n_days), counts.ravel())
+        keep = arrival < self.n_ticks
+        return ev_table(
+            arrival[keep], np.minimum(departure[keep], self.n_ticks), station[keep],
+            specs[:, keep], soc_arrival[keep], soc_target[keep], self.evs.tariff_eur_per_kwh,
+        )  # fmt: skip
 
 
 class ConfiguredSessions(_Arrivals):

@@ -79,6 +79,21 @@ def benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def train(args: argparse.Namespace) -> int:
+    from evgrid_gym.rl.train import train as run_training
+
+    config = _configure(args)
+    out = Path(args.out)
+    curve = run_training(config, args.algo, args.timesteps, args.num_envs, out, seed=args.seed)
+    last = curve.iloc[-1]
+    print(
+        f"trained {args.algo} for {int(last['timesteps'])} steps on {config.name}; mean reward on "
+        f"held-out seeds {last['eval_reward_mean']:.2f} +- {last['eval_reward_std']:.2f} EUR"
+    )
+    print(f"wrote {out / 'model.zip'}, vecnormalize.pkl, learning_curve.csv/.png, train_info.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evgrid-gym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default="runs/benchmark", help="output folder")
     bench.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     bench.set_defaults(run=benchmark, days=None, sessions=None)
+    tr = sub.add_parser("train", help="train an SB3 agent on the native vector env")
+    tr.add_argument("--scenario", default="default", help="bundled name or YAML path")
+    tr.add_argument("--algo", default="ppo", choices=("ppo", "sac", "td3"))
+    tr.add_argument("--timesteps", type=int, default=100_000)
+    tr.add_argument("--num-envs", type=int, default=16)
+    tr.add_argument("--out", default="runs/train", help="output folder")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.set_defaults(run=train, days=None, sessions=None)
     return parser
 
 

@@ -103,6 +103,7 @@ class Scenario:
         low, high = self._observation_bounds()
         self.observation_low, self.observation_high = _readonly(low), _readonly(high)
         self.episode_days = self._episode_days()
+        self._day_starts = {}  # date -> local midnight, memoised
 
     def _station_params(self) -> np.ndarray:
         station_f = np.zeros((L.N_STATION_FIELDS, len(self.config.stations)))
@@ -234,5 +235,9 @@ class Scenario:
                 raise ValueError(f"date: got {date!r}; must be an ISO date YYYY-MM-DD") from None
         elif not isinstance(date, datetime.date):
             raise ValueError(f"date: got {date!r}; must be a datetime.date or 'YYYY-MM-DD'")
-        start = pd.Timestamp(date).tz_localize(self.config.calendar.timezone)
+        start = self._day_starts.get(date)
+        if start is None:
+            start = self._day_starts[date] = pd.Timestamp(date).tz_localize(
+                self.config.calendar.timezone
+            )
         return date, self.inputs.sample(rng, start), self.arrivals.sample(rng, start)

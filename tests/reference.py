@@ -855,13 +855,15 @@ class CoreSim:
         self.station_out = np.zeros((L.N_STATION_OUT, n_st))
         size = core_tick.observation_size(n_conn, n_st, int(scenario["cfg"][L.CFG_FORECAST_TICKS]))
         self.obs = np.zeros(size, dtype=np.float32)
+        n_chargers = scenario["charger_f"].shape[1]
+        self.work = np.full(core_tick.workspace_size(n_conn, n_chargers, n_st), np.nan)
 
     def reset(self):
         sc = self.sc
         core_tick.reset(
             sc["cfg"], sc["conn_charger"], sc["charger_f"], sc["charger_station"],
             sc["station_f"], sc["exo"], sc["ev"], self.conn, self.bess_soc, self.clock,
-            self.kpi, self.kpi_total, self.station_out, self.obs,
+            self.kpi, self.kpi_total, self.station_out, self.obs, self.work,
         )  # fmt: skip
 
     def step(self, action):
@@ -870,7 +872,7 @@ class CoreSim:
             sc["cfg"], sc["conn_charger"], sc["charger_f"], sc["charger_station"],
             sc["station_f"], sc["exo"], sc["ev"], sc["reward_weights"], self.conn,
             self.bess_soc, self.clock, self.kpi, self.kpi_total, self.station_out,
-            np.asarray(action, dtype=np.float64), self.obs,
+            np.asarray(action, dtype=np.float64), self.obs, self.work,
         )  # fmt: skip
 
     @property

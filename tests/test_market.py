@@ -6,7 +6,7 @@ import pytest
 import reference as ref
 from numpy.testing import assert_allclose
 
-from evgrid_gym.core.market import clear_market
+from evgrid_gym.core.market import clear_market, scratch_size
 
 
 def _clear(household_kwh, demand, fill, capacity, supply, uniform=False, household_bid=1.0):
@@ -23,6 +23,7 @@ def _clear(household_kwh, demand, fill, capacity, supply, uniform=False, househo
         uniform,
         own,
         payment,
+        np.full(scratch_size(len(demand)), np.nan),
     )
     return {
         "household_own_kwh": h_own,

@@ -5,7 +5,7 @@ import pytest
 import reference as ref
 from numpy.testing import assert_allclose
 
-from evgrid_gym.core.projection import project_power
+from evgrid_gym.core.projection import project_power, scratch_size
 
 TOL = 1e-9
 
@@ -34,6 +34,7 @@ def _project(conn_kw, low, high, conn_charger, charger_max, charger_station, bes
         float(feeder),
         soft,
         net,
+        np.full(scratch_size(len(charger_max), n_st), np.nan),
     )
     return conn, bess, net, overload
 
@@ -200,7 +201,8 @@ def _run_kernel(case):
     bess = case["bess_kw"].copy()
     net = np.full(bess.size, np.nan)
     args = dict(case, conn_kw=conn, bess_kw=bess)
-    overload = project_power(**args, station_net_kw=net)
+    scratch = np.full(scratch_size(case["charger_max_kw"].size, bess.size), np.nan)
+    overload = project_power(**args, station_net_kw=net, scratch=scratch)
     return conn, bess, net, overload
 
 

@@ -27,9 +27,16 @@ losses) bids the last part of it below 0: the linear rule is kept as it is.
 import numpy as np
 from numba import njit
 
+from evgrid_gym.core.sort import insertion_sort
+
 MIN_TRADE_KWH = 1e-6
 """Accepted quantities at or below this (rounding slivers, e.g. a BESS 1e-16 below its soc
 limit) are still delivered and paid for but do not set the uniform clearing price."""
+
+
+def scratch_size(n_stations):
+    """Length of the ``scratch`` work space :func:`clear_market` needs, float64 entries."""
+    return 3 * n_stations
 
 
 @njit(cache=True)
@@ -48,26 +55,25 @@ def _stations_take_kwh(bid_start, capacity_kwh, demand_kwh, price):
 
 
 @njit(cache=True)
-def _threshold_price(bid_start, capacity_kwh, demand_kwh, supply_kwh):
+def _threshold_price(bid_start, capacity_kwh, demand_kwh, supply_kwh, breaks):
     """Price ``lam`` at which the stations' bids above ``lam`` take exactly ``supply_kwh``.
 
     The total take is a non-increasing, piecewise-linear function of the price with
     breakpoints where a curve starts (``bid_start``) or ends (``bid_start - demand/N``); we
     find the segment that brackets ``supply_kwh`` and interpolate on it.
-    Requires ``0 <= supply_kwh < total demand``.
+    Requires ``0 <= supply_kwh < total demand``. ``breaks`` is work space of shape (2S,).
     """
     n = demand_kwh.shape[0]
-    breaks = np.empty(2 * n)
     m = 0
     for s in range(n):
         if demand_kwh[s] > 0.0:
             breaks[m] = bid_start[s]
             breaks[m + 1] = bid_start[s] - demand_kwh[s] / capacity_kwh[s]
             m += 2
-    breaks = np.sort(breaks[:m])[::-1]
-    high_price = breaks[0]
+    insertion_sort(breaks[:m])
+    high_price = breaks[m - 1]
     high_take = 0.0
-    for j in range(m):
+    for j in range(m - 1, -1, -1):  # descending prices
         take = _stations_take_kwh(bid_start, capacity_kwh, demand_kwh, breaks[j])
         if take >= supply_kwh:
             if take == high_take:
@@ -77,7 +83,7 @@ def _threshold_price(bid_start, capacity_kwh, demand_kwh, supply_kwh):
             )
         high_price = breaks[j]
         high_take = take
-    return breaks[m - 1]
+    return breaks[0]
 
 
 @njit(cache=True)
@@ -91,6 +97,7 @@ def clear_market(
     uniform_price,
     station_own_kwh,
     station_payment_eur,
+    scratch,
 ):
     """Clears one tick of the community energy market.
 
@@ -105,6 +112,7 @@ def clear_market(
         uniform_price: True for uniform price, False for pay-as-bid.
         station_own_kwh: output, own energy each station buys, kWh, shape (S,).
         station_payment_eur: output, what each station pays for it, EUR, shape (S,).
+        scratch: work space, float64, shape (>= ``scratch_size(S)``,); overwritten.
 
     Returns:
         ``(household_own_kwh, household_payment_eur, clearing_price, surplus_kwh)``: own
@@ -112,27 +120,33 @@ def clear_market(
         tradable is sold) and the own energy left unsold (to export or curtail). External energy is
         ``demand - own`` for each consumer.
     """
-    bid_start = 1.0 - station_fill
+    n_stations = station_demand_kwh.shape[0]
+    bid_start = scratch[:n_stations]
+    for s in range(n_stations):
+        bid_start[s] = 1.0 - station_fill[s]
     household_own_kwh = min(household_kwh, own_supply_kwh)
     supply_kwh = own_supply_kwh - household_own_kwh
     total_station_kwh = station_demand_kwh.sum()
     if supply_kwh >= total_station_kwh:
         station_own_kwh[:] = station_demand_kwh
     else:
-        lam = _threshold_price(bid_start, station_capacity_kwh, station_demand_kwh, supply_kwh)
-        for s in range(station_demand_kwh.shape[0]):
+        breaks = scratch[n_stations : 3 * n_stations]
+        lam = _threshold_price(
+            bid_start, station_capacity_kwh, station_demand_kwh, supply_kwh, breaks
+        )
+        for s in range(n_stations):
             station_own_kwh[s] = _station_take_kwh(
                 bid_start[s], station_capacity_kwh[s], station_demand_kwh[s], lam
             )
     # clearing price: the lowest accepted bid of a tradable quantity
     clearing_price = household_bid if household_own_kwh > MIN_TRADE_KWH else np.inf
-    for s in range(station_demand_kwh.shape[0]):
+    for s in range(n_stations):
         if station_own_kwh[s] > MIN_TRADE_KWH:
             last_bid = bid_start[s] - station_own_kwh[s] / station_capacity_kwh[s]
             clearing_price = min(clearing_price, last_bid)
     if clearing_price == np.inf:
         clearing_price = 0.0
-    for s in range(station_demand_kwh.shape[0]):
+    for s in range(n_stations):
         own = station_own_kwh[s]
         if uniform_price:
             station_payment_eur[s] = clearing_price * own

@@ -24,38 +24,46 @@ In soft mode steps 3 and 4 are skipped; whatever exceeds a station or the feeder
 returned as overload power (and penalised by the env).
 """
 
-import numpy as np
 from numba import njit
 
+from evgrid_gym.core.sort import insertion_sort
 
-@njit(cache=True)
-def _scale(power_kw, group, consume_factor, produce_factor):
-    """Scales each entry by its group's ``consume_factor`` if > 0, else ``produce_factor``."""
-    for i in range(power_kw.shape[0]):
-        if power_kw[i] > 0.0:
-            power_kw[i] *= consume_factor[group[i]]
-        else:
-            power_kw[i] *= produce_factor[group[i]]
+
+def scratch_size(n_chargers, n_stations):
+    """Length of the ``scratch`` work space :func:`project_power` needs, float64 entries."""
+    return 2 * n_chargers + 6 * n_stations + 1
 
 
 @njit(cache=True)
-def _feeder_factor(consume_kw, floor_kw, target_kw):
+def _scaled(power_kw, consume_factor, produce_factor):
+    """``power_kw`` times ``consume_factor`` if it is > 0, else times ``produce_factor``."""
+    if power_kw > 0.0:
+        return power_kw * consume_factor
+    return power_kw * produce_factor
+
+
+@njit(cache=True)
+def _feeder_factor(consume_kw, floor_kw, target_kw, breaks):
     """Largest ``f`` in [0, 1] with ``sum(max(f * consume, floor)) <= target`` (0 if none).
 
     The sum is continuous, non-decreasing and piecewise linear in ``f``, with a breakpoint
     where a station's scaled consumption meets its floor; we find the segment that brackets
-    ``target`` and interpolate on it. Requires ``floor <= consume``.
+    ``target`` and interpolate on it. Requires ``floor <= consume``. ``breaks`` is work
+    space of shape (S + 1,).
     """
     low_f = 0.0
     low_kw = floor_kw.sum()
     if low_kw >= target_kw:
         return 0.0
-    breaks = np.ones(consume_kw.shape[0] + 1)
+    breaks[:] = 1.0
     for s in range(consume_kw.shape[0]):
         if consume_kw[s] > 0.0:
             breaks[s] = min(floor_kw[s] / consume_kw[s], 1.0)
-    for f in np.sort(breaks):
-        total_kw = np.maximum(f * consume_kw, floor_kw).sum()
+    insertion_sort(breaks)
+    for f in breaks:
+        total_kw = 0.0
+        for s in range(consume_kw.shape[0]):
+            total_kw += max(f * consume_kw[s], floor_kw[s])
         if total_kw > target_kw:
             return low_f + (target_kw - low_kw) * (f - low_f) / (total_kw - low_kw)
         low_f = f
@@ -79,6 +87,7 @@ def project_power(
     feeder_kw,
     soft,
     station_net_kw,
+    scratch,
 ):
     """Projects requested powers onto the limits, in place (see the module docstring).
 
@@ -95,36 +104,48 @@ def project_power(
         feeder_kw: feeder limit, kW.
         soft: if True, station and feeder limits are not enforced.
         station_net_kw: output, net import per station after projection, kW, shape (S,).
+        scratch: work space, float64, shape (>= ``scratch_size(K, S)``,); overwritten.
 
     Returns:
         Overload power above station and feeder limits after projection, kW (>= 0).
     """
     n_conn = conn_kw.shape[0]
+    n_chargers = charger_max_kw.shape[0]
     n_stations = bess_kw.shape[0]
-    stations = np.arange(n_stations)
-    conn_station = charger_station[conn_charger]
+    charger_abs_kw = scratch[:n_chargers]
+    charger_factor = scratch[n_chargers : 2 * n_chargers]
+    per_station = scratch[2 * n_chargers :]
+    consume_kw = per_station[:n_stations]
+    produce_kw = per_station[n_stations : 2 * n_stations]
+    consume_factor = per_station[2 * n_stations : 3 * n_stations]
+    produce_factor = per_station[3 * n_stations : 4 * n_stations]
+    floor_kw = per_station[4 * n_stations : 5 * n_stations]
+    breaks = per_station[5 * n_stations : 6 * n_stations + 1]
     # 1. battery limits
     for c in range(n_conn):
         conn_kw[c] = min(max(conn_kw[c], conn_low_kw[c]), conn_high_kw[c])
     for s in range(n_stations):
         bess_kw[s] = min(max(bess_kw[s], bess_low_kw[s]), bess_high_kw[s])
     # 2. charger power shared by its connectors
-    charger_factor = np.ones_like(charger_max_kw)
-    charger_abs_kw = np.zeros_like(charger_max_kw)
+    charger_abs_kw[:] = 0.0
+    charger_factor[:] = 1.0
     for c in range(n_conn):
         charger_abs_kw[conn_charger[c]] += abs(conn_kw[c])
-    for k in range(charger_max_kw.shape[0]):
+    for k in range(n_chargers):
         if charger_abs_kw[k] > charger_max_kw[k]:
             charger_factor[k] = charger_max_kw[k] / charger_abs_kw[k]
-    _scale(conn_kw, conn_charger, charger_factor, charger_factor)
-    # 3. station grid capacity
-    consume_kw = np.maximum(bess_kw, 0.0)
-    produce_kw = np.maximum(-bess_kw, 0.0)
     for c in range(n_conn):
-        consume_kw[conn_station[c]] += max(conn_kw[c], 0.0)
-        produce_kw[conn_station[c]] += max(-conn_kw[c], 0.0)
-    consume_factor = np.ones(n_stations)
-    produce_factor = np.ones(n_stations)
+        conn_kw[c] *= charger_factor[conn_charger[c]]
+    # 3. station grid capacity
+    for s in range(n_stations):
+        consume_kw[s] = max(bess_kw[s], 0.0)
+        produce_kw[s] = max(-bess_kw[s], 0.0)
+    for c in range(n_conn):
+        s = charger_station[conn_charger[c]]
+        consume_kw[s] += max(conn_kw[c], 0.0)
+        produce_kw[s] += max(-conn_kw[c], 0.0)
+    consume_factor[:] = 1.0
+    produce_factor[:] = 1.0
     overload_kw = 0.0
     for s in range(n_stations):
         net_kw = consume_kw[s] - produce_kw[s]
@@ -146,16 +167,20 @@ def project_power(
         if soft:
             overload_kw += feeder_excess_kw
         else:
-            floor_kw = np.minimum(np.maximum(produce_kw - station_grid_kw, 0.0), consume_kw)
+            for s in range(n_stations):
+                floor_kw[s] = min(max(produce_kw[s] - station_grid_kw[s], 0.0), consume_kw[s])
             target_kw = consume_kw.sum() - feeder_excess_kw
-            feeder_factor = _feeder_factor(consume_kw, floor_kw, target_kw)
+            feeder_factor = _feeder_factor(consume_kw, floor_kw, target_kw, breaks)
             for s in range(n_stations):
                 if consume_kw[s] > 0.0:
                     factor = max(feeder_factor, floor_kw[s] / consume_kw[s])
                     consume_factor[s] *= factor
                     consume_kw[s] *= factor
             overload_kw += max(floor_kw.sum() - target_kw, 0.0)
-    _scale(conn_kw, conn_station, consume_factor, produce_factor)
-    _scale(bess_kw, stations, consume_factor, produce_factor)
-    station_net_kw[:] = consume_kw - produce_kw
+    for c in range(n_conn):
+        s = charger_station[conn_charger[c]]
+        conn_kw[c] = _scaled(conn_kw[c], consume_factor[s], produce_factor[s])
+    for s in range(n_stations):
+        bess_kw[s] = _scaled(bess_kw[s], consume_factor[s], produce_factor[s])
+        station_net_kw[s] = consume_kw[s] - produce_kw[s]
     return overload_kw

@@ -13,6 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
+from evgrid_gym.core import market, projection
 from evgrid_gym.core.battery import battery_energy_kwh, power_limits_kw
 from evgrid_gym.core.layout import (
     CFG_BESS_ACTION,
@@ -119,6 +120,19 @@ def observation_size(n_connectors, n_stations, forecast_ticks):
     return 5 * n_connectors + 2 * n_stations + 2 + 2 * (forecast_ticks + 1) + 1
 
 
+def workspace_size(n_connectors, n_chargers, n_stations):
+    """Length of the float64 work space ``work`` of :func:`reset` and :func:`step`.
+
+    One per env: ``step`` carves its per-tick arrays from it, so it allocates nothing.
+    """
+    scratch = max(
+        projection.scratch_size(n_chargers, n_stations),
+        market.scratch_size(n_stations),
+        n_stations,  # write_observation
+    )
+    return 3 * n_connectors + 8 * n_stations + scratch
+
+
 @njit(cache=True)
 def _connector_limits_kw(cfg, conn_charger, charger_f, conn, c):
     """``(low_kw, high_kw)``: average grid power the connector's EV can take this tick."""
@@ -221,8 +235,9 @@ def _arrive(conn_charger, charger_f, charger_station, ev, conn, clock, tick, kpi
 
 @njit(cache=True)
 def write_observation(
-    cfg, conn_charger, charger_f, charger_station, station_f, exo, conn, bess_soc, tick, obs
-):
+    cfg, conn_charger, charger_f, charger_station, station_f, exo, conn, bess_soc, tick, obs,
+    scratch,
+):  # fmt: skip
     """Writes the observation of the state at the start of ``tick`` into ``obs`` (float32).
 
     Layout, feature-major (C connectors, S stations, F forecast ticks):
@@ -232,14 +247,15 @@ def write_observation(
     plus available BESS discharge minus the connectors' max power now; negative when the
     EVs could draw more than the station can supply); then sin and cos of the time of day,
     the external price now and for the next F ticks (EUR/kWh), the renewable output now and
-    for the next F ticks (kW), and the household load now (kW).
+    for the next F ticks (kW), and the household load now (kW). ``scratch`` is float64 work
+    space of shape (>= S,).
     """
     n_conn = conn.shape[1]
     n_st = station_f.shape[1]
-    headroom = station_f[ST_GRID_KW] * 1.0
+    headroom = scratch[:n_st]
     for s in range(n_st):
         low, _ = _bess_limits_kw(cfg, station_f, bess_soc, s)
-        headroom[s] -= low
+        headroom[s] = station_f[ST_GRID_KW, s] - low
         obs[5 * n_conn + s] = bess_soc[s]
     for c in range(n_conn):
         _, high = _connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
@@ -282,8 +298,12 @@ def reset(
     kpi_total,
     station_out,
     obs,
+    work,
 ):
-    """Starts an episode: empty connectors, BESS at their initial soc, tick 0's arrivals."""
+    """Starts an episode: empty connectors, BESS at their initial soc, tick 0's arrivals.
+
+    ``work`` is float64 work space of shape (``workspace_size(C, K, S)``,).
+    """
     conn[:, :] = 0.0
     conn[CN_EV, :] = -1.0
     bess_soc[:] = station_f[ST_BESS_SOC_INIT]
@@ -293,8 +313,9 @@ def reset(
     _arrive(conn_charger, charger_f, charger_station, ev, conn, clock, 0, kpi)
     kpi_total[:] = kpi
     write_observation(
-        cfg, conn_charger, charger_f, charger_station, station_f, exo, conn, bess_soc, 0, obs
-    )
+        cfg, conn_charger, charger_f, charger_station, station_f, exo, conn, bess_soc, 0, obs,
+        work,
+    )  # fmt: skip
 
 
 @njit(cache=True)
@@ -315,6 +336,7 @@ def step(
     station_out,
     action,
     obs,
+    work,
 ):
     """Advances one env by one tick.
 
@@ -330,6 +352,7 @@ def step(
         action: shape (C,) or (C + S,); entries are fractions of the connector's rated power
             (and of the BESS power) and are clipped to [-1, 1]; negative = discharge.
         obs: output, the next observation, float32.
+        work: float64 work space, shape (``workspace_size(C, K, S)``,); overwritten.
 
     Returns:
         ``(status, reward)``: ``STATUS_BAD_ACTION`` (and no change at all) if an action
@@ -343,13 +366,24 @@ def step(
     tick = clock[CLK_TICK]
     dt_h = cfg[CFG_DT_H]
     kpi[:] = 0.0
+    # this tick's arrays, carved from the work space (the tick allocates nothing)
+    conn_kw = work[:n_conn]
+    conn_low = work[n_conn : 2 * n_conn]
+    conn_high = work[2 * n_conn : 3 * n_conn]
+    per_station = work[3 * n_conn : 3 * n_conn + 8 * n_st]
+    stored_kwh = per_station[:n_st]
+    storage_kwh = per_station[n_st : 2 * n_st]
+    bess_kw = per_station[2 * n_st : 3 * n_st]
+    bess_low = per_station[3 * n_st : 4 * n_st]
+    bess_high = per_station[4 * n_st : 5 * n_st]
+    station_demand_kwh = per_station[5 * n_st : 6 * n_st]
+    station_export_kwh = per_station[6 * n_st : 7 * n_st]
+    fill = per_station[7 * n_st : 8 * n_st]
+    scratch = work[3 * n_conn + 8 * n_st :]
 
     # 3. action -> requested powers and the battery limits of this tick
-    conn_kw = np.empty(n_conn)
-    conn_low = np.empty(n_conn)
-    conn_high = np.empty(n_conn)
-    stored_kwh = np.zeros(n_st)
-    storage_kwh = np.zeros(n_st)
+    stored_kwh[:] = 0.0
+    storage_kwh[:] = 0.0
     for c in range(n_conn):
         k = conn_charger[c]
         conn_kw[c] = min(max(action[c], -1.0), 1.0) * charger_f[CH_MAX_KW, k]
@@ -358,9 +392,7 @@ def step(
             s = charger_station[k]
             stored_kwh[s] += conn[CN_SOC, c] * conn[CN_BATTERY_KWH, c]
             storage_kwh[s] += conn[CN_BATTERY_KWH, c]
-    bess_kw = np.zeros(n_st)
-    bess_low = np.empty(n_st)
-    bess_high = np.empty(n_st)
+    bess_kw[:] = 0.0
     for s in range(n_st):
         if cfg[CFG_BESS_ACTION] > 0.0:
             bess_kw[s] = min(max(action[n_conn + s], -1.0), 1.0) * station_f[ST_BESS_KW, s]
@@ -385,17 +417,16 @@ def step(
         cfg[CFG_FEEDER_KW],
         cfg[CFG_SOFT_LIMITS] > 0.0,
         station_out[SO_NET_KW],
+        scratch,
     )
 
     # 5. market: households and stations bid for own energy, the supplier covers the rest
-    station_demand_kwh = np.maximum(station_out[SO_NET_KW], 0.0) * dt_h
-    station_export_kwh = np.maximum(-station_out[SO_NET_KW], 0.0) * dt_h
     household_kwh = household_kw * dt_h
     renewable_kwh = exo[EXO_RENEWABLE_KW, tick] * dt_h
-    fill = np.zeros(n_st)
     for s in range(n_st):
-        if storage_kwh[s] > 0.0:
-            fill[s] = stored_kwh[s] / storage_kwh[s]
+        station_demand_kwh[s] = max(station_out[SO_NET_KW, s], 0.0) * dt_h
+        station_export_kwh[s] = max(-station_out[SO_NET_KW, s], 0.0) * dt_h
+        fill[s] = stored_kwh[s] / storage_kwh[s] if storage_kwh[s] > 0.0 else 0.0
     household_own_kwh, household_payment, clearing_price, surplus_kwh = clear_market(
         household_kwh,
         station_demand_kwh,
@@ -406,10 +437,12 @@ def step(
         cfg[CFG_UNIFORM_PRICE] > 0.0,
         station_out[SO_OWN_KWH],
         station_out[SO_MARKET_PAYMENT_EUR],
+        scratch,
     )
-    station_out[SO_EXTERNAL_KWH] = station_demand_kwh - station_out[SO_OWN_KWH]
-    station_out[SO_BID_EUR_PER_KWH] = 1.0 - fill
-    station_out[SO_BESS_KW] = bess_kw
+    for s in range(n_st):
+        station_out[SO_EXTERNAL_KWH, s] = station_demand_kwh[s] - station_out[SO_OWN_KWH, s]
+        station_out[SO_BID_EUR_PER_KWH, s] = 1.0 - fill[s]
+        station_out[SO_BESS_KW, s] = bess_kw[s]
     external_kwh = household_kwh - household_own_kwh + station_out[SO_EXTERNAL_KWH].sum()
     kpi[KPI_HOUSEHOLD] = household_kwh
     kpi[KPI_RENEWABLE] = renewable_kwh
@@ -473,6 +506,7 @@ def step(
     for i in KPI_EPISODE_MAX:
         kpi_total[i] = max(kpi_total[i] - kpi[i], kpi[i])
     write_observation(
-        cfg, conn_charger, charger_f, charger_station, station_f, exo, conn, bess_soc, tick, obs
-    )
+        cfg, conn_charger, charger_f, charger_station, station_f, exo, conn, bess_soc, tick, obs,
+        scratch,
+    )  # fmt: skip
     return STATUS_OK, reward

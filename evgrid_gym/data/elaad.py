@@ -123,15 +123,24 @@ class ElaadSessionGenerator:
         self._probability = np.linspace(0.0, 1.0, 101)
 
     def sample(
-        self, rng: np.random.Generator, n: int, weekend: bool
+        self, rng: np.random.Generator, n: int, weekend: bool | np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``n`` sessions of one day.
+        """``n`` sessions.
+
+        Args:
+            weekend: whether the sessions arrive on a weekend day: one flag for all, or one
+                per session, shape (n,).
 
         Returns:
             ``(arrival_h, connection_h, energy_kwh)``, each shape (n,): arrival hour of the
             day in [0, 24), connection time in hours (> 0), energy demand in kWh (>= 0).
         """
-        quarter = np.searchsorted(self._arrival_cdf[weekend], rng.random(n), side="right")
+        u = rng.random(n)
+        quarter = np.where(
+            weekend,
+            np.searchsorted(self._arrival_cdf[True], u, side="right"),
+            np.searchsorted(self._arrival_cdf[False], u, side="right"),
+        )
         arrival_h = (np.minimum(quarter, 95) + rng.random(n)) * 0.25
         connection_h = np.interp(rng.random(n), self._probability, self._connection)
         energy_kwh = np.interp(rng.random(n), self._probability, self._energy)

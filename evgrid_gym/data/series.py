@@ -37,6 +37,7 @@ class ProfileSeries:
         self.values.setflags(write=False)
         self._dt_ns = pd.Timedelta(hours=dt_h).value
         self._end_ns = self.first.value + self._dt_ns * len(self.values)
+        self._offsets: dict[int, int] = {}  # window start (ns) -> first index, memoised
 
     @property
     def low(self) -> float:
@@ -48,7 +49,10 @@ class ProfileSeries:
 
     def window(self, start: pd.Timestamp, n_ticks: int) -> np.ndarray:
         """``n_ticks`` values from ``start`` (tz-aware), shape (n_ticks,)."""
-        offset = (self._aligned_ns(start.tz_convert("UTC")) - self.first.value) // self._dt_ns
+        offset = self._offsets.get(start.value)
+        if offset is None:
+            aligned = self._aligned_ns(start.tz_convert("UTC"))
+            offset = self._offsets[start.value] = (aligned - self.first.value) // self._dt_ns
         return np.take(self.values, np.arange(offset, offset + n_ticks), mode="wrap")
 
     def _aligned_ns(self, start: pd.Timestamp) -> int:

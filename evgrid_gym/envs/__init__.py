@@ -1,5 +1,6 @@
 """Gymnasium environments of evgrid_gym."""
 
 from evgrid_gym.envs.evgrid_env import EVGridEnv
+from evgrid_gym.envs.vector_env import EVGridVectorEnv
 
-__all__ = ["EVGridEnv"]
+__all__ = ["EVGridEnv", "EVGridVectorEnv"]

@@ -144,6 +144,9 @@ class EVGridEnv(gym.Env):
         self._kpi_total = np.zeros(L.N_KPI)
         self._station_out = np.zeros((L.N_STATION_OUT, sc.n_stations))
         self._obs = np.zeros(sc.observation_low.shape, dtype=np.float32)
+        self._work = np.zeros(
+            core.workspace_size(sc.n_connectors, sc.charger_f.shape[1], sc.n_stations)
+        )
         self._exo = self._ev = None
         self._date = ""
 
@@ -164,7 +167,7 @@ class EVGridEnv(gym.Env):
         core.reset(
             sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
             self._exo, self._ev, self._conn, self._bess_soc, self._clock,
-            self._kpi, self._kpi_total, self._station_out, self._obs,
+            self._kpi, self._kpi_total, self._station_out, self._obs, self._work,
         )  # fmt: skip
         return self._obs.copy(), self._info()
 
@@ -183,7 +186,7 @@ class EVGridEnv(gym.Env):
         status, reward = core.step(
             sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
             self._exo, self._ev, sc.reward_weights, self._conn, self._bess_soc, self._clock,
-            self._kpi, self._kpi_total, self._station_out, action, self._obs,
+            self._kpi, self._kpi_total, self._station_out, action, self._obs, self._work,
         )  # fmt: skip
         if status == core.STATUS_BAD_ACTION:
             bad = np.flatnonzero(~np.isfinite(action)).tolist()
@@ -230,13 +233,14 @@ class EVGridEnv(gym.Env):
         station_out, obs = np.empty_like(self._station_out), np.empty_like(self._obs)
         state = (conn, bess_soc, clock, kpi, kpi_total, station_out)
         core.reset(sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-                   self._exo, self._ev, *state, obs)  # fmt: skip
+                   self._exo, self._ev, *state, obs, self._work)  # fmt: skip
         idle = np.zeros(sc.n_actions)
         connector_ev = np.empty((n_ticks, sc.n_connectors), dtype=np.int64)
         for t in range(n_ticks):
             connector_ev[t] = conn[L.CN_EV]
             core.step(sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-                      self._exo, self._ev, sc.reward_weights, *state, idle, obs)  # fmt: skip
+                      self._exo, self._ev, sc.reward_weights, *state, idle, obs,
+                      self._work)  # fmt: skip
         return EpisodePlan(
             self._date, _readonly(self._exo), _readonly(self._ev), _readonly(connector_ev)
         )

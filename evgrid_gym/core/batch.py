@@ -1,0 +1,59 @@
+"""Batch kernels: N envs of one scenario stepped together over a leading env axis.
+
+Every per-env array of :mod:`evgrid_gym.core.tick` gains a first axis of length N; the
+static scenario arrays are shared. ``parallel=True`` spreads the envs over the CPU's cores
+with ``prange`` (each env's tick is independent of the others).
+"""
+
+from numba import njit, prange
+
+from evgrid_gym.core.tick import reset, step
+
+
+@njit(cache=True, parallel=True)
+def step_batch(
+    cfg,
+    conn_charger,
+    charger_f,
+    charger_station,
+    station_f,
+    exo,
+    ev,
+    reward_weights,
+    conn,
+    bess_soc,
+    clock,
+    kpi,
+    kpi_total,
+    station_out,
+    actions,
+    obs,
+    status,
+    rewards,
+    work,
+):
+    """Steps every env once; ``status[i]`` and ``rewards[i]`` receive env i's results.
+
+    Shapes: per-env arrays of :func:`~evgrid_gym.core.tick.step` with a leading axis N;
+    ``actions`` (N, n_actions), ``status`` int64 (N,), ``rewards`` float64 (N,), the work
+    space ``work`` float64 (N, ``workspace_size(C, K, S)``). The EV tables ``ev``
+    (N, N_EV_FIELDS, max_evs) are padded with arrival = +inf (never arrives).
+    """
+    for i in prange(conn.shape[0]):
+        status[i], rewards[i] = step(
+            cfg, conn_charger, charger_f, charger_station, station_f, exo[i], ev[i],
+            reward_weights, conn[i], bess_soc[i], clock[i], kpi[i], kpi_total[i],
+            station_out[i], actions[i], obs[i], work[i],
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def reset_one(
+    cfg, conn_charger, charger_f, charger_station, station_f, exo, ev, conn, bess_soc, clock,
+    kpi, kpi_total, station_out, obs, work, i,
+):  # fmt: skip
+    """Resets env ``i`` of the batch (its episode arrays already written)."""
+    reset(
+        cfg, conn_charger, charger_f, charger_station, station_f, exo[i], ev[i], conn[i],
+        bess_soc[i], clock[i], kpi[i], kpi_total[i], station_out[i], obs[i], work[i],
+    )  # fmt: skip

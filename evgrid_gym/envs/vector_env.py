@@ -1,0 +1,171 @@
+"""``EVGridVectorEnv``: N copies of a scenario stepped together by the numba core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from evgrid_gym.config import ScenarioConfig, load_scenario
+from evgrid_gym.core import batch as core
+from evgrid_gym.core import layout as L
+from evgrid_gym.core.tick import workspace_size
+from evgrid_gym.kpis import episode_kpis
+from evgrid_gym.scenario import Scenario
+
+
+class EVGridVectorEnv(VectorEnv):
+    """N copies of ``EVGrid-v0`` stepped by one compiled call (``parallel=True`` over envs).
+
+    Each copy behaves exactly like a single :class:`~evgrid_gym.envs.EVGridEnv` seeded the
+    same way (a test checks observations, rewards and terminations step by step across
+    autoresets): env ``i`` draws its episodes from its own generator, seeded with
+    ``seed + i`` by ``reset(seed=seed)`` or with ``seed[i]`` for a list of seeds.
+
+    Autoreset: ``AutoresetMode.SAME_STEP``. When env ``i`` terminates, the step returns the
+    first observation of its next episode; the last observation and info of the finished
+    episode are in ``infos["final_obs"][i]`` and ``infos["final_info"][i]`` (masks
+    ``infos["_final_obs"]``, ``infos["_final_info"]``) and the rest of ``infos`` describes the
+    new episode's reset, as Gymnasium's ``SyncVectorEnv`` does in that mode. ``infos`` holds
+    every tick KPI as an array of shape (N,).
+
+    Args:
+        num_envs: number of copies N.
+        scenario: bundled name, YAML path, dict or :class:`~evgrid_gym.config.ScenarioConfig`.
+
+    Created by ``gymnasium.make_vec("evgrid_gym/EVGrid-v0", num_envs=N,
+    vectorization_mode="vector_entry_point", scenario=...)``.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+
+    def __init__(
+        self, num_envs: int = 1, scenario: str | dict | ScenarioConfig = "default", render_mode=None
+    ):
+        if not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs: got {num_envs!r}; must be an integer >= 1")
+        if render_mode is not None:
+            raise ValueError(f"render_mode: got {render_mode!r}; EVGrid-v0 renders nothing (None)")
+        self.scenario = sc = Scenario(load_scenario(scenario))
+        self.num_envs = n = num_envs
+        self.single_action_space = gym.spaces.Box(-1.0, 1.0, (sc.n_actions,), np.float32)
+        self.single_observation_space = gym.spaces.Box(
+            sc.observation_low, sc.observation_high, dtype=np.float32
+        )
+        self.action_space = batch_space(self.single_action_space, n)
+        self.observation_space = batch_space(self.single_observation_space, n)
+        self._conn = np.zeros((n, L.N_CONN_FIELDS, sc.n_connectors))
+        self._bess_soc = np.zeros((n, sc.n_stations))
+        self._clock = np.zeros((n, L.N_CLOCK), dtype=np.int64)
+        self._kpi = np.zeros((n, L.N_KPI))
+        self._kpi_total = np.zeros((n, L.N_KPI))
+        self._station_out = np.zeros((n, L.N_STATION_OUT, sc.n_stations))
+        self._obs = np.zeros((n, sc.observation_low.shape[0]), dtype=np.float32)
+        self._work = np.zeros(
+            (n, workspace_size(sc.n_connectors, sc.charger_f.shape[1], sc.n_stations))
+        )
+        self._exo = np.zeros((n, L.N_EXO_FIELDS, sc.n_exo_ticks))
+        self._ev = np.full((n, L.N_EV_FIELDS, 1), np.inf)
+        self._status = np.zeros(n, dtype=np.int64)
+        self._rewards = np.zeros(n)
+        self._rngs: list[np.random.Generator | None] = [None] * n
+        self._dates = np.full(n, "", dtype=object)
+        self._all = np.ones(n, dtype=bool)
+
+    def reset(self, *, seed: int | list[int | None] | None = None, options=None):
+        """Resets every env; ``seed`` int -> env i gets ``seed + i``; a list gives each its own.
+
+        Raises:
+            ValueError: a seed list of the wrong length, or options (none are supported).
+        """
+        if options:
+            raise ValueError(f"options: got {options!r}; the vector env takes none")
+        if seed is None or isinstance(seed, int):
+            seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"seed: got {len(seeds)} seeds; must give num_envs = {self.num_envs}")
+        for i, s in enumerate(seeds):
+            self._rngs[i], _ = seeding.np_random(s)
+            self._start_episode(i)
+        return self._obs.copy(), self._infos()
+
+    def _start_episode(self, i: int) -> None:
+        sc = self.scenario
+        date, exo, ev = sc.sample_episode(self._rngs[i])
+        self._dates[i] = date.isoformat()
+        self._exo[i] = exo
+        if ev.shape[1] > self._ev.shape[2]:
+            grown = np.full((self.num_envs, L.N_EV_FIELDS, 2 * ev.shape[1]), np.inf)
+            grown[:, :, : self._ev.shape[2]] = self._ev
+            self._ev = grown
+        self._ev[i, :, : ev.shape[1]] = ev
+        self._ev[i, L.EV_ARRIVAL, ev.shape[1] :] = np.inf
+        core.reset_one(
+            sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
+            self._exo, self._ev, self._conn, self._bess_soc, self._clock, self._kpi,
+            self._kpi_total, self._station_out, self._obs, self._work, i,
+        )  # fmt: skip
+
+    def step(self, actions):
+        """Steps every env with ``actions`` of shape (N, n_actions) (see ``EVGridEnv.step``).
+
+        Raises:
+            RuntimeError: before ``reset``.
+            ValueError: wrong shape or dtype, or a NaN / infinite entry (nothing is stepped).
+        """
+        if self._rngs[0] is None:
+            raise RuntimeError("call reset() before step()")
+        actions = np.asarray(actions)
+        if actions.shape != self.action_space.shape or actions.dtype.kind != "f":
+            raise ValueError(
+                f"actions: got shape {actions.shape} dtype {actions.dtype}; must be a float "
+                f"array of shape {self.action_space.shape} with entries in [-1, 1]"
+            )
+        if not np.isfinite(actions).all():
+            bad = np.argwhere(~np.isfinite(actions))[:5].tolist()
+            raise ValueError(
+                f"actions: non-finite entries at [env, index] {bad}; every entry must be a "
+                "finite number in [-1, 1]"
+            )
+        sc = self.scenario
+        core.step_batch(
+            sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
+            self._exo, self._ev, sc.reward_weights, self._conn, self._bess_soc, self._clock,
+            self._kpi, self._kpi_total, self._station_out, actions, self._obs, self._status,
+            self._rewards, self._work,
+        )  # fmt: skip
+        terminated = self._clock[:, L.CLK_TICK] >= sc.config.episode_ticks
+        infos = self._infos()
+        done = np.flatnonzero(terminated)
+        if done.size:
+            final_obs = np.empty(self.num_envs, dtype=object)
+            final_info = np.empty(self.num_envs, dtype=object)
+            for i in done:
+                final_obs[i] = self._obs[i].copy()
+                final_info[i] = {name: infos[name][i] for name in L.KPI_NAMES} | {
+                    "tick": int(infos["tick"][i]),
+                    "date": self._dates[i],
+                    "episode_kpis": episode_kpis(self._kpi_total[i]),
+                }
+                self._start_episode(i)
+            infos = self._infos()  # finished envs report their new episode's reset info
+            infos.update(
+                final_obs=final_obs, _final_obs=terminated, final_info=final_info,
+                _final_info=terminated,
+            )  # fmt: skip
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        return self._obs.copy(), self._rewards.copy(), terminated, truncated, infos
+
+    def _infos(self) -> dict[str, Any]:
+        kpi = self._kpi.copy()
+        infos: dict[str, Any] = {name: kpi[:, i] for i, name in enumerate(L.KPI_NAMES)}
+        infos |= {f"_{name}": self._all for name in L.KPI_NAMES}
+        infos |= {"tick": self._clock[:, L.CLK_TICK].copy(), "_tick": self._all}
+        infos |= {"date": self._dates.copy(), "_date": self._all}
+        return infos
