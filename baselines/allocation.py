@@ -83,8 +83,20 @@ def allocate(
         stop = start + 1
         while stop < len(active) and keys[stop] == keys[start]:
             stop += 1
-        group = [c for c in active[start:stop] if rate[c] > 0.0]
-        _fill(group, want, rate, charger, station, power, charger_left, station_left, feeder_left)
+        if stop == start + 1:  # a strict order: the EV gets the most the limits leave
+            c = active[start]
+            k, s = charger[c], station[c]
+            given = max(min(want[c], charger_left[k], station_left[s], feeder_left[0]), 0.0)
+            power[c] = given
+            charger_left[k] -= given
+            station_left[s] -= given
+            feeder_left[0] -= given
+        else:
+            group = [c for c in active[start:stop] if rate[c] > 0.0]
+            _fill(
+                group, want, rate, charger, station, power, charger_left, station_left,
+                feeder_left,
+            )  # fmt: skip
         start = stop
     return np.asarray(power)
 

@@ -79,7 +79,8 @@ class Sessions:
 
     An EV is identified by ``info["connector_ev"]`` (the index of the EV on each connector,
     -1 when free) when ``info`` has it; otherwise a connector gets a new EV when it turns
-    occupied or its ticks to departure grow.
+    occupied, its ticks to departure grow or its soc falls (these policies never discharge
+    an EV).
 
     Attributes:
         ev: id of the EV on each connector, -1 when free, shape (C,).
@@ -111,7 +112,11 @@ class Sessions:
         if "connector_ev" in info:
             ev = np.where(occupied, np.asarray(info["connector_ev"], dtype=np.int64), -1)
         else:
-            new = occupied & ((self.ev < 0) | (obs.ticks_to_departure > self._ticks_to_departure))
+            new = occupied & (
+                (self.ev < 0)
+                | (obs.ticks_to_departure > self._ticks_to_departure)
+                | (obs.soc < self._soc)
+            )
             ev = np.where(occupied, self.ev, -1)
             ev[new] = self._next_id + np.arange(np.count_nonzero(new))
             self._next_id += int(np.count_nonzero(new))
@@ -165,6 +170,17 @@ class Heuristic:
             (self.charger_kw / self.per_charger(ones))[self.conn_charger],
             (self.grid_kw / self.per_station(ones))[self.conn_station],
         )
+        # the env's BESS limits (core.battery.power_limits_kw: constant power between the soc
+        # limits): discharge min(P, (soc - soc_min) * kWh * eff / dt_h), charge min(P,
+        # (soc_max - soc) * kWh / (eff * dt_h))
+        capacity_kwh = station_f[L.ST_BESS_KWH]
+        efficiency = np.where(capacity_kwh > 0, station_f[L.ST_BESS_EFFICIENCY], 1.0)
+        self._soc_min, self._soc_max = station_f[L.ST_BESS_SOC_MIN], station_f[L.ST_BESS_SOC_MAX]
+        self._discharge_kw_per_soc = capacity_kwh * efficiency / self.dt_h
+        self._charge_kw_per_soc = capacity_kwh / (efficiency * self.dt_h)
+        self._station_kw = self.grid_kw * (1.0 - _MARGIN)
+        self._feeder_kw = float(scenario.cfg[L.CFG_FEEDER_KW]) * (1.0 - _MARGIN)
+        self._no_bess = np.zeros(self.n_stations)
         self._tick = 0
 
     def reset(self, seed: int | None = None, plan=None) -> None:
@@ -188,35 +204,24 @@ class Heuristic:
         obs = unpack(np.array(observation, dtype=np.float64), self.n_connectors, self.n_stations)
         tick = int(info.get("tick", self._tick))
         self._tick = tick + 1
-        occupied = obs.occupied > 0.5
-        ticks_left = np.where(
-            occupied, np.minimum(obs.ticks_to_departure, self.episode_ticks - tick), 0.0
-        )
-        station_f = self.scenario.station_f
-        discharge = charge = np.zeros(self.n_stations)
+        # free connectors read 0 ticks to departure and 0 kW
+        ticks_left = np.minimum(obs.ticks_to_departure, self.episode_ticks - tick)
+        discharge = charge = self._no_bess
         if self.bess_control:
-            capacity_kwh = station_f[L.ST_BESS_KWH]
-            efficiency = np.where(capacity_kwh > 0, station_f[L.ST_BESS_EFFICIENCY], 1.0)
             soc = obs.bess_soc
-            # the env's BESS limits (core.battery.power_limits_kw, constant power)
             discharge = np.minimum(
-                self.bess_kw,
-                np.maximum(soc - station_f[L.ST_BESS_SOC_MIN], 0.0)
-                * capacity_kwh * efficiency / self.dt_h,
+                self.bess_kw, np.maximum(soc - self._soc_min, 0.0) * self._discharge_kw_per_soc
             ) * (1.0 - _MARGIN)  # fmt: skip
             charge = np.minimum(
-                self.bess_kw,
-                np.maximum(station_f[L.ST_BESS_SOC_MAX] - soc, 0.0)
-                * capacity_kwh / (efficiency * self.dt_h),
-            )  # fmt: skip
-        feeder_kw = self.scenario.cfg[L.CFG_FEEDER_KW]
+                self.bess_kw, np.maximum(self._soc_max - soc, 0.0) * self._charge_kw_per_soc
+            )
         return Now(
             obs=obs,
             tick=tick,
             ticks_left=ticks_left,
-            ev_max_kw=np.where(occupied, np.maximum(obs.max_power_kw, 0.0), 0.0),
-            station_kw=self.grid_kw * (1.0 - _MARGIN),
-            feeder_kw=float(feeder_kw * (1.0 - _MARGIN) - obs.household_kw * (1.0 + _MARGIN)),
+            ev_max_kw=obs.max_power_kw,
+            station_kw=self._station_kw,
+            feeder_kw=self._feeder_kw - obs.household_kw * (1.0 + _MARGIN),
             bess_discharge_kw=discharge,
             bess_charge_kw=charge,
         )
@@ -253,9 +258,11 @@ class Heuristic:
         )  # fmt: skip
 
     def per_station(self, connector_kw: np.ndarray) -> np.ndarray:
+        """Sum over each station's connectors, shape (S,)."""
         return np.bincount(self.conn_station, connector_kw, minlength=self.n_stations)
 
     def per_charger(self, connector_kw: np.ndarray) -> np.ndarray:
+        """Sum over each charger's connectors, shape (K,)."""
         return np.bincount(self.conn_charger, connector_kw, minlength=self.charger_kw.shape[0])
 
     def laxity(self, now: Now) -> np.ndarray:
@@ -281,11 +288,10 @@ class Heuristic:
         this EV, but at most the connector's equal share of its charger and station
         (``share_kw``: other EVs may plug in and share them), the capacity is learned from a
         charged tick (:class:`Sessions`) or, until then, ``E / (1 - soc)`` (a target of
-        100 %, the longest taper). Working backwards from
-        the goal soc ``g`` over the ``W = (ticks_left - 1) * dt_h`` hours after this tick
-        gives the soc ``s*`` full power must start from; the EV needs ``(s* - soc) *
-        capacity`` now. A goal that full power never reaches (``g = 1`` in the CV stage)
-        needs full power now.
+        100 %, the longest taper). Working backwards from the goal soc ``g`` over the ``W =
+        (ticks_left - 1) * dt_h`` hours after this tick gives the soc ``s*`` full power must
+        start from; the EV needs ``(s* - soc) * capacity`` now. A goal that full power never
+        reaches (``g = 1`` in the CV stage) needs full power now.
         """
         o = now.obs
         soc, energy = o.soc, o.energy_needed_kwh
@@ -616,11 +622,12 @@ class ContractNet(Heuristic):
 
         must = self.allocate(self.must_charge_kw(now, self.tolerance_kwh), self.laxity(now), now)
         budget_kw = math.inf if low else max(surplus_kw - must.sum(), 0.0)
-        flexible = self.allocate(
-            now.ev_max_kw - must, o.soc, now, feeder_kw=min(now.feeder_kw, must.sum() + budget_kw),
-            already_kw=must,
-        )  # fmt: skip
-        connector_kw = must + flexible
+        connector_kw = must
+        if budget_kw > 0.0:
+            connector_kw = must + self.allocate(
+                now.ev_max_kw - must, o.soc, now,
+                feeder_kw=min(now.feeder_kw, must.sum() + budget_kw), already_kw=must,
+            )  # fmt: skip
         bess_kw = np.zeros(self.n_stations)
         if high:
             bess_kw = -np.minimum(now.bess_discharge_kw, self.per_station(connector_kw))

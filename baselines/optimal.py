@@ -29,7 +29,10 @@ The model (all energies in kWh at tick boundaries, powers in kW averaged over a 
   marginal reward), and :func:`solve` adds more wherever the solution still does both.
 * Station net import ``n[s, t] = sum(p - q) + c - d``: in ``[-grid, grid]`` and
   ``households + sum_s n <= feeder`` in hard mode; in soft mode both are penalised
-  overload (``max(|n| - grid, 0)`` and ``max(households + sum n - feeder, 0)``).
+  overload (``max(|n| - grid, 0)`` and ``max(households + sum n - feeder, 0)``). On ticks
+  where the households alone exceed the feeder (hard mode), a binary chooses between
+  exporting enough to stay within it and no charging at all with the rest as overload
+  (what the env's projection then does).
 * Market (``tick.step``, ``market.clear_market``): external energy ``x[t]`` and the surplus
   ``y[t]`` (exported or curtailed) with ``x - y = (households + sum_s n - renewable) dt``,
   ``x, y >= 0``. Where the reward of buying and selling at once is positive (the feed-in
@@ -44,9 +47,8 @@ Build (:func:`build_model`) and solve (:func:`solve`) are separate; the schedule
 are replayed through the env (:class:`OptimalPolicy`), so its KPIs come from the same code
 as every other policy's.
 
-Inner restrictions (the model is exact otherwise): EVs that arrive above their target soc
-only discharge (the env would let them recharge to the target after V2G); in hard mode, on
-ticks where the households alone exceed the feeder limit, EVs and BESS do not charge.
+Inner restriction (the model is exact otherwise): EVs that arrive above their target soc
+only discharge (the env would let them recharge to the target after V2G).
 """
 
 from __future__ import annotations
@@ -83,6 +85,17 @@ _EPS = 1e-9
 _BESS_THROUGHPUT_EUR_PER_KWH = 1e-6
 """Tie-breaking cost on BESS throughput (added back to the reported objective)."""
 _COMPLEMENTARITY_TOL_KW = 1e-5
+
+
+_LIMIT_MARGIN_KW = 1e-6
+"""Shared limits (charger, station, feeder) are modelled this much tighter: more than HiGHS's
+primal feasibility tolerance (1e-7), so that the env never projects a replayed schedule."""
+
+
+def _inside(limit_kw: float) -> float:
+    return limit_kw - _LIMIT_MARGIN_KW
+
+
 """A BESS that charges and discharges more than this in one tick gets a binary and is re-solved."""
 
 
@@ -113,8 +126,8 @@ class OptimalModel:
         scenario: the scenario it was built for.
         start_tick: first tick of the window.
         n_ticks: window length, ticks.
-        objective_constant: reward of the window that no decision changes (included in
-            reward's unit); the reward = Pyomo objective + this.
+        objective_constant: the part of the window's reward that no decision changes
+            (reward units); it is part of the Pyomo objective.
         build_s: wall time of the build, s (binaries added by :func:`solve` included).
         pair_tick, pair_connector: tick (absolute) and connector of each (EV, tick) pair with
             a decision, int arrays of shape (J,).
@@ -123,7 +136,7 @@ class OptimalModel:
         pair_ids: the pairs' keys in the Pyomo variables ``p`` and ``q``.
         bess_stations: stations whose BESS the model controls.
         cv: the CC-CV rows, for :meth:`refine_cv`.
-        bess_stations: stations whose BESS the model controls.
+        bess_binary: the ``(s, t)`` where BESS charging and discharging are exclusive.
     """
 
     model: pyo.ConcreteModel
@@ -149,12 +162,14 @@ class OptimalModel:
 
     @property
     def n_binaries(self) -> int:
+        """Binary variables (fixed ones excluded)."""
         return sum(
             1 for v in self.model.component_data_objects(pyo.Var) if not v.fixed and v.is_binary()
         )
 
     @property
     def n_constraints(self) -> int:
+        """Active constraints."""
         return sum(1 for _ in self.model.component_data_objects(pyo.Constraint, active=True))
 
     def add_bess_binaries(self, station_ticks) -> None:
@@ -180,10 +195,11 @@ class OptimalModel:
 
         For each charging pair held back by a chord of ``G`` over ``[a, b]`` at energy
         ``E`` with ``G(E) - chord(E) > tol_kwh``, the chord is replaced (for that pair) by the
-        chords over ``[a, E]`` and ``[E, b]``: still below ``G``, and exact at ``E``.
+        chords between ``a, E - h, E, E + h, b``: still below ``G``, exact at ``E``, and
+        within ``tol_kwh`` of ``G`` on ``[E - h, E + h]``.
 
         Returns:
-            The number of chords split.
+            The number of pairs refined.
         """
         start = time.perf_counter()
         m, cv = self.model, self.cv
@@ -208,13 +224,19 @@ class OptimalModel:
             if exact - bound <= tol_kwh:
                 continue
             row[5].deactivate()
-            for lo, hi in ((a, energy), (energy, b)):
+            # break points at E and at E +- h, where a chord of width h is tol_kwh exact
+            # (|G''| <= 1 / (Q (1 - theta))), so a solution moving a little stays exact
+            h = math.sqrt(8.0 * q_kwh * (1.0 - cv.theta) * tol_kwh)
+            points = [a, energy - h, energy, energy + h, b]
+            points = [x for x in points if a <= x <= b]
+            points = sorted({x for x in points if x in (a, b) or min(x - a, b - x) > 1e-9})
+            for lo, hi in zip(points[:-1], points[1:], strict=True):
                 alpha, beta = _chord(lo, hi, q_kwh, p_kw, eta, cv.theta, dt)
                 con = m.cv_refined.add((eta * dt) * m.p[j] + beta * m.E[e_idx] <= alpha)
                 new_rows.append([j, alpha, beta, lo, hi, con])
         cv.rows.extend(new_rows)
         self.build_s += time.perf_counter() - start
-        return len(new_rows) // 2
+        return len({row[0] for row in new_rows})
 
 
 @dataclass
@@ -232,8 +254,9 @@ class Schedule:
         build_s: model build time, s; solve_s: solver time (Pyomo -> HiGHS transfer and
             HiGHS), s.
         n_variables, n_constraints, n_binaries: model size (the last solve).
-        mip_gap: relative gap between the objective and HiGHS's bound (0 for an LP).
-        rounds: solves needed (more than one when BESS binaries were added).
+        mip_gap: relative gap between the MILP round's reward and HiGHS's bound (0 for an
+            LP).
+        rounds: HiGHS runs (:func:`solve`).
         message: solver details for a non-optimal status.
     """
 
@@ -433,9 +456,8 @@ def build_model(
     keep = active[ev_of_pair]
     has_p = keep & can_charge[ev_of_pair]
     has_q = keep & can_discharge[ev_of_pair]
-    # households above the feeder (hard mode): no consumption on those ticks
+    # households alone above the feeder (hard mode): see "feeder" below
     hh_over = (household_kw > feeder_kw) if not soft else np.zeros(horizon, dtype=bool)
-    has_p &= ~hh_over[tt - t0]
     sel = np.flatnonzero(has_p | has_q)
     # energy variables: per active EV, one per tick boundary
     e_offset = np.full(n_ev, -1)
@@ -549,10 +571,9 @@ def build_model(
 
     def charger_rule(m, k, t):
         js = by_charger[(k, t)]
-        return (
-            sum(m.p[j] for j in js if has_p_l[j]) + sum(m.q[j] for j in js if has_q_l[j])
-            <= charger_max[k]
-        )
+        return sum(m.p[j] for j in js if has_p_l[j]) + sum(
+            m.q[j] for j in js if has_q_l[j]
+        ) <= _inside(charger_max[k])
 
     m.charger = pyo.Constraint(charger_rows, rule=charger_rule)
 
@@ -564,7 +585,7 @@ def build_model(
         bess_soc = station_f[L.ST_BESS_SOC_INIT]
     bess_idx = [(s, int(t)) for s in bess_stations for t in ticks]
     bess_kw = {s: float(station_f[L.ST_BESS_KW, s]) for s in bess_stations}
-    m.bc = pyo.Var(bess_idx, bounds=lambda _, s, t: (0.0, 0.0 if hh_over[t - t0] else bess_kw[s]))
+    m.bc = pyo.Var(bess_idx, bounds=lambda _, s, t: (0.0, bess_kw[s]))
     m.bd = pyo.Var(bess_idx, bounds=lambda _, s, t: (0.0, bess_kw[s]))
     b_idx = [(s, int(t)) for s in bess_stations for t in range(t0, t1 + 1)]
 
@@ -610,7 +631,8 @@ def build_model(
     def n_bounds(_, s, t):
         if soft:
             return (-max_out[s, t], max_in[s, t])
-        return (-min(max_out[s, t], grid_kw[s]), min(max_in[s, t], grid_kw[s]))
+        inside = _inside(grid_kw[s])
+        return (-min(max_out[s, t], inside), min(max_in[s, t], inside))
 
     m.n = pyo.Var(n_idx, bounds=n_bounds)
 
@@ -666,8 +688,31 @@ def build_model(
     ]
     m.feeder = pyo.Constraint(
         feeder_rows,
-        rule=lambda m, t: household_kw[t - t0] + sum(m.n[k] for k in n_by_tick[t]) <= feeder_kw,
+        rule=lambda m, t: (
+            household_kw[t - t0] + sum(m.n[k] for k in n_by_tick[t]) <= _inside(feeder_kw)
+        ),
     )
+    # Households alone above the feeder (hard mode): either the stations export enough that
+    # nothing is projected (v = 1), or the env cuts all charging to zero and books the rest
+    # as overload (v = 0; projection.py step 4 with zero floors, since n >= -grid).
+    v_ticks = [t for i, t in enumerate(ticks.tolist()) if hh_over[i] and t in n_by_tick]
+    m.v = pyo.Var(v_ticks, domain=pyo.Binary)
+    v_rows = [
+        (j, t) for t in v_ticks for key in n_by_tick[t] for j in by_station[key] if has_p_l[j]
+    ]
+    m.v_charge = pyo.Constraint(
+        range(len(v_rows)),
+        rule=lambda m, r: m.p[v_rows[r][0]] <= p_max_l[v_rows[r][0]] * m.v[v_rows[r][1]],
+    )
+    v_bess = [(s, t) for t in v_ticks for s, tt_ in n_by_tick[t] if (s, tt_) in m.bc]
+    m.v_bess = pyo.Constraint(v_bess, rule=lambda m, s, t: m.bc[s, t] <= bess_kw[s] * m.v[t])
+
+    def v_feeder(m, t):
+        excess = household_kw[t - t0] + sum(m.n[k] for k in n_by_tick[t]) - _inside(feeder_kw)
+        big = household_kw[t - t0] - feeder_kw + sum(max(m.n[k].ub, 0.0) for k in n_by_tick[t])
+        return excess <= big * (1 - m.v[t])
+
+    m.v_feeder = pyo.Constraint(v_ticks, rule=v_feeder)
 
     # market: external x and surplus y, kWh
     market_ticks = [t for t in ticks.tolist() if t in n_by_tick]
@@ -785,7 +830,12 @@ def _actions(model: OptimalModel) -> np.ndarray:
         for t in range(model.start_tick, model.start_tick + model.n_ticks):
             kw = (m.bc[s, t].value or 0.0) - (m.bd[s, t].value or 0.0)
             actions[t - model.start_tick, n_c + s] = kw / power
-    return np.clip(actions, -1.0, 1.0).astype(np.float32)
+    actions = np.clip(actions, -1.0, 1.0)
+    # float32, rounded towards zero: a rounded action never asks for more than the plan
+    rounded = actions.astype(np.float32)
+    up = np.abs(rounded) > np.abs(actions)
+    rounded[up] = np.nextafter(rounded[up], np.float32(0.0))
+    return rounded
 
 
 def _bess_burning(model: OptimalModel) -> list[tuple[int, int]]:
@@ -811,8 +861,11 @@ def solve(
     Rounds: after each solve, CC-CV chords that hold a charging EV back by more than
     ``cv_tol_kwh`` are split at the solution (:meth:`OptimalModel.refine_cv`) and BESS that
     charge and discharge in the same tick get a binary there; the model is solved again
-    (HiGHS keeps the model, Pyomo sends only the changes) until nothing changes, the rounds
-    or the time run out. Every round's schedule is feasible; the last one is returned.
+    (HiGHS keeps the model, Pyomo sends only the changes) until nothing changes, a round
+    gains nothing, or the rounds or the time run out. The first round solves the MILP; later
+    rounds keep its binaries fixed (they only polish the continuous schedule, so they are
+    LPs). Every round's schedule is feasible and at least as good as the one before; the
+    last one is returned.
 
     Never raises for a solver outcome: an infeasible, unbounded or timed-out model (or a
     solver error) gives a :class:`Schedule` with that ``status``, ``actions=None`` unless a
@@ -830,17 +883,18 @@ def solve(
         The :class:`Schedule` (``actions`` of shape (n_ticks, n_actions), float32).
     """
     from pyomo.contrib.solver.common.factory import SolverFactory
-    from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
     solver = SolverFactory("highs")
     solve_s = 0.0
     rounds = 0
-    status, message, gap, actions, result = "error", "", 0.0, None, math.nan
+    # the returned schedule: status, message, actions, reward, MIP gap
+    status, message, actions, result, result_gap = "error", "", None, math.nan, 0.0
     deadline = None if time_limit_s is None else time.perf_counter() + time_limit_s
     options = {"mip_rel_gap": mip_rel_gap, "output_flag": False}
+    fixed: list = []
     while True:
         rounds += 1
-        left = None if deadline is None else max(deadline - time.perf_counter(), 1e-3)
+        left = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
         start = time.perf_counter()
         try:
             res = solver.solve(
@@ -853,32 +907,19 @@ def solve(
             )
         except Exception as exc:  # a solver failure is a status, not a crash
             solve_s += time.perf_counter() - start
-            status, message = "error", f"{type(exc).__name__}: {exc}"
+            if actions is None:
+                status, message = "error", f"{type(exc).__name__}: {exc}"
+            else:
+                message += f"; round {rounds}: {type(exc).__name__}: {exc}"
             break
         solve_s += time.perf_counter() - start
-        tc, ss = res.termination_condition, res.solution_status
-        has_solution = ss in (SolutionStatus.optimal, SolutionStatus.feasible)
-        if tc == TerminationCondition.convergenceCriteriaSatisfied and has_solution:
-            round_status = "optimal"
-        elif tc in (TerminationCondition.maxTimeLimit, TerminationCondition.interrupted):
-            round_status = "time_limit_feasible" if has_solution else "time_limit"
-        elif tc == TerminationCondition.provenInfeasible:
-            round_status = "infeasible"
-        elif tc == TerminationCondition.unbounded:
-            round_status = "unbounded"
-        elif tc == TerminationCondition.infeasibleOrUnbounded:
-            round_status = "infeasible_or_unbounded"
-        else:
-            round_status = "time_limit_feasible" if has_solution else "error"
+        round_status, round_message, has_solution = _round_status(res)
         if not has_solution:
-            if actions is None:  # else keep the last round's schedule
-                status = round_status
-                message = f"termination {tc.name}, solution {ss.name}"
-            else:
-                status = "time_limit_feasible"
-                message += f"; round {rounds}: termination {tc.name}"
+            if actions is None:
+                status, message = round_status, round_message
+            else:  # keep the last round's schedule
+                message += f"; round {rounds}: {round_message}"
             break
-        status, message = round_status, f"termination {tc.name}, solution {ss.name}"
         res.solution_loader.load_vars()
         m = model.model
         regulariser = (
@@ -887,37 +928,71 @@ def solve(
             * sum((m.bc[k].value or 0.0) + (m.bd[k].value or 0.0) for k in m.bc)
         )
         objective = float(res.incumbent_objective) + regulariser
-        bound = res.objective_bound
         gap = 0.0
-        if bound is not None and math.isfinite(bound) and model.n_binaries:
-            inc = float(res.incumbent_objective)
-            gap = abs(bound - inc) / max(abs(inc), 1e-9)
+        bound = res.objective_bound
+        if model.n_binaries and bound is not None and math.isfinite(bound):
+            gap = abs(bound - res.incumbent_objective) / max(abs(res.incumbent_objective), 1e-9)
         burning = _bess_burning(model)
-        if not burning:
-            actions, result = _actions(model), objective
-        out_of_time = deadline is not None and time.perf_counter() >= deadline
-        if status != "optimal" or rounds >= max_rounds or out_of_time:
+        last = (
+            round_status != "optimal"
+            or rounds >= max_rounds
+            or (deadline is not None and time.perf_counter() >= deadline)
+        )
+        if burning and not last:
+            model.add_bess_binaries(burning)
+            continue
+        stalled = actions is not None and objective - result <= 1e-9 * abs(result)
+        if actions is None or objective >= result:
+            status, message = round_status, round_message
             if burning:
                 message += f"; BESS charges and discharges at once at {len(burning)} ticks"
-                actions, result = _actions(model), objective
+            actions, result = _actions(model), objective
+            result_gap = gap if not fixed else result_gap
+        if last or stalled:
             break
-        model.add_bess_binaries(burning)
-        refined = model.refine_cv(cv_tol_kwh) if math.isfinite(cv_tol_kwh) else 0
-        if not burning and not refined:
+        if not fixed:  # later rounds polish this solution with its binaries fixed: LPs
+            fixed = [v for v in m.component_data_objects(pyo.Var) if v.is_binary()]
+            fixed = [v for v in fixed if not v.fixed]
+            for v in fixed:
+                v.fix(round(v.value or 0.0))
+        if not (math.isfinite(cv_tol_kwh) and model.refine_cv(cv_tol_kwh)):
             break
+    for v in fixed:
+        v.unfix()
     return Schedule(
         status=status,
-        objective_eur=result if actions is not None else math.nan,
+        objective_eur=result,
         actions=actions,
         build_s=model.build_s,
         solve_s=solve_s,
         n_variables=model.n_variables,
         n_constraints=model.n_constraints,
         n_binaries=model.n_binaries,
-        mip_gap=gap,
+        mip_gap=result_gap,
         rounds=rounds,
         message=message,
     )
+
+
+def _round_status(res) -> tuple[str, str, bool]:
+    """``(status, message, has_solution)`` of one HiGHS run (see :class:`Schedule`)."""
+    from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+
+    tc, ss = res.termination_condition, res.solution_status
+    has_solution = ss in (SolutionStatus.optimal, SolutionStatus.feasible)
+    if tc == TerminationCondition.convergenceCriteriaSatisfied and has_solution:
+        status = "optimal"
+    elif tc in (TerminationCondition.maxTimeLimit, TerminationCondition.interrupted):
+        status = "time_limit_feasible" if has_solution else "time_limit"
+    elif tc == TerminationCondition.provenInfeasible:
+        status = "infeasible"
+    elif tc == TerminationCondition.unbounded:
+        status = "unbounded"
+    elif tc == TerminationCondition.infeasibleOrUnbounded:
+        status = "infeasible_or_unbounded"
+    else:
+        status = "time_limit_feasible" if has_solution else "error"
+    return status, f"termination {tc.name}, solution {ss.name}", has_solution
 
 
 # --------------------------------------------------------------------------------------------
@@ -935,6 +1010,7 @@ class OptimalPolicy:
     Args:
         scenario: the env's scenario.
         time_limit_s: HiGHS time limit per episode, s.
+        mip_rel_gap: relative MIP gap (see :func:`solve`).
         cv_segments: chords of the CC-CV approximation (see :func:`build_model`).
 
     Raises:
@@ -944,10 +1020,11 @@ class OptimalPolicy:
     perfect_foresight = True
 
     def __init__(self, scenario: Scenario, time_limit_s: float | None = 120.0,
-                 cv_segments: int = 2):  # fmt: skip
+                 mip_rel_gap: float = 1e-4, cv_segments: int = 2):  # fmt: skip
         reward_weights(scenario)
         self.scenario = scenario
         self.time_limit_s = time_limit_s
+        self.mip_rel_gap = mip_rel_gap
         self.cv_segments = cv_segments
         self.model: OptimalModel | None = None
         self.schedule: Schedule | None = None
@@ -961,7 +1038,7 @@ class OptimalPolicy:
         if plan is None:
             raise ValueError("plan: got None; OptimalPolicy needs env.unwrapped.episode_plan()")
         self.model = build_model(self.scenario, plan, cv_segments=self.cv_segments)
-        self.schedule = solve(self.model, self.time_limit_s)
+        self.schedule = solve(self.model, self.time_limit_s, mip_rel_gap=self.mip_rel_gap)
         if not self.schedule.ok:
             warnings.warn(
                 f"optimal: no schedule ({self.schedule.status}: {self.schedule.message}); "
@@ -992,6 +1069,7 @@ class MPCPolicy:
         horizon: window length, ticks.
         replan_every: ticks between solves (<= horizon).
         time_limit_s: HiGHS time limit per solve, s.
+        mip_rel_gap: relative MIP gap (see :func:`solve`).
         cv_segments: see :func:`build_model`.
 
     Raises:
@@ -1002,7 +1080,8 @@ class MPCPolicy:
     perfect_foresight = True
 
     def __init__(self, scenario: Scenario, horizon: int = 16, replan_every: int = 4,
-                 time_limit_s: float | None = 30.0, cv_segments: int = 2):  # fmt: skip
+                 time_limit_s: float | None = 30.0, mip_rel_gap: float = 1e-4,
+                 cv_segments: int = 2):  # fmt: skip
         if not 1 <= replan_every <= horizon:
             raise ValueError(
                 f"replan_every: got {replan_every}; must lie in [1, horizon={horizon}]"
@@ -1012,6 +1091,7 @@ class MPCPolicy:
         self.horizon = horizon
         self.replan_every = replan_every
         self.time_limit_s = time_limit_s
+        self.mip_rel_gap = mip_rel_gap
         self.cv_segments = cv_segments
         self._plan: EpisodePlan | None = None
         self._actions: np.ndarray | None = None
@@ -1046,7 +1126,7 @@ class MPCPolicy:
                 sc, self._plan, start_tick=tick, horizon=min(self.horizon, n_total - tick),
                 ev_energy_kwh=energy, bess_soc=bess_soc, cv_segments=self.cv_segments,
             )  # fmt: skip
-            schedule = solve(model, self.time_limit_s)
+            schedule = solve(model, self.time_limit_s, mip_rel_gap=self.mip_rel_gap)
             self.schedules.append(schedule)
             self._start = tick
             self._actions = schedule.actions

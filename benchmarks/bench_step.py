@@ -32,7 +32,7 @@ CONNECTORS_PER_STATION = 20
 
 def scaled_scenario(n_connectors: int) -> dict:
     """The default scenario with ``n_connectors / 20`` stations of 10 chargers x 2 connectors."""
-    config = load_scenario("default").model_dump()
+    config = load_scenario("default").model_dump(mode="json")
     n_stations = max(n_connectors // CONNECTORS_PER_STATION, 1)
     station = config["stations"][0] | {
         "grid_capacity_kw": 150.0,

@@ -4,8 +4,10 @@
 projection onto the limits, market clearing, battery update and accounting, departures, the
 next tick's arrivals, reward and observation. ``reset`` starts an episode. Both are pure
 functions of the packed arrays described in :mod:`evgrid_gym.core.layout`; they mutate only the
-state and output arrays they are given. Reservations (step 2) and faults (step 8) have their
-own issue; the state keeps room for them (the EV table carries a station per EV).
+state and output arrays they are given, and a work space (:func:`workspace_size`) from which
+they take their temporaries, so a tick allocates nothing. Reservations (step 2) and faults
+(step 8) have their own issue; the state keeps room for them (the EV table carries a station
+per EV).
 """
 
 import math
