@@ -37,7 +37,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from baselines.allocation import allocate
-from baselines.policy import Policy
 from evgrid_gym.core import layout as L
 from evgrid_gym.observation import Observation, unpack
 from evgrid_gym.scenario import Scenario
@@ -637,7 +636,7 @@ class ContractNet(Heuristic):
         return connector_kw, bess_kw
 
 
-POLICIES = {
+HEURISTICS = {
     "uncontrolled": Uncontrolled,
     "random": RandomPolicy,
     "round_robin": RoundRobin,
@@ -650,14 +649,3 @@ POLICIES = {
     "contract_net": ContractNet,
 }
 
-
-def make_policy(name: str, scenario: Scenario, **options: Any) -> Policy:
-    """Builds the policy ``name`` for ``scenario``; ``options`` go to its constructor.
-
-    Raises:
-        ValueError: unknown policy name (the message lists the known ones), or a bad option
-            value.
-    """
-    if name not in POLICIES:
-        raise ValueError(f"policy: got {name!r}; must be one of {sorted(POLICIES)}")
-    return POLICIES[name](scenario, **options)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from evgrid_gym.config import EVConfig, ScenarioConfig
 from evgrid_gym.core import layout as L
+from evgrid_gym.core.sampling import sample_elaad_sessions
 from evgrid_gym.data.acn import load_acn_sessions
 from evgrid_gym.data.bundled import data_path
 from evgrid_gym.data.elaad import ElaadSessionGenerator, load_elaad_statistics
@@ -153,33 +154,31 @@ def _soc_from_demand(
 
 
 class ElaadArrivals(_Arrivals):
-    """ElaadNL arrivals: per station and day Poisson(``arrivals_per_station_per_day``) EVs
-    with the arrival profile (weekday or weekend), connection time and energy demand of the
-    ``site`` (:class:`~evgrid_gym.data.elaad.ElaadSessionGenerator`); EV models from the fleet;
-    the soc follows from the demand (:func:`_soc_from_demand`). Sessions are cut at the
-    episode end."""
+    """ElaadNL arrivals of ``site``, drawn by one compiled call
+    (:func:`~evgrid_gym.core.sampling.sample_elaad_sessions`): per station and day
+    Poisson(``arrivals_per_station_per_day``) EVs with the arrival profile (weekday or
+    weekend), connection time and energy demand of the site, EV models from the fleet, and
+    the soc following from the demand. Sessions are cut at the episode end."""
 
     def __init__(self, config: ScenarioConfig):
         super().__init__(config)
-        self.generator = ElaadSessionGenerator(_elaad(str(data_path("elaad"))), config.evs.site)
-        self._ticks_per_day = round(24.0 / self.dt_h)
+        g = ElaadSessionGenerator(_elaad(str(data_path("elaad"))), config.evs.site)
+        self._tables = (
+            np.stack([g.arrival_cdf[False], g.arrival_cdf[True]]),
+            g.quantile_probability,
+            g.connection_h,
+            g.energy_kwh,
+            self.fleet.cdf,
+            np.ascontiguousarray(self.fleet.specs),
+        )
 
     def sample(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
-        n_days = -(-self.n_ticks // self._ticks_per_day)
-        counts = rng.poisson(self.evs.arrivals_per_station_per_day, (n_days, self.n_stations))
-        n = int(counts.sum())
-        day = np.repeat(np.arange(n_days), counts.sum(axis=1))
-        weekend = (start.day_of_week + day) % 7 >= 5
-        arrival_h, connection_h, energy_kwh = self.generator.sample(rng, n, weekend)
-        arrival = day * self._ticks_per_day + np.floor(arrival_h / self.dt_h)
-        departure = arrival + np.maximum(np.round(connection_h / self.dt_h), 1.0)
-        specs = self.fleet.sample(rng, n)
-        soc_arrival, soc_target = _soc_from_demand(rng, self.evs, energy_kwh, specs[0])
-        station = np.repeat(np.tile(np.arange(self.n_stations), n_days), counts.ravel())
-        keep = arrival < self.n_ticks
-        return ev_table(
-            arrival[keep], np.minimum(departure[keep], self.n_ticks), station[keep],
-            specs[:, keep], soc_arrival[keep], soc_target[keep], self.evs.tariff_eur_per_kwh,
+        evs = self.evs
+        cdf, probability, connection_h, energy_kwh, fleet_cdf, fleet_specs = self._tables
+        return sample_elaad_sessions(
+            rng, evs.arrivals_per_station_per_day, self.n_stations, start.day_of_week, cdf,
+            probability, connection_h, energy_kwh, fleet_cdf, fleet_specs, *evs.soc_target,
+            self.dt_h, self.n_ticks, evs.tariff_eur_per_kwh,
         )  # fmt: skip
 
 

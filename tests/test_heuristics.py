@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines import POLICIES, make_policy
+from baselines import make_policy
 from baselines.allocation import allocate
+from baselines.heuristics import HEURISTICS as POLICIES
 from evgrid_gym import EVGridEnv
 from evgrid_gym.core import layout as L
 from evgrid_gym.observation import unpack

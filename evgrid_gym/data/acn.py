@@ -25,7 +25,7 @@ import pandas as pd
 
 from evgrid_gym.data.errors import (
     DataFileError,
-    finite_non_negative,
+    finite_numbers,
     parse_times,
     read_csv,
     require_columns,
@@ -82,10 +82,10 @@ def load_acn_sessions(path, timezone: str = ACN_TIMEZONE) -> pd.DataFrame:
             "station_id": raw["station_id"].astype(str),
             "arrival": _local(path, raw["arrival"], columns["arrival"], lines, timezone),
             "departure": _local(path, raw["departure"], columns["departure"], lines, timezone),
-            "energy_requested_kwh": finite_non_negative(
+            "energy_requested_kwh": finite_numbers(
                 path, raw["energy_requested_kwh"], columns["energy_requested_kwh"], lines
             ),
-            "energy_delivered_kwh": finite_non_negative(
+            "energy_delivered_kwh": finite_numbers(
                 path, raw["energy_delivered_kwh"], columns["energy_delivered_kwh"], lines
             ),
             "claimed": raw["claimed"].astype(bool),

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evgrid_gym.data.errors import DataFileError, finite_non_negative, read_csv, require_columns
+from evgrid_gym.data.errors import DataFileError, finite_numbers, read_csv, require_columns
 
 SITES = ("private", "public", "workplace")
 _MEAN_COLUMNS = {"home": "private", "public": "public", "work": "workplace"}
@@ -84,7 +84,7 @@ def _table(path: Path, key: str, columns, rows: int) -> pd.DataFrame:
         raise DataFileError(path, f"has {len(frame)} data rows; must have {rows}")
     lines = np.arange(rows) + 2
     return pd.DataFrame(
-        {c: finite_non_negative(path, frame[c], c, lines).to_numpy() for c in columns},
+        {c: finite_numbers(path, frame[c], c, lines).to_numpy() for c in columns},
         index=frame[key].to_numpy(),
     )
 
@@ -103,13 +103,18 @@ class ElaadSessionGenerator:
     from the weekday or weekend arrival profile (uniform within the quarter), connection
     time and energy demand by inverse-CDF sampling of their quantile tables (linear between
     percentiles), independently of each other and of the arrival time.
+
+    Attributes:
+        arrival_cdf: ``{weekend: cumulative arrival share per quarter hour}``, shape (96,).
+        quantile_probability: CDF levels 0, 0.01, .., 1 of the quantile tables.
+        connection_h, energy_kwh: the site's quantile tables at those levels (increasing).
     """
 
     def __init__(self, statistics: ElaadStatistics, site: str):
         if site not in SITES:
             raise ValueError(f"site: got {site!r}; must be one of {SITES}")
         self.site = site
-        self._arrival_cdf = {
+        self.arrival_cdf = {
             weekend: np.cumsum(table[site].to_numpy()) / table[site].sum()
             for weekend, table in (
                 (False, statistics.arrival_weekday_pct),
@@ -118,9 +123,11 @@ class ElaadSessionGenerator:
         }
         # quantile tables are decreasing in k: value(k) is exceeded by k % of sessions, so
         # the CDF at value(k) is 1 - k/100
-        self._connection = statistics.connection_time_h[site].to_numpy()[::-1]
-        self._energy = statistics.energy_demand_kwh[site].to_numpy()[::-1]
-        self._probability = np.linspace(0.0, 1.0, 101)
+        self.connection_h = np.ascontiguousarray(
+            statistics.connection_time_h[site].to_numpy()[::-1]
+        )
+        self.energy_kwh = np.ascontiguousarray(statistics.energy_demand_kwh[site].to_numpy()[::-1])
+        self.quantile_probability = np.linspace(0.0, 1.0, 101)
 
     def sample(
         self, rng: np.random.Generator, n: int, weekend: bool | np.ndarray
@@ -138,10 +145,10 @@ class ElaadSessionGenerator:
         u = rng.random(n)
         quarter = np.where(
             weekend,
-            np.searchsorted(self._arrival_cdf[True], u, side="right"),
-            np.searchsorted(self._arrival_cdf[False], u, side="right"),
+            np.searchsorted(self.arrival_cdf[True], u, side="right"),
+            np.searchsorted(self.arrival_cdf[False], u, side="right"),
         )
         arrival_h = (np.minimum(quarter, 95) + rng.random(n)) * 0.25
-        connection_h = np.interp(rng.random(n), self._probability, self._connection)
-        energy_kwh = np.interp(rng.random(n), self._probability, self._energy)
+        connection_h = np.interp(rng.random(n), self.quantile_probability, self.connection_h)
+        energy_kwh = np.interp(rng.random(n), self.quantile_probability, self.energy_kwh)
         return arrival_h, np.maximum(connection_h, 0.25), energy_kwh

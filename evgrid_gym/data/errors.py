@@ -80,16 +80,19 @@ def parse_times(path, values: pd.Series, column: str, lines, **kwargs) -> pd.Ser
     return parsed
 
 
-def finite_non_negative(path, values: pd.Series, column: str, lines) -> pd.Series:
-    """Returns ``values`` as float; the first NaN, non-number or negative one raises."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = np.flatnonzero(~np.isfinite(numbers.to_numpy(float)) | (numbers.to_numpy(float) < 0))
+def finite_numbers(
+    path, values: pd.Series, column: str, lines, non_negative: bool = True
+) -> pd.Series:
+    """Returns ``values`` as float; the first NaN, non-number (or negative) one raises."""
+    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    array = numbers.to_numpy()
+    bad = np.flatnonzero(~np.isfinite(array) | ((array < 0) if non_negative else False))
     if bad.size:
         i = int(bad[0])
         raise DataFileError(
             path,
-            f"got {values.iloc[i]!r}; must be a finite number >= 0",
+            f"got {values.iloc[i]!r}; must be a finite number" + (" >= 0" if non_negative else ""),
             row=int(lines[i]),
             column=column,
         )
-    return numbers.astype(float)
+    return numbers

@@ -81,6 +81,10 @@ def load_ev_specs(path) -> pd.DataFrame:
 class FleetSampler:
     """Draws EV models with probability proportional to their registrations.
 
+    Attributes:
+        specs: battery kWh, max AC kW, max DC kW, max V2G kW per model, shape (4, M).
+        cdf: cumulative model shares, shape (M,), last entry 1.
+
     Raises:
         ValueError: the registrations do not add up to a positive number.
     """
@@ -90,9 +94,9 @@ class FleetSampler:
         if not weights.sum() > 0:
             raise ValueError(f"fleet: registrations add up to {weights.sum()}; must be > 0")
         self.specs = fleet[["battery_kwh", "max_ac_kw", "max_dc_kw", "max_v2g_kw"]].to_numpy().T
-        self._cdf = np.cumsum(weights) / weights.sum()
-        self._cdf[-1] = 1.0  # rounding must not leave a draw past the last model
+        self.cdf = np.cumsum(weights) / weights.sum()
+        self.cdf[-1] = 1.0  # rounding must not leave a draw past the last model
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Specs of ``n`` EVs, shape (4, n): battery kWh, max AC kW, max DC kW, max V2G kW."""
-        return self.specs[:, np.searchsorted(self._cdf, rng.random(n), side="right")]
+        return self.specs[:, np.searchsorted(self.cdf, rng.random(n), side="right")]

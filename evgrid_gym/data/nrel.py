@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evgrid_gym.data.errors import DataFileError, finite_non_negative, read_csv, require_columns
+from evgrid_gym.data.errors import DataFileError, finite_numbers, read_csv, require_columns
 from evgrid_gym.data.wind import turbine_power_kw
 
 _TIME_COLUMNS = ("Year", "Month", "Day", "Hour", "Minute")
@@ -66,7 +66,7 @@ def load_nrel_wind(path) -> pd.DataFrame:
     table = pd.DataFrame(
         {
             "time": (times - pd.Timedelta(hours=offset_h)).dt.tz_localize("UTC"),
-            "wind_speed_m_s": finite_non_negative(path, frame[column], column, lines),
+            "wind_speed_m_s": finite_numbers(path, frame[column], column, lines),
         }
     )
     table.attrs["measurement_height_m"] = float(_SPEED_PATTERN.fullmatch(column).group(1))

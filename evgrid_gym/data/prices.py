@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from evgrid_gym.data.errors import DataFileError, parse_times, read_csv, require_columns
+from evgrid_gym.data.errors import finite_numbers, parse_times, read_csv, require_columns
 
 UTC_COLUMN = "Datetime (UTC)"
 PRICE_COLUMN = "Price (EUR/MWhe)"
@@ -47,15 +47,9 @@ def load_day_ahead_prices(path) -> pd.DataFrame:
         if mask.any():
             parsed = parse_times(path, stamps[mask], UTC_COLUMN, lines[mask], utc=True, **kwargs)
             times[mask] = parsed.dt.tz_localize(None).to_numpy("datetime64[ns]")
-    prices = pd.to_numeric(frame.loc[keep, PRICE_COLUMN], errors="coerce")
-    bad = np.flatnonzero(~np.isfinite(prices.to_numpy(float)))
-    if bad.size:
-        raise DataFileError(
-            path,
-            f"got {frame.loc[keep, PRICE_COLUMN].iloc[bad[0]]!r}; must be a finite number",
-            row=int(lines[bad[0]]),
-            column=PRICE_COLUMN,
-        )
+    prices = finite_numbers(
+        path, frame.loc[keep, PRICE_COLUMN], PRICE_COLUMN, lines, non_negative=False
+    )
     table = pd.DataFrame(
         {
             "time": pd.DatetimeIndex(times).tz_localize("UTC"),

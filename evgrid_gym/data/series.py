@@ -48,11 +48,13 @@ class ProfileSeries:
         return float(self.values.max())
 
     def window(self, start: pd.Timestamp, n_ticks: int) -> np.ndarray:
-        """``n_ticks`` values from ``start`` (tz-aware), shape (n_ticks,)."""
+        """``n_ticks`` values from ``start`` (tz-aware), shape (n_ticks,), read-only."""
         offset = self._offsets.get(start.value)
         if offset is None:
             aligned = self._aligned_ns(start.tz_convert("UTC"))
             offset = self._offsets[start.value] = (aligned - self.first.value) // self._dt_ns
+        if offset + n_ticks <= len(self.values):
+            return self.values[offset : offset + n_ticks]
         return np.take(self.values, np.arange(offset, offset + n_ticks), mode="wrap")
 
     def _aligned_ns(self, start: pd.Timestamp) -> int:

@@ -15,7 +15,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evgrid_gym.data.errors import DataFileError, parse_times, read_csv, require_columns
+from evgrid_gym.data.errors import (
+    DataFileError,
+    finite_numbers,
+    parse_times,
+    read_csv,
+    require_columns,
+)
 
 SIMBENCH_TIMEZONE = "Europe/Berlin"
 
@@ -43,16 +49,8 @@ def load_simbench_profiles(path) -> pd.DataFrame:
         raise DataFileError(path, f"not a {SIMBENCH_TIMEZONE} time: {err}", column="time") from None
     table = pd.DataFrame({"time": local})
     for column in frame.columns.drop("time"):
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            raise DataFileError(
-                path,
-                f"got {frame[column].iloc[bad[0]]!r}; must be a finite per-unit value",
-                row=int(lines[bad[0]]),
-                column=column,
-            )
-        table[f"{str(column).removesuffix('_pload')}_pu"] = values
+        values = finite_numbers(path, frame[column], column, lines, non_negative=False)
+        table[f"{str(column).removesuffix('_pload')}_pu"] = values.to_numpy()
     return table
 
 
