@@ -18,6 +18,7 @@ import platform
 import time
 
 import numpy as np
+from bench_step import cpu_name
 
 import evgrid_gym
 from evgrid_gym import EVGridEnv, EVGridVectorEnv
@@ -72,7 +73,7 @@ def main() -> None:
     parser.add_argument("--ppo-steps", type=int, default=16_384)
     parser.add_argument("--ppo-envs", type=int, default=16)
     args = parser.parse_args()
-    print(f"CPU: {platform.processor() or platform.machine()} ({os.cpu_count()} logical cores), "
+    print(f"CPU: {cpu_name()} ({os.cpu_count()} logical cores), "
           f"Python {platform.python_version()}, evgrid_gym {evgrid_gym.__version__}, "
           f"scenario {args.scenario}\n")  # fmt: skip
     print("| copies N | first step (s) | env-steps/s |")

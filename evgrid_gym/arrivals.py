@@ -213,8 +213,8 @@ class TraceArrivals(_Arrivals):
     scenario's time zone. A session plugs into the connector whose id (``chargers[].ids``)
     equals its ``station_id``; sessions with an id the scenario does not know take any free
     connector (rejected when none is free). Arrival tick = floor, departure tick = ceil of the times
-    on the tick grid (at least one tick), cut at the episode end. The session's requested
-    energy (delivered energy when unclaimed) is the EV's demand: the EV model comes from the
+    on the tick grid (at least one tick), cut at the episode end. The session's delivered or
+    requested energy (``evs.trace_demand``) is the EV's demand: the EV model comes from the
     fleet, its battery enlarged where needed so that the demand fits below the lowest target
     soc, and the soc follows from the demand (:func:`_soc_from_demand`).
     """
@@ -226,7 +226,7 @@ class TraceArrivals(_Arrivals):
         self.sessions = sessions
         self._arrival_ns = _wall_clock_ns(sessions["arrival"])
         self._departure_ns = _wall_clock_ns(sessions["departure"])
-        self._energy_kwh = sessions["energy_requested_kwh"].to_numpy()
+        self._energy_kwh = sessions[f"energy_{evs.trace_demand}_kwh"].to_numpy()
         index = {cid: c for c, cid in enumerate(connector_ids) if cid is not None}
         self._connector = np.array([index.get(i, -1) for i in sessions["station_id"]], float)
         self._station = np.where(

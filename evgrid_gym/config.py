@@ -279,6 +279,10 @@ class EVConfig(_Strict):
     """ACN sessions, CSV or API JSON (``acn`` only)."""
     sessions_timezone: Annotated[str, AfterValidator(_timezone)] = "America/Los_Angeles"
     """Time zone of the sessions' site; their local clock times are replayed (``acn``)."""
+    trace_demand: Literal["delivered", "requested"] = "delivered"
+    """A replayed session's energy demand (``acn``): the energy it was delivered (ACN-Sim's
+    default) or what its driver requested (often far off: at Caltech 18.5 kWh requested
+    against 9.2 kWh delivered on average)."""
     soc_arrival: tuple[Fraction, Fraction] = (0.1, 0.5)
     """Uniform range of the arrival soc."""
     soc_target: tuple[Fraction, Fraction] = (0.8, 1.0)
