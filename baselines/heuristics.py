@@ -648,4 +648,3 @@ HEURISTICS = {
     "bess_boost": BessBoost,
     "contract_net": ContractNet,
 }
-
