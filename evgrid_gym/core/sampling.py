@@ -25,6 +25,40 @@ from evgrid_gym.core.layout import (
 
 
 @njit(cache=True)
+def draw_elaad_session(rng, arrival_cdf, quantile_probability, connection_h, energy_kwh):
+    """One ElaadNL session: ``(arrival_h, stay_h, demand_kwh)``.
+
+    The arrival quarter hour from the cumulative shares ``arrival_cdf`` (shape (96,)),
+    uniform within the quarter; connection time (at least 15 min) and energy demand by
+    inverse-CDF sampling of their quantile tables at the levels ``quantile_probability``,
+    linear between levels; all independent.
+    """
+    quarter = np.searchsorted(arrival_cdf, rng.random(), side="right")
+    arrival_h = (min(quarter, 95) + rng.random()) * 0.25
+    stay_h = max(np.interp(rng.random(), quantile_probability, connection_h), 0.25)
+    demand_kwh = np.interp(rng.random(), quantile_probability, energy_kwh)
+    return arrival_h, stay_h, demand_kwh
+
+
+@njit(cache=True)
+def draw_elaad_sessions(rng, weekend, arrival_cdf, quantile_probability, connection_h, energy_kwh):
+    """``len(weekend)`` sessions of :func:`draw_elaad_session`; ``weekend`` (bool, shape (n,))
+    picks the row of ``arrival_cdf`` (shape (2, 96): weekday, weekend) per session.
+
+    Returns:
+        ``(arrival_h, stay_h, demand_kwh)``, each shape (n,).
+    """
+    n = weekend.shape[0]
+    arrival_h, stay_h, demand_kwh = np.empty(n), np.empty(n), np.empty(n)
+    for i in range(n):
+        arrival_h[i], stay_h[i], demand_kwh[i] = draw_elaad_session(
+            rng, arrival_cdf[1 if weekend[i] else 0], quantile_probability, connection_h,
+            energy_kwh,
+        )  # fmt: skip
+    return arrival_h, stay_h, demand_kwh
+
+
+@njit(cache=True)
 def sample_elaad_sessions(
     rng,
     arrivals_per_station_per_day,
@@ -44,11 +78,9 @@ def sample_elaad_sessions(
 ):
     """EV sessions of an episode from ElaadNL statistics, sorted by arrival.
 
-    Per day and station, Poisson(``arrivals_per_station_per_day``) EVs; for each: the
-    arrival quarter hour from ``arrival_cdf[weekend]`` (uniform within the quarter),
-    connection time and energy demand by inverse-CDF sampling of the quantile tables
-    (linear between percentiles, connection at least 15 min), an EV model from
-    ``fleet_cdf``, a target soc uniform in ``[soc_target_low, soc_target_high]`` and the
+    Per day and station, Poisson(``arrivals_per_station_per_day``) EVs; for each: a session
+    of :func:`draw_elaad_session` with the day's (weekday or weekend) arrival profile, an EV
+    model from ``fleet_cdf``, a target soc uniform in ``[soc_target_low, soc_target_high]`` and the
     arrival soc ``energy / battery`` below it (0 when the demand is larger). Sessions are
     cut at the episode end.
 
@@ -77,10 +109,9 @@ def sample_elaad_sessions(
         weekend = 1 if (first_day_of_week + d) % 7 >= 5 else 0
         for s in range(n_stations):
             for _ in range(counts[d, s]):
-                quarter = np.searchsorted(arrival_cdf[weekend], rng.random(), side="right")
-                arrival_h = (min(quarter, 95) + rng.random()) * 0.25
-                stay_h = max(np.interp(rng.random(), quantile_probability, connection_h), 0.25)
-                demand_kwh = np.interp(rng.random(), quantile_probability, energy_kwh)
+                arrival_h, stay_h, demand_kwh = draw_elaad_session(
+                    rng, arrival_cdf[weekend], quantile_probability, connection_h, energy_kwh
+                )
                 model = np.searchsorted(fleet_cdf, rng.random(), side="right")
                 soc_target = rng.uniform(soc_target_low, soc_target_high)
                 arrival = d * ticks_per_day + np.floor(arrival_h / dt_h)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evgrid_gym.core.sampling import draw_elaad_sessions
 from evgrid_gym.data.errors import DataFileError, finite_numbers, read_csv, require_columns
 
 SITES = ("private", "public", "workplace")
@@ -132,7 +133,8 @@ class ElaadSessionGenerator:
     def sample(
         self, rng: np.random.Generator, n: int, weekend: bool | np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``n`` sessions.
+        """``n`` sessions (:func:`~evgrid_gym.core.sampling.draw_elaad_session`, the draw the
+        env's episodes use).
 
         Args:
             weekend: whether the sessions arrive on a weekend day: one flag for all, or one
@@ -140,15 +142,10 @@ class ElaadSessionGenerator:
 
         Returns:
             ``(arrival_h, connection_h, energy_kwh)``, each shape (n,): arrival hour of the
-            day in [0, 24), connection time in hours (> 0), energy demand in kWh (>= 0).
+            day in [0, 24), connection time in hours (>= 0.25), energy demand in kWh (>= 0).
         """
-        u = rng.random(n)
-        quarter = np.where(
-            weekend,
-            np.searchsorted(self.arrival_cdf[True], u, side="right"),
-            np.searchsorted(self.arrival_cdf[False], u, side="right"),
+        cdf = np.stack([self.arrival_cdf[False], self.arrival_cdf[True]])
+        flags = np.broadcast_to(np.asarray(weekend, dtype=np.bool_), (n,)).copy()
+        return draw_elaad_sessions(
+            rng, flags, cdf, self.quantile_probability, self.connection_h, self.energy_kwh
         )
-        arrival_h = (np.minimum(quarter, 95) + rng.random(n)) * 0.25
-        connection_h = np.interp(rng.random(n), self.quantile_probability, self.connection_h)
-        energy_kwh = np.interp(rng.random(n), self.quantile_probability, self.energy_kwh)
-        return arrival_h, np.maximum(connection_h, 0.25), energy_kwh
