@@ -112,9 +112,26 @@ class Inputs:
             self.household_high_kw = synthetic.household_peak_kw(
                 households.count, households.annual_kwh
             )
+        # with no synthetic input (no draw from rng), an episode's inputs depend on its day
+        # only: memoise them
+        self._by_day: dict[int, np.ndarray] | None = None
+        if (
+            (c.wind.source == "nrel" or not c.wind.turbines)
+            and (households.source == "simbench" or households.count == 0)
+            and supplier.price_profile != "synthetic_day_ahead"
+        ):
+            self._by_day = {}
 
     def sample(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
         """The exogenous array of the episode starting at ``start``, (N_EXO_FIELDS, n_ticks)."""
+        if self._by_day is None:
+            return self._draw(rng, start)
+        exo = self._by_day.get(start.value)
+        if exo is None:
+            exo = self._by_day[start.value] = self._draw(rng, start)
+        return exo.copy()
+
+    def _draw(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
         c = self.config
         n = self.n_ticks
         exo = np.empty((L.N_EXO_FIELDS, n))
@@ -132,6 +149,8 @@ class Inputs:
         exo[L.EXO_RENEWABLE_KW] = renewable
         if L.EXO_HOUSEHOLD_KW in self._series:
             exo[L.EXO_HOUSEHOLD_KW] = self._series[L.EXO_HOUSEHOLD_KW].window(start, n)
+        elif c.households.count == 0:
+            exo[L.EXO_HOUSEHOLD_KW] = 0.0
         else:
             exo[L.EXO_HOUSEHOLD_KW] = synthetic.household_load_kw(
                 rng, self._daily_shape, c.households.count, c.households.annual_kwh

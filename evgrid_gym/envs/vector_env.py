@@ -27,11 +27,13 @@ class EVGridVectorEnv(VectorEnv):
     ``seed + i`` by ``reset(seed=seed)`` or with ``seed[i]`` for a list of seeds.
 
     Autoreset: ``AutoresetMode.SAME_STEP``. When env ``i`` terminates, the step returns the
-    first observation of its next episode; the last observation and info of the finished
-    episode are in ``infos["final_obs"][i]`` and ``infos["final_info"][i]`` (masks
-    ``infos["_final_obs"]``, ``infos["_final_info"]``) and the rest of ``infos`` describes the
-    new episode's reset, as Gymnasium's ``SyncVectorEnv`` does in that mode. ``infos`` holds
-    every tick KPI as an array of shape (N,).
+    first observation of its next episode; the last observation of the finished episode is
+    ``infos["final_obs"][i]`` and its last info is in ``infos["final_info"]``, a dict of arrays
+    over envs (``infos["final_info"]["unmet_energy_kwh"][i]``, with the episode KPIs in
+    ``infos["final_info"]["episode_kpis"]``), masks ``_key`` marking the finished envs; the rest
+    of ``infos`` describes the new episode's reset. This is the layout Gymnasium's
+    ``SyncVectorEnv`` builds in that mode. ``infos`` holds every tick KPI as an array of
+    shape (N,).
 
     Args:
         num_envs: number of copies N.
@@ -144,15 +146,15 @@ class EVGridVectorEnv(VectorEnv):
         infos = self._infos()
         done = np.flatnonzero(terminated)
         if done.size:
-            final_obs = np.empty(self.num_envs, dtype=object)
-            final_info = np.empty(self.num_envs, dtype=object)
+            final_obs = np.full(self.num_envs, None, dtype=object)
             for i in done:
                 final_obs[i] = self._obs[i].copy()
-                final_info[i] = {name: infos[name][i] for name in L.KPI_NAMES} | {
-                    "tick": int(infos["tick"][i]),
-                    "date": self._dates[i],
-                    "episode_kpis": episode_kpis(self._kpi_total[i]),
-                }
+            episode = _masked(episode_kpis(self._kpi_total), terminated)
+            final_info = _masked(infos, terminated) | {
+                "episode_kpis": episode,
+                "_episode_kpis": terminated,
+            }
+            for i in done:
                 self._start_episode(i)
             infos = self._infos()  # finished envs report their new episode's reset info
             infos.update(
@@ -163,9 +165,17 @@ class EVGridVectorEnv(VectorEnv):
         return self._obs.copy(), self._rewards.copy(), terminated, truncated, infos
 
     def _infos(self) -> dict[str, Any]:
+        """Tick KPIs, tick and date of every env, each with its ``_key`` mask (all True)."""
         kpi = self._kpi.copy()
         infos: dict[str, Any] = {name: kpi[:, i] for i, name in enumerate(L.KPI_NAMES)}
         infos |= {f"_{name}": self._all for name in L.KPI_NAMES}
         infos |= {"tick": self._clock[:, L.CLK_TICK].copy(), "_tick": self._all}
         infos |= {"date": self._dates.copy(), "_date": self._all}
         return infos
+
+
+def _masked(values: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
+    """``values`` (arrays over envs) with every ``_key`` mask set to ``mask``, Gymnasium's
+    vector-info layout."""
+    out = {key: value for key, value in values.items() if not key.startswith("_")}
+    return out | {f"_{key}": mask for key in list(out)}

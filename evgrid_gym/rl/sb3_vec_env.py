@@ -47,10 +47,11 @@ class SB3VecEnv(VecEnv):
         done = terminated | truncated
         env_infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         for i in np.flatnonzero(done):
+            episode = infos["final_info"]["episode_kpis"]
             env_infos[i] = {
                 "terminal_observation": infos["final_obs"][i],
                 "TimeLimit.truncated": bool(truncated[i] and not terminated[i]),
-                "episode_kpis": infos["final_info"][i]["episode_kpis"],
+                "episode_kpis": {k: float(v[i]) for k, v in episode.items() if k[0] != "_"},
             }
         return observations, rewards.astype(np.float32), done, env_infos
 
