@@ -40,6 +40,21 @@ class EpisodePlan(NamedTuple):
     connector_ev: np.ndarray
 
 
+def float_actions(actions, space: gym.spaces.Box, name: str) -> np.ndarray:
+    """``actions`` as an array after checking its shape and float dtype against ``space``.
+
+    Raises:
+        ValueError: naming ``name``, the shape and dtype given and what is allowed.
+    """
+    actions = np.asarray(actions)
+    if actions.shape != space.shape or actions.dtype.kind != "f":
+        raise ValueError(
+            f"{name}: got shape {actions.shape} dtype {actions.dtype}; must be a float array "
+            f"of shape {space.shape} with entries in [-1, 1]"
+        )
+    return actions
+
+
 def _readonly(array: np.ndarray) -> np.ndarray:
     view = array.view()
     view.setflags(write=False)
@@ -176,12 +191,7 @@ class EVGridEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         if self._clock[L.CLK_TICK] >= self.scenario.config.episode_ticks:
             raise RuntimeError("the episode has ended (terminated=True); call reset() first")
-        action = np.asarray(action)
-        if action.shape != self.action_space.shape or action.dtype.kind != "f":
-            raise ValueError(
-                f"action: got shape {action.shape} dtype {action.dtype}; must be a float array "
-                f"of shape {self.action_space.shape} with entries in [-1, 1]"
-            )
+        action = float_actions(action, self.action_space, "action")
         sc = self.scenario
         status, reward = core.step(
             sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,

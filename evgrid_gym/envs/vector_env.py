@@ -14,6 +14,7 @@ from evgrid_gym.config import ScenarioConfig, load_scenario
 from evgrid_gym.core import batch as core
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.tick import workspace_size
+from evgrid_gym.envs.evgrid_env import float_actions
 from evgrid_gym.kpis import episode_kpis
 from evgrid_gym.scenario import Scenario
 
@@ -123,12 +124,7 @@ class EVGridVectorEnv(VectorEnv):
         """
         if self._rngs[0] is None:
             raise RuntimeError("call reset() before step()")
-        actions = np.asarray(actions)
-        if actions.shape != self.action_space.shape or actions.dtype.kind != "f":
-            raise ValueError(
-                f"actions: got shape {actions.shape} dtype {actions.dtype}; must be a float "
-                f"array of shape {self.action_space.shape} with entries in [-1, 1]"
-            )
+        actions = float_actions(actions, self.action_space, "actions")
         if not np.isfinite(actions).all():
             bad = np.argwhere(~np.isfinite(actions))[:5].tolist()
             raise ValueError(
