@@ -34,6 +34,12 @@ RESULT_COLUMNS = (
     "external_energy_kwh",
     "peak_import_kw",
     "overload_kwh",
+    "household_kwh",
+    "acceptance_rate",
+    "reservations_rejected",
+    "no_shows",
+    "missed_deadlines",
+    "outage_unmet_kwh",
     "wall_time_s",
     "optimality_gap",
 )

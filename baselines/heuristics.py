@@ -38,7 +38,7 @@ import numpy as np
 
 from baselines.allocation import allocate
 from evgrid_gym.core import layout as L
-from evgrid_gym.observation import Observation, unpack
+from evgrid_gym.observation import Observation
 from evgrid_gym.scenario import Scenario
 
 # Station and feeder capacities are shrunk by this relative margin: the observation is float32,
@@ -200,7 +200,7 @@ class Heuristic:
     # --- per-tick view ------------------------------------------------------------------
 
     def now(self, observation: np.ndarray, info: dict[str, Any]) -> Now:
-        obs = unpack(np.array(observation, dtype=np.float64), self.n_connectors, self.n_stations)
+        obs = self.scenario.unpack(np.array(observation, dtype=np.float64))
         tick = int(info.get("tick", self._tick))
         self._tick = tick + 1
         # free connectors read 0 ticks to departure and 0 kW

@@ -359,6 +359,13 @@ def build_model(
             energy; default True for a window that ends before the episode does (MPC).
             EVs still plugged in at a window's end are counted as departing then.
 
+    Outages (``plan.outage``): chargers and turbines down are modelled exactly (no power; the
+    wind share lost). During a station-link outage the model bounds the station's connectors
+    by the fallback power and idles its BESS, but the env then applies the fallback power
+    itself and buys the station's demand from the supplier: in those ticks the replay may
+    differ from the model's objective. Reservations enter through ``plan.connector_ev`` and
+    ``plan.ev_tariff``.
+
     Returns:
         The :class:`OptimalModel`.
 
@@ -393,7 +400,10 @@ def build_model(
     exo, ev = plan.exo, plan.ev
     ticks = np.arange(t0, t1)
     household_kw = exo[L.EXO_HOUSEHOLD_KW, t0:t1]
-    renewable_kw = exo[L.EXO_RENEWABLE_KW, t0:t1]
+    n_ch = scenario.n_chargers
+    outage = np.asarray(plan.outage)
+    link_down = outage[n_ch : n_ch + n_st, t0:t1] > 0.0  # (S, horizon)
+    renewable_kw = exo[L.EXO_RENEWABLE_KW, t0:t1] - exo[L.EXO_WIND_KW, t0:t1] * outage[-1, t0:t1]
     price = exo[L.EXO_PRICE, t0:t1]
     feed_in = exo[L.EXO_FEED_IN, t0:t1]
     w_rev = weights.get("revenue_eur", 0.0)
@@ -470,8 +480,21 @@ def build_model(
     q_pairs = [j for j in pairs if has_q[j]]
     z_pairs = [j for j in pairs if has_p[j] and has_q[j]]
     p_max_l, v_max_l = p_max.tolist(), v_max.tolist()
-    m.p = pyo.Var(p_pairs, bounds=lambda _, j: (0.0, p_max_l[j]))
-    m.q = pyo.Var(q_pairs, bounds=lambda _, j: (0.0, v_max_l[j]))
+    # outages: a charger down delivers nothing; a station without link runs on its fallback
+    # (at most ST_FALLBACK_KW per connector, no V2G)
+    pair_link_down = link_down[station, tt - t0]
+    p_ub = np.where(
+        outage[charger, tt] > 0.0,
+        0.0,
+        np.where(
+            pair_link_down,
+            np.minimum(p_max, scenario.station_f[L.ST_FALLBACK_KW, station]),
+            p_max,
+        ),
+    ).tolist()
+    q_ub = np.where((outage[charger, tt] > 0.0) | pair_link_down, 0.0, v_max).tolist()
+    m.p = pyo.Var(p_pairs, bounds=lambda _, j: (0.0, p_ub[j]))
+    m.q = pyo.Var(q_pairs, bounds=lambda _, j: (0.0, q_ub[j]))
     m.z = pyo.Var(z_pairs, domain=pyo.Binary)
 
     # energy bounds: [0 or e_min, target or start]
@@ -583,8 +606,12 @@ def build_model(
         bess_soc = station_f[L.ST_BESS_SOC_INIT]
     bess_idx = [(s, int(t)) for s in bess_stations for t in ticks]
     bess_kw = {s: float(station_f[L.ST_BESS_KW, s]) for s in bess_stations}
-    m.bc = pyo.Var(bess_idx, bounds=lambda _, s, t: (0.0, bess_kw[s]))
-    m.bd = pyo.Var(bess_idx, bounds=lambda _, s, t: (0.0, bess_kw[s]))
+
+    def bess_bounds(_, s, t):
+        return (0.0, 0.0 if link_down[s, t - t0] else bess_kw[s])
+
+    m.bc = pyo.Var(bess_idx, bounds=bess_bounds)
+    m.bd = pyo.Var(bess_idx, bounds=bess_bounds)
     b_idx = [(s, int(t)) for s in bess_stations for t in range(t0, t1 + 1)]
 
     def b_bounds(_, s, t):
@@ -741,7 +768,7 @@ def build_model(
     m.u_y = pyo.Constraint(u_ticks, rule=lambda m, t: m.y[t] <= y_big(t) * (1 - m.u[t]))
 
     # objective
-    tariff = ev[L.EV_TARIFF, ee]
+    tariff = np.asarray(plan.ev_tariff)[ee]
     p_coef = (w_rev * tariff * dt + w_eve * eta * dt).tolist()
     q_coef = (-w_rev * tariff * dt - w_eve * dt / eta).tolist()
     terms = [p_coef[j] * m.p[j] for j in p_pairs if p_coef[j] != 0.0]

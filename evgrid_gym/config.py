@@ -209,6 +209,8 @@ class StationConfig(_Strict):
     x_km: Number = 0.0
     y_km: Number = 0.0
     grid_capacity_kw: PositiveFloat
+    reservation_price_eur_per_kwh: Number | None = None
+    """Base price of a reservation here (station idle); None: ``evs.tariff_eur_per_kwh``."""
     bess: BessConfig | None = None
     chargers: Annotated[list[ChargerConfig], Field(min_length=1)]
 
@@ -370,6 +372,85 @@ class ActionConfig(_Strict):
     """True: the action has one entry per station for its BESS power."""
 
 
+class OfferWeights(_Strict):
+    """How an EV scores offers: ``energy * kWh - price * EUR/kWh - distance * km``."""
+
+    distance_per_km: NonNegativeFloat = 1.0
+    price_per_eur_per_kwh: NonNegativeFloat = 10.0
+    energy_per_kwh: NonNegativeFloat = 0.1
+
+
+class ReservationConfig(_Strict):
+    """Charging reservations by contract net (``core.reservation``); ``reservation: on`` is
+    short for ``{enabled: true}`` with these defaults."""
+
+    enabled: bool = False
+    """False: EVs come unannounced to their recorded station (trace-driven arrivals)."""
+    lead_time_h: NonNegativeFloat = 1.0
+    """The request goes out this long before the planned arrival (at the earliest at 00:00)."""
+    grace_h: NonNegativeFloat = 0.25
+    """A reserved connector waits this long after the planned arrival, then is released."""
+    no_show_probability: Fraction = 0.05
+    late_probability: Fraction = 0.1
+    late_mean_h: PositiveFloat = 0.25
+    """Mean delay of a late EV (exponential, at least one tick)."""
+    max_price_eur_per_kwh: tuple[NonNegativeFloat, NonNegativeFloat] = (0.6, 1.2)
+    """Uniform range of the highest price a driver accepts."""
+    utilisation_markup_eur_per_kwh: NonNegativeFloat = 0.2
+    """Price rise from an idle to a fully committed station (0: a fixed price)."""
+    min_energy_fraction: Fraction = 0.5
+    """Offers of less than this fraction of the energy the EV needs are unacceptable."""
+    weights: OfferWeights = OfferWeights()
+    origin_spread_km: NonNegativeFloat = 2.0
+    """Requests come from around the EV's own station (normal, this standard deviation)."""
+    observation_hours: Annotated[Integer, Field(ge=0, le=24)] = 4
+    """Hourly buckets of upcoming reservations per station in the observation."""
+
+    @model_validator(mode="after")
+    def _price_range(self):
+        low, high = self.max_price_eur_per_kwh
+        if low > high:
+            raise ValueError(f"max_price_eur_per_kwh range ({low}, {high}) must have low <= high")
+        return self
+
+
+def _switch(value: Any) -> Any:
+    """``on``/``off`` (YAML booleans) as ``{enabled: ...}``."""
+    return {"enabled": value} if isinstance(value, bool) else value
+
+
+OUTAGE_COMPONENTS = ("charger", "station_link", "turbine")
+
+
+class ScheduledOutage(_Strict):
+    """A planned outage: ``component`` number ``index`` is down from ``start_tick`` on for
+    ``duration_ticks``. Chargers count over all stations in config order (``count`` expanded),
+    turbines over ``wind.turbines`` (``count`` expanded)."""
+
+    component: Literal[OUTAGE_COMPONENTS]
+    index: Annotated[Integer, Field(ge=0)]
+    start_tick: Annotated[Integer, Field(ge=0)]
+    duration_ticks: Annotated[Integer, Field(ge=1)] = 1
+
+
+class FaultsConfig(_Strict):
+    """Component outages (``core.tick``): random, with a probability per component and tick
+    of failing and a geometric repair time, and scheduled."""
+
+    charger_probability: Fraction = 0.0
+    station_link_probability: Fraction = 0.0
+    turbine_probability: Fraction = 0.0
+    mean_repair_ticks: Annotated[Number, Field(ge=1)] = 4.0
+    scheduled: list[ScheduledOutage] = []
+
+    @property
+    def enabled(self) -> bool:
+        return bool(
+            self.charger_probability or self.station_link_probability
+            or self.turbine_probability or self.scheduled
+        )  # fmt: skip
+
+
 class ScenarioConfig(_Strict):
     """A whole scenario: the community, its grid, its EVs and the task."""
 
@@ -390,6 +471,8 @@ class ScenarioConfig(_Strict):
     reward: RewardConfig = RewardConfig()
     observation: ObservationConfig = ObservationConfig()
     action: ActionConfig = ActionConfig()
+    reservation: Annotated[ReservationConfig, BeforeValidator(_switch)] = ReservationConfig()
+    faults: FaultsConfig = FaultsConfig()
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -413,6 +496,23 @@ class ScenarioConfig(_Strict):
                 raise ValueError(
                     f"evs.sessions[{i}].departure_tick: got {session.departure_tick}; must be "
                     f"<= episode_ticks ({self.episode_ticks})"
+                )
+        counts = {
+            "charger": sum(ch.count for s in self.stations for ch in s.chargers),
+            "station_link": len(self.stations),
+            "turbine": sum(t.count for t in self.wind.turbines),
+        }
+        for i, outage in enumerate(self.faults.scheduled):
+            if outage.start_tick >= self.episode_ticks:
+                raise ValueError(
+                    f"faults.scheduled[{i}].start_tick: got {outage.start_tick}; must be < "
+                    f"episode_ticks ({self.episode_ticks})"
+                )
+            if outage.index >= counts[outage.component]:
+                raise ValueError(
+                    f"faults.scheduled[{i}].index: got {outage.index}; this scenario has "
+                    f"{counts[outage.component]} {outage.component}(s), indices 0.."
+                    f"{counts[outage.component] - 1}"
                 )
         return self
 

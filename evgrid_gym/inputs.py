@@ -79,24 +79,21 @@ class Inputs:
             self.price_range = (supplier.price_eur_per_kwh, supplier.price_eur_per_kwh)
         wind_kw = sum(t.count * power_curve_kw(t.turbine_type)[1].max() for t in c.wind.turbines)
         self.renewable_high_kw = wind_kw + c.pv.installed_kw
-        real_renewables = []
+        self._wind_series = self._pv_series = None
         if c.wind.source == "nrel" and c.wind.turbines:
             wind = _nrel(str(data_path(c.wind.wind_file)))
-            real_renewables.append(
-                sum(
-                    wind_power_kw(wind, t.turbine_type, t.hub_height_m, t.count)
-                    for t in c.wind.turbines
-                )
+            power = sum(
+                wind_power_kw(wind, t.turbine_type, t.hub_height_m, t.count)
+                for t in c.wind.turbines
             )
+            self._wind_series = ProfileSeries(power, c.dt_h, "wind")
         if c.pv.installed_kw > 0:
             table = _simbench(str(data_path(c.pv.profile_file)))
             pu = _profile(table, f"{c.pv.profile}_pu", c.pv.profile_file)
-            real_renewables.append(
-                pd.Series(
-                    generation_kw(pu, c.pv.installed_kw), index=pd.DatetimeIndex(table["time"])
-                )
+            power = pd.Series(
+                generation_kw(pu, c.pv.installed_kw), index=pd.DatetimeIndex(table["time"])
             )
-        self._renewable_series = [ProfileSeries(s, c.dt_h, "renewables") for s in real_renewables]
+            self._pv_series = ProfileSeries(power, c.dt_h, "PV")
         households = c.households
         if households.source == "simbench" and households.count > 0:
             table = _simbench(str(data_path(households.profile_file)))
@@ -135,18 +132,21 @@ class Inputs:
         c = self.config
         n = self.n_ticks
         exo = np.empty((L.N_EXO_FIELDS, n))
-        renewable = np.zeros(n)
+        wind = exo[L.EXO_WIND_KW]
+        wind[:] = 0.0
         if c.wind.source == "synthetic" and c.wind.turbines:
             speed = synthetic.wind_speed_m_s(
                 rng, n, c.dt_h, c.wind.mean_wind_speed_m_s, c.wind.variability
             )
             for t in c.wind.turbines:
-                renewable += t.count * turbine_power_kw(
+                wind += t.count * turbine_power_kw(
                     speed, c.wind.measurement_height_m, t.hub_height_m, t.turbine_type
                 )
-        for series in self._renewable_series:
-            renewable += series.window(start, n)
-        exo[L.EXO_RENEWABLE_KW] = renewable
+        if self._wind_series is not None:
+            wind += self._wind_series.window(start, n)
+        exo[L.EXO_RENEWABLE_KW] = wind
+        if self._pv_series is not None:
+            exo[L.EXO_RENEWABLE_KW] += self._pv_series.window(start, n)
         if L.EXO_HOUSEHOLD_KW in self._series:
             exo[L.EXO_HOUSEHOLD_KW] = self._series[L.EXO_HOUSEHOLD_KW].window(start, n)
         elif c.households.count == 0:

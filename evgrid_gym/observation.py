@@ -25,23 +25,36 @@ class Observation(NamedTuple):
     price_eur_per_kwh: np.ndarray  # (F+1,) now and the next F ticks
     renewable_kw: np.ndarray  # (F+1,) now and the next F ticks
     household_kw: float
+    reservations: np.ndarray  # (S, H) confirmed reservations arriving h..h+1 hours ahead
+    outage: np.ndarray  # (K + S + 1,) or (0,): chargers down, links down, wind share down
 
 
-def unpack(observation: np.ndarray, n_connectors: int, n_stations: int) -> Observation:
-    """Splits an observation of a scenario with ``n_connectors`` and ``n_stations``.
+def unpack(
+    observation: np.ndarray,
+    n_connectors: int,
+    n_stations: int,
+    reservation_hours: int = 0,
+    n_outage_rows: int = 0,
+) -> Observation:
+    """Splits an observation of a scenario with ``n_connectors`` and ``n_stations``, H =
+    ``reservation_hours`` and ``n_outage_rows`` (``Scenario.reservation_hours`` and
+    ``Scenario.n_outage_rows``).
 
     Raises:
         ValueError: the length does not fit the layout.
     """
     c, s = n_connectors, n_stations
-    rest = observation.shape[0] - (5 * c + 2 * s + 3)
+    n_extra = s * reservation_hours + n_outage_rows
+    rest = observation.shape[0] - (5 * c + 2 * s + 3) - n_extra
     if rest < 2 or rest % 2:
         raise ValueError(
-            f"observation: got length {observation.shape[0]}; does not fit {c} connectors "
-            f"and {s} stations (5C + 2S + 2F + 5)"
+            f"observation: got length {observation.shape[0]}; does not fit {c} connectors, "
+            f"{s} stations, {reservation_hours} reservation hours and {n_outage_rows} outage "
+            "rows (5C + 2S + 2F + 5 + S H + outage rows)"
         )
     ahead = rest // 2
     i = 5 * c + 2 * s
+    end = observation.shape[0] - n_extra
     return Observation(
         *(observation[k * c : (k + 1) * c] for k in range(5)),
         observation[5 * c : 5 * c + s],
@@ -50,5 +63,7 @@ def unpack(observation: np.ndarray, n_connectors: int, n_stations: int) -> Obser
         float(observation[i + 1]),
         observation[i + 2 : i + 2 + ahead],
         observation[i + 2 + ahead : i + 2 + 2 * ahead],
-        float(observation[-1]),
+        float(observation[end - 1]),
+        observation[end : end + s * reservation_hours].reshape(s, reservation_hours),
+        observation[observation.shape[0] - n_outage_rows :],
     )

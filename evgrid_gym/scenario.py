@@ -18,7 +18,10 @@ from evgrid_gym.arrivals import TraceArrivals, make_arrivals
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.tick import observation_size
+from evgrid_gym.faults import OutageSampler
 from evgrid_gym.inputs import Inputs
+from evgrid_gym.observation import Observation, unpack
+from evgrid_gym.reservations import RequestPlanner
 
 REWARD_PRESETS = {
     "profit": {
@@ -100,6 +103,8 @@ class Scenario:
         self.connector_station = _readonly(self.charger_station[self.conn_charger])
         self.inputs = Inputs(c, self.n_exo_ticks)
         self.arrivals = make_arrivals(c, self.connector_ids, self.connector_station)
+        self.requests = RequestPlanner(c, self.station_f[[L.ST_X_KM, L.ST_Y_KM]])
+        self.outages = OutageSampler(c, charger_f.shape[1], self.n_stations, self.n_exo_ticks)
         low, high = self._observation_bounds()
         self.observation_low, self.observation_high = _readonly(low), _readonly(high)
         self.episode_days = self._episode_days()
@@ -107,8 +112,19 @@ class Scenario:
 
     def _station_params(self) -> np.ndarray:
         station_f = np.zeros((L.N_STATION_FIELDS, len(self.config.stations)))
+        connectors = np.bincount(
+            self.charger_station[self.conn_charger], minlength=len(self.config.stations)
+        )
         for s, st in enumerate(self.config.stations):
             station_f[L.ST_GRID_KW, s] = st.grid_capacity_kw
+            station_f[L.ST_X_KM, s] = st.x_km
+            station_f[L.ST_Y_KM, s] = st.y_km
+            station_f[L.ST_RESERVATION_PRICE, s] = (
+                self.config.evs.tariff_eur_per_kwh
+                if st.reservation_price_eur_per_kwh is None
+                else st.reservation_price_eur_per_kwh
+            )
+            station_f[L.ST_FALLBACK_KW, s] = st.grid_capacity_kw / connectors[s]
             if st.bess is not None:
                 station_f[L.ST_BESS_KWH, s] = st.bess.capacity_kwh
                 station_f[L.ST_BESS_KW, s] = st.bess.power_kw
@@ -135,6 +151,16 @@ class Scenario:
         cfg[L.CFG_FORECAST_TICKS] = c.observation.forecast_ticks
         cfg[L.CFG_BESS_ACTION] = c.action.bess_control
         cfg[L.CFG_TICKS_PER_DAY] = round(24.0 / c.dt_h)
+        r = c.reservation
+        cfg[L.CFG_RESERVATION] = r.enabled
+        cfg[L.CFG_GRACE_TICKS] = round(r.grace_h / c.dt_h)
+        cfg[L.CFG_UTILISATION_MARKUP] = r.utilisation_markup_eur_per_kwh
+        cfg[L.CFG_MIN_ENERGY_FRACTION] = r.min_energy_fraction
+        cfg[L.CFG_DISTANCE_WEIGHT] = r.weights.distance_per_km
+        cfg[L.CFG_PRICE_WEIGHT] = r.weights.price_per_eur_per_kwh
+        cfg[L.CFG_ENERGY_WEIGHT] = r.weights.energy_per_kwh
+        cfg[L.CFG_RESERVATION_HOURS] = r.observation_hours if r.enabled else 0
+        cfg[L.CFG_OUTAGE_OBSERVATION] = c.faults.enabled
         return cfg
 
     @property
@@ -151,6 +177,27 @@ class Scenario:
         return self.n_connectors + self.n_stations * int(self.config.action.bess_control)
 
     @property
+    def n_chargers(self) -> int:
+        return self.charger_f.shape[1]
+
+    @property
+    def reservation_hours(self) -> int:
+        """Hourly buckets of upcoming reservations per station in the observation."""
+        return int(self.cfg[L.CFG_RESERVATION_HOURS])
+
+    @property
+    def n_outage_rows(self) -> int:
+        """Outage rows in the observation: K + S + 1 when faults are on, else 0."""
+        return (self.n_chargers + self.n_stations + 1) * int(self.config.faults.enabled)
+
+    def unpack(self, observation: np.ndarray) -> Observation:
+        """Named views of an observation of this scenario (``observation.unpack``)."""
+        return unpack(
+            observation, self.n_connectors, self.n_stations, self.reservation_hours,
+            self.n_outage_rows,
+        )  # fmt: skip
+
+    @property
     def n_exo_ticks(self) -> int:
         """Ticks of exogenous input an episode needs: the horizon, its forecast, the last tick."""
         return self.config.episode_ticks + self.config.observation.forecast_ticks + 1
@@ -165,6 +212,11 @@ class Scenario:
         station_rated = np.bincount(
             self.connector_station, weights=self.connector_rated_kw, minlength=n_s
         )
+        # at most every connector of the station reserved anew each tick of the hour
+        reservations_per_hour = np.repeat(
+            np.bincount(self.connector_station, minlength=n_s) * round(1.0 / c.dt_h),
+            self.reservation_hours,
+        )
         price_low, price_high = self.inputs.price_range
         low = np.concatenate(
             [
@@ -172,7 +224,7 @@ class Scenario:
                 -station_rated,
                 [-1.0, -1.0],
                 np.full(n_f + 1, price_low),
-                np.zeros(n_f + 2),
+                np.zeros(n_f + 2 + n_s * self.reservation_hours + self.n_outage_rows),
             ]
         )
         high = np.concatenate(
@@ -187,9 +239,15 @@ class Scenario:
                 np.full(n_f + 1, price_high),
                 np.full(n_f + 1, self.inputs.renewable_high_kw),
                 [self.inputs.household_high_kw],
+                reservations_per_hour,
+                np.ones(self.n_outage_rows),
             ]
         )
-        assert low.shape == high.shape == (observation_size(n_c, n_s, n_f),)
+        assert (
+            low.shape
+            == high.shape
+            == (observation_size(n_c, n_s, n_f, self.reservation_hours, self.n_outage_rows),)
+        )
         # A feature that is constant in this scenario (a fixed price, no turbines, no
         # households) still gets a unit-wide range: Gymnasium's checkers warn on low == high.
         high = np.where(high > low, high, low + 1.0)
@@ -209,7 +267,7 @@ class Scenario:
 
     def sample_episode(
         self, rng: np.random.Generator, date: datetime.date | str | None = None
-    ) -> tuple[datetime.date, np.ndarray, np.ndarray]:
+    ) -> tuple[datetime.date, np.ndarray, np.ndarray, np.ndarray]:
         """Draws one episode's inputs.
 
         Args:
@@ -218,8 +276,10 @@ class Scenario:
                 ``episode_days``.
 
         Returns:
-            ``(date, exo, ev)``: the day, exogenous inputs of shape (N_EXO_FIELDS,
-            n_exo_ticks), and EV sessions sorted by arrival, shape (N_EV_FIELDS, n_evs).
+            ``(date, exo, ev, outage)``: the day, exogenous inputs of shape (N_EXO_FIELDS,
+            n_exo_ticks), EV sessions with their reservation fields sorted by arrival, shape
+            (N_EV_FIELDS, n_evs), and the outage timeline, shape (K + S + 1, n_exo_ticks)
+            (read-only).
 
         Raises:
             ValueError: ``date`` is not a date (or an ISO ``YYYY-MM-DD`` string).
@@ -240,4 +300,6 @@ class Scenario:
             start = self._day_starts[date] = pd.Timestamp(date).tz_localize(
                 self.config.calendar.timezone
             )
-        return date, self.inputs.sample(rng, start), self.arrivals.sample(rng, start)
+        exo = self.inputs.sample(rng, start)
+        ev = self.requests.plan(rng, self.arrivals.sample(rng, start))
+        return date, exo, ev, self.outages.sample(rng)

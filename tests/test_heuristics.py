@@ -15,7 +15,6 @@ from baselines.allocation import allocate
 from baselines.heuristics import HEURISTICS as POLICIES
 from evgrid_gym import EVGridEnv
 from evgrid_gym.core import layout as L
-from evgrid_gym.observation import unpack
 
 REPO = Path(__file__).resolve().parents[1]
 ISSUE_POLICIES = {
@@ -312,7 +311,7 @@ def test_contract_net_buys_must_always_flexible_on_surplus_or_low_price(
     env = _env(evs, grid_kw=20.0, bess=_BESS)
     sc = env.scenario
     observation, info = env.reset(seed=0)
-    view = unpack(observation, sc.n_connectors, sc.n_stations)
+    view = sc.unpack(observation)
     view.price_eur_per_kwh[:] = prices
     view.renewable_kw[:] = renewable_kw
     observation[-1] = household_kw
@@ -329,7 +328,7 @@ def test_contract_net_reset_forgets_the_price_history():
     env = _env([_ev(0, 2, soc=0.5, target=0.525)], grid_kw=20.0, bess=_BESS)
     sc = env.scenario
     observation, info = env.reset(seed=0)
-    prices = unpack(observation, sc.n_connectors, sc.n_stations).price_eur_per_kwh
+    prices = sc.unpack(observation).price_eur_per_kwh
     policy = make_policy("contract_net", sc, tolerance_kwh=0.0)
     policy.reset(seed=0)
     prices[:] = 0.1
@@ -406,7 +405,7 @@ def _check_episode(env: EVGridEnv, name: str, seed: int) -> list[np.ndarray]:
         where = f"{sc.config.name}/{name}/seed {seed}/tick {tick}"
         assert action.dtype == np.float32 and env.action_space.contains(action), where
         assert (action[:c] >= 0).all(), f"{where}: no policy asks for V2G"
-        obs = unpack(observation.astype(np.float64), c, s)
+        obs = sc.unpack(observation.astype(np.float64))
         ev_kw = np.minimum(action[:c] * sc.connector_rated_kw, obs.max_power_kw)
         bess_kw = action[c:] * bess_power_kw if s and action.shape[0] > c else np.zeros(s)
         asked_kw = np.bincount(sc.connector_station, ev_kw, minlength=s) + bess_kw

@@ -19,8 +19,10 @@ def step_batch(
     station_f,
     exo,
     ev,
+    outage,
     reward_weights,
     conn,
+    res,
     bess_soc,
     clock,
     kpi,
@@ -37,23 +39,25 @@ def step_batch(
     Shapes: per-env arrays of :func:`~evgrid_gym.core.tick.step` with a leading axis N;
     ``actions`` (N, n_actions), ``status`` int64 (N,), ``rewards`` float64 (N,), the work
     space ``work`` float64 (N, ``workspace_size(C, K, S)``). The EV tables ``ev``
-    (N, N_EV_FIELDS, max_evs) are padded with arrival = +inf (never arrives).
+    (N, N_EV_FIELDS, max_evs) and reservation states ``res`` (N, N_RES_FIELDS, max_evs) are
+    padded with +inf (an EV that never requests nor arrives).
     """
     for i in prange(conn.shape[0]):
         status[i], rewards[i] = step(
-            cfg, conn_charger, charger_f, charger_station, station_f, exo[i], ev[i],
-            reward_weights, conn[i], bess_soc[i], clock[i], kpi[i], kpi_total[i],
+            cfg, conn_charger, charger_f, charger_station, station_f, exo[i], ev[i], outage[i],
+            reward_weights, conn[i], res[i], bess_soc[i], clock[i], kpi[i], kpi_total[i],
             station_out[i], actions[i], obs[i], work[i],
         )  # fmt: skip
 
 
 @njit(cache=True)
 def reset_one(
-    cfg, conn_charger, charger_f, charger_station, station_f, exo, ev, conn, bess_soc, clock,
-    kpi, kpi_total, station_out, obs, work, i,
+    cfg, conn_charger, charger_f, charger_station, station_f, exo, ev, outage, conn, res,
+    bess_soc, clock, kpi, kpi_total, station_out, obs, work, i,
 ):  # fmt: skip
     """Resets env ``i`` of the batch (its episode arrays already written)."""
     reset(
-        cfg, conn_charger, charger_f, charger_station, station_f, exo[i], ev[i], conn[i],
-        bess_soc[i], clock[i], kpi[i], kpi_total[i], station_out[i], obs[i], work[i],
+        cfg, conn_charger, charger_f, charger_station, station_f, exo[i], ev[i], outage[i],
+        conn[i], res[i], bess_soc[i], clock[i], kpi[i], kpi_total[i], station_out[i], obs[i],
+        work[i],
     )  # fmt: skip

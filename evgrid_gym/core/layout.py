@@ -25,7 +25,16 @@ CFG_N_TICKS = 10  # episode length, ticks
 CFG_FORECAST_TICKS = 11  # ticks of price/renewable forecast in the observation
 CFG_BESS_ACTION = 12  # 1.0: the action has one BESS entry per station
 CFG_TICKS_PER_DAY = 13  # 24 / dt_h
-N_CFG = 14
+CFG_RESERVATION = 14  # 1.0: EVs reserve connectors by contract net (core.reservation)
+CFG_GRACE_TICKS = 15  # a reservation is released this many ticks after the planned arrival
+CFG_UTILISATION_MARKUP = 16  # reservation price rise from an idle to a full station, EUR/kWh
+CFG_MIN_ENERGY_FRACTION = 17  # an offer below this fraction of the EV's need is unacceptable
+CFG_DISTANCE_WEIGHT = 18  # offer score per km of distance (subtracted)
+CFG_PRICE_WEIGHT = 19  # offer score per EUR/kWh of price (subtracted)
+CFG_ENERGY_WEIGHT = 20  # offer score per kWh offered (added)
+CFG_RESERVATION_HOURS = 21  # hourly buckets of upcoming reservations in the observation
+CFG_OUTAGE_OBSERVATION = 22  # 1.0: the observation shows the components that are down
+N_CFG = 23
 
 # --- charger_f: per-charger parameters, shape (N_CHARGER_FIELDS, n_chargers) -----------------
 CH_MAX_KW = 0  # power shared by the charger's connectors, kW
@@ -42,14 +51,19 @@ ST_BESS_EFFICIENCY = 3  # one-way efficiency, (0, 1]
 ST_BESS_SOC_MIN = 4
 ST_BESS_SOC_MAX = 5
 ST_BESS_SOC_INIT = 6  # soc at reset
-N_STATION_FIELDS = 7
+ST_X_KM = 7  # location, km
+ST_Y_KM = 8
+ST_RESERVATION_PRICE = 9  # base price of a reservation (station idle), EUR/kWh
+ST_FALLBACK_KW = 10  # per-connector charging power while the station's link is down, kW
+N_STATION_FIELDS = 11
 
 # --- exo: exogenous inputs per tick, shape (N_EXO_FIELDS, n_ticks + forecast_ticks) -----------
 EXO_RENEWABLE_KW = 0  # own wind (+ PV) output, kW
 EXO_HOUSEHOLD_KW = 1  # household load, kW
 EXO_PRICE = 2  # external supplier price, EUR/kWh
 EXO_FEED_IN = 3  # export price, EUR/kWh
-N_EXO_FIELDS = 4
+EXO_WIND_KW = 4  # the wind part of EXO_RENEWABLE_KW, kW (turbine outages remove a share)
+N_EXO_FIELDS = 5
 
 # --- ev: the episode's EV sessions sorted by arrival, shape (N_EV_FIELDS, n_evs) -------------
 EV_ARRIVAL = 0  # arrival tick
@@ -63,7 +77,30 @@ EV_MAX_DC_KW = 7
 EV_MAX_V2G_KW = 8  # 0 = not V2G capable
 EV_TARIFF = 9  # EUR/kWh the driver pays (and is paid for V2G energy)
 EV_CONNECTOR = 10  # the connector the EV asks for (a replayed trace), -1 = none
-N_EV_FIELDS = 11
+EV_REQUEST = 11  # tick the EV broadcasts its reservation request, +inf = never
+EV_PLANNED_ARRIVAL = 12  # arrival tick the request announces (EV_ARRIVAL is when it comes)
+EV_X_KM = 13  # origin of the request, km
+EV_Y_KM = 14
+EV_MAX_PRICE = 15  # the highest reservation price the driver accepts, EUR/kWh
+N_EV_FIELDS = 16
+
+# --- res: reservation state per EV, shape (N_RES_FIELDS, n_evs) ------------------------------
+RS_STATUS = 0  # one of the RES_* statuses below
+RS_CONNECTOR = 1  # reserved connector, -1 = none
+RS_PRICE = 2  # agreed price, EUR/kWh (the EV's tariff when it is served)
+RS_ENERGY_KWH = 3  # energy offered by departure, kWh
+N_RES_FIELDS = 4
+RES_NONE = 0.0  # no request (yet)
+RES_PENDING = 1.0  # requested, no station answered yet; retried every tick until arrival
+RES_CONFIRMED = 2.0  # holds RS_CONNECTOR from the planned arrival to departure
+RES_SERVED = 3.0  # the EV arrived and plugged into its reserved connector
+RES_EXPIRED = 4.0  # the EV did not come within the grace period (a no-show)
+RES_CANCELLED = 5.0  # its charger failed and no other station could take it over
+RES_REJECTED = 6.0  # no acceptable offer (or no station answered before arrival)
+
+# --- outage: components down per tick, shape (N_outage_rows, n_ticks) -----------------------
+# rows [0, K): charger k down (1.0) or up (0.0); [K, K + S): station s's link down; the last
+# row: the fraction of wind capacity down (turbine outages).
 
 # --- conn: per-connector state, shape (N_CONN_FIELDS, n_connectors) --------------------------
 CN_OCCUPIED = 0  # 1.0 when an EV is plugged in
@@ -78,7 +115,8 @@ CN_REQUESTED_KWH = 8  # battery energy requested at arrival, kWh
 CN_DELIVERED_KWH = 9  # battery energy delivered so far (net of V2G), kWh
 CN_TARIFF = 10
 CN_POWER_KW = 11  # grid-side power applied in the last tick, kW
-N_CONN_FIELDS = 12
+CN_OUTAGE_KWH = 12  # battery energy the EV could have taken while its charger was down, kWh
+N_CONN_FIELDS = 13
 
 # --- clock: integer state, shape (N_CLOCK,) --------------------------------------------------
 CLK_TICK = 0  # current tick
@@ -125,6 +163,15 @@ KPI_NAMES = (
     "household_payment_eur",  # households -> producers for own energy (transfer)
     "station_payment_eur",  # stations -> producers for own energy (transfer)
     "clearing_price_eur_per_kwh",  # lowest accepted bid for own energy
+    "reservation_requests",  # requests broadcast (each EV at most once)
+    "reservations_confirmed",
+    "reservations_rejected",  # no acceptable offer, or no station answered before arrival
+    "reservations_served",  # the EV plugged into its reserved connector
+    "no_shows",  # reservations released unused after the grace period
+    "reservations_cancelled",  # charger down and no other offer acceptable
+    "missed_deadlines",  # station messages (bids and setpoints, offers) lost to link outages
+    "outage_unmet_kwh",  # unmet energy of departed EVs that their charger's outages explain
+    "wind_outage_kwh",  # wind production lost to turbine outages
 )
 KPI = {name: i for i, name in enumerate(KPI_NAMES)}
 N_KPI = len(KPI_NAMES)
@@ -157,5 +204,14 @@ KPI_OVERLOAD_PENALTY = KPI["overload_penalty_eur"]
 KPI_HOUSEHOLD_PAYMENT = KPI["household_payment_eur"]
 KPI_STATION_PAYMENT = KPI["station_payment_eur"]
 KPI_CLEARING_PRICE = KPI["clearing_price_eur_per_kwh"]
+KPI_REQUESTS = KPI["reservation_requests"]
+KPI_CONFIRMED = KPI["reservations_confirmed"]
+KPI_RES_REJECTED = KPI["reservations_rejected"]
+KPI_SERVED = KPI["reservations_served"]
+KPI_NO_SHOWS = KPI["no_shows"]
+KPI_CANCELLED = KPI["reservations_cancelled"]
+KPI_MISSED_DEADLINES = KPI["missed_deadlines"]
+KPI_OUTAGE_UNMET = KPI["outage_unmet_kwh"]
+KPI_WIND_OUTAGE = KPI["wind_outage_kwh"]
 # Episode totals are sums of the tick values, except these, which are maxima.
 KPI_EPISODE_MAX = (KPI_IMPORT_KW, KPI_CLEARING_PRICE)

@@ -5,9 +5,23 @@ projection onto the limits, market clearing, battery update and accounting, depa
 next tick's arrivals, reward and observation. ``reset`` starts an episode. Both are pure
 functions of the packed arrays described in :mod:`evgrid_gym.core.layout`; they mutate only the
 state and output arrays they are given, and a work space (:func:`workspace_size`) from which
-they take their temporaries, so a tick allocates nothing. Reservations (step 2) and faults
-(step 8) have their own issue; the state keeps room for them (the EV table carries a station
-per EV).
+they take their temporaries, so a tick allocates nothing.
+
+Reservations (step 2) are :mod:`evgrid_gym.core.reservation`'s. Faults (step 8) come as an
+``outage`` timeline of the episode (``core.layout``, drawn with the other inputs), so a tick
+never waits on a failed part and a later tick simply finds it up again:
+
+- a charger down: its connectors deliver nothing (their EVs stay plugged in); the battery
+  energy they could have taken is kept per connector, and at departure the EV's unmet energy,
+  up to that amount, is booked as ``outage_unmet_kwh``; reservations on it are re-offered;
+- a station link down: its setpoints, market bids and reservation offers miss the deadline
+  (one ``missed_deadlines`` per station and tick, and per request it cannot answer). The
+  station runs on its safe fallback, like an OCPP charge point on its default charging
+  profile when the central system is unreachable: every connector is asked for
+  ``ST_FALLBACK_KW`` (the station's grid capacity shared equally by its connectors), then
+  projected as usual; no V2G; the BESS idles. Its demand is bought from the external
+  supplier (its bid never reached the market);
+- turbines down: the share of wind capacity down is lost (``wind_outage_kwh``).
 """
 
 import math
@@ -25,7 +39,10 @@ from evgrid_gym.core.layout import (
     CFG_FORECAST_TICKS,
     CFG_HOUSEHOLD_BID,
     CFG_N_TICKS,
+    CFG_OUTAGE_OBSERVATION,
     CFG_OVERLOAD_PENALTY,
+    CFG_RESERVATION,
+    CFG_RESERVATION_HOURS,
     CFG_SOFT_LIMITS,
     CFG_TICKS_PER_DAY,
     CFG_TRANSITION_SOC,
@@ -45,6 +62,7 @@ from evgrid_gym.core.layout import (
     CN_MAX_KW,
     CN_MAX_V2G_KW,
     CN_OCCUPIED,
+    CN_OUTAGE_KWH,
     CN_POWER_KW,
     CN_REQUESTED_KWH,
     CN_SOC,
@@ -57,6 +75,7 @@ from evgrid_gym.core.layout import (
     EV_MAX_AC_KW,
     EV_MAX_DC_KW,
     EV_MAX_V2G_KW,
+    EV_PLANNED_ARRIVAL,
     EV_SOC_ARRIVAL,
     EV_SOC_TARGET,
     EV_STATION,
@@ -65,10 +84,12 @@ from evgrid_gym.core.layout import (
     EXO_HOUSEHOLD_KW,
     EXO_PRICE,
     EXO_RENEWABLE_KW,
+    EXO_WIND_KW,
     KPI_ARRIVALS,
     KPI_BESS_CHARGE,
     KPI_BESS_DISCHARGE,
     KPI_BESS_LOSSES,
+    KPI_CANCELLED,
     KPI_CLEARING_PRICE,
     KPI_CURTAILED,
     KPI_DELIVERED,
@@ -85,6 +106,8 @@ from evgrid_gym.core.layout import (
     KPI_HOUSEHOLD,
     KPI_HOUSEHOLD_PAYMENT,
     KPI_IMPORT_KW,
+    KPI_MISSED_DEADLINES,
+    KPI_OUTAGE_UNMET,
     KPI_OVERLOAD,
     KPI_OVERLOAD_PENALTY,
     KPI_OWN_USED,
@@ -92,10 +115,18 @@ from evgrid_gym.core.layout import (
     KPI_RENEWABLE,
     KPI_REQUESTED,
     KPI_REVENUE,
+    KPI_SERVED,
     KPI_STATION_PAYMENT,
     KPI_UNMET,
     KPI_UNMET_PENALTY,
+    KPI_WIND_OUTAGE,
     N_KPI,
+    RES_CANCELLED,
+    RES_CONFIRMED,
+    RES_SERVED,
+    RS_CONNECTOR,
+    RS_PRICE,
+    RS_STATUS,
     SO_BESS_KW,
     SO_BID_EUR_PER_KWH,
     SO_EXTERNAL_KWH,
@@ -108,18 +139,34 @@ from evgrid_gym.core.layout import (
     ST_BESS_SOC_INIT,
     ST_BESS_SOC_MAX,
     ST_BESS_SOC_MIN,
+    ST_FALLBACK_KW,
     ST_GRID_KW,
 )
 from evgrid_gym.core.market import clear_market
 from evgrid_gym.core.projection import project_power
+from evgrid_gym.core.reservation import (
+    N_OFFER_FIELDS,
+    busy_ticks,
+    close_reservations,
+    reservation_phase,
+)
 
 STATUS_OK = 0
 STATUS_BAD_ACTION = 1  # an action entry is NaN or infinite; nothing was changed
 
 
-def observation_size(n_connectors, n_stations, forecast_ticks):
-    """Length of the observation vector (see :func:`write_observation` for its layout)."""
-    return 5 * n_connectors + 2 * n_stations + 2 + 2 * (forecast_ticks + 1) + 1
+def observation_size(
+    n_connectors, n_stations, forecast_ticks, reservation_hours=0, n_outage_rows=0
+):
+    """Length of the observation vector (see :func:`write_observation` for its layout).
+
+    ``reservation_hours``: ``CFG_RESERVATION_HOURS``; ``n_outage_rows``: K + S + 1 when the
+    observation shows the components down (``CFG_OUTAGE_OBSERVATION``), else 0.
+    """
+    return (
+        5 * n_connectors + 2 * n_stations + 2 + 2 * (forecast_ticks + 1) + 1
+        + n_stations * reservation_hours + n_outage_rows
+    )  # fmt: skip
 
 
 def workspace_size(n_connectors, n_chargers, n_stations):
@@ -131,6 +178,7 @@ def workspace_size(n_connectors, n_chargers, n_stations):
         projection.scratch_size(n_chargers, n_stations),
         market.scratch_size(n_stations),
         n_stations,  # write_observation
+        n_connectors + N_OFFER_FIELDS * n_stations,  # reservations and arrivals
     )
     return 3 * n_connectors + 8 * n_stations + scratch
 
@@ -176,45 +224,69 @@ def _depart(conn, c, kpi):
     """Unplugs the EV of connector ``c`` and books its delivered and unmet energy."""
     requested = conn[CN_REQUESTED_KWH, c]
     delivered = conn[CN_DELIVERED_KWH, c]
+    unmet = max(requested - delivered, 0.0)
     kpi[KPI_DEPARTURES] += 1.0
     kpi[KPI_REQUESTED] += requested
     kpi[KPI_DELIVERED] += delivered
-    kpi[KPI_UNMET] += max(requested - delivered, 0.0)
+    kpi[KPI_UNMET] += unmet
+    kpi[KPI_OUTAGE_UNMET] += min(unmet, conn[CN_OUTAGE_KWH, c])
     conn[:, c] = 0.0
     conn[CN_EV, c] = -1.0
 
 
 @njit(cache=True)
-def _free_connector(conn_charger, charger_station, conn, wanted, station):
-    """The connector an arriving EV gets, -1 if none is free.
+def _free_connector(conn_charger, charger_station, ev, outage, conn, res, first_ev, e, tick, busy):
+    """The connector EV ``e`` arriving at ``tick`` gets, -1 if none is free.
 
-    The connector it asks for (``wanted`` >= 0) if free; else the first free connector of its
-    station (``station`` >= 0); else, for ``station`` = -1, the first free one anywhere.
+    Its reserved connector (a confirmed reservation) if it is free now. Otherwise the EV is a
+    walk-in and needs a connector free until its departure (no plugged EV, no confirmed
+    reservation overlapping, :func:`~evgrid_gym.core.reservation.busy_ticks`) on a charger
+    that is up: the one it asks for (``EV_CONNECTOR`` >= 0); else the first of its station
+    (``EV_STATION`` >= 0); else, for ``EV_STATION`` = -1, the first anywhere. ``busy`` is
+    float64 scratch of shape (C,).
     """
-    if 0 <= wanted < conn.shape[1] and conn[CN_OCCUPIED, wanted] == 0.0:
-        return wanted
-    for c in range(conn.shape[1]):
-        if conn[CN_OCCUPIED, c] == 0.0 and (
-            station < 0 or charger_station[conn_charger[c]] == station
-        ):
+    if res[RS_STATUS, e] == RES_CONFIRMED:
+        reserved = int(res[RS_CONNECTOR, e])
+        if conn[CN_OCCUPIED, reserved] == 0.0:
+            return reserved
+    busy_ticks(ev, conn, res, first_ev, e, tick, ev[EV_DEPARTURE, e], tick, busy)
+    wanted = int(ev[EV_CONNECTOR, e])
+    station = int(ev[EV_STATION, e])
+    for i in range(-1, conn.shape[1]):
+        c = wanted if i < 0 else i
+        if c < 0 or c >= conn.shape[1] or busy[c] > 0.0 or outage[conn_charger[c], tick] > 0.0:
+            continue
+        if i < 0 or station < 0 or charger_station[conn_charger[c]] == station:
             return c
     return -1
 
 
 @njit(cache=True)
-def _arrive(conn_charger, charger_f, charger_station, ev, conn, clock, tick, kpi):
-    """Plugs every EV arriving by ``tick`` into a free connector (:func:`_free_connector`)."""
+def _arrive(
+    conn_charger, charger_f, charger_station, ev, outage, conn, res, clock, tick, kpi, busy
+):  # fmt: skip
+    """Plugs every EV arriving by ``tick`` into a free connector (:func:`_free_connector`);
+    one holding a reservation pays its agreed price."""
     n_ev = ev.shape[1]
     while clock[CLK_NEXT_EV] < n_ev and ev[EV_ARRIVAL, clock[CLK_NEXT_EV]] <= tick:
         e = clock[CLK_NEXT_EV]
         clock[CLK_NEXT_EV] += 1
         kpi[KPI_ARRIVALS] += 1.0
         slot = _free_connector(
-            conn_charger, charger_station, conn, int(ev[EV_CONNECTOR, e]), int(ev[EV_STATION, e])
+            conn_charger, charger_station, ev, outage, conn, res, e + 1, e, tick, busy
         )
         if slot < 0:
             kpi[KPI_REJECTED] += 1.0
             continue
+        tariff = ev[EV_TARIFF, e]
+        if res[RS_STATUS, e] == RES_CONFIRMED:
+            if res[RS_CONNECTOR, e] == slot:
+                res[RS_STATUS, e] = RES_SERVED
+                kpi[KPI_SERVED] += 1.0
+                tariff = res[RS_PRICE, e]
+            else:  # its connector is taken (cannot happen while holds are kept): a walk-in
+                res[RS_STATUS, e] = RES_CANCELLED
+                kpi[KPI_CANCELLED] += 1.0
         k = conn_charger[slot]
         ev_max_kw = ev[EV_MAX_DC_KW, e] if charger_f[CH_IS_DC, k] > 0.0 else ev[EV_MAX_AC_KW, e]
         conn[CN_OCCUPIED, slot] = 1.0
@@ -231,27 +303,52 @@ def _arrive(conn_charger, charger_f, charger_station, ev, conn, clock, tick, kpi
             max(ev[EV_SOC_TARGET, e] - ev[EV_SOC_ARRIVAL, e], 0.0) * ev[EV_BATTERY_KWH, e]
         )
         conn[CN_DELIVERED_KWH, slot] = 0.0
-        conn[CN_TARIFF, slot] = ev[EV_TARIFF, e]
+        conn[CN_TARIFF, slot] = tariff
         conn[CN_POWER_KW, slot] = 0.0
+        conn[CN_OUTAGE_KWH, slot] = 0.0
+
+
+@njit(cache=True)
+def _begin_tick(
+    cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res, clock,
+    tick, kpi, work,
+):  # fmt: skip
+    """Reservations (when on), then the arrivals of ``tick``."""
+    n_conn = conn.shape[1]
+    busy = work[:n_conn]
+    if cfg[CFG_RESERVATION] > 0.0:
+        offer = work[n_conn : n_conn + N_OFFER_FIELDS * station_f.shape[1]]
+        reservation_phase(
+            cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res,
+            clock[CLK_NEXT_EV], tick, busy, offer.reshape((N_OFFER_FIELDS, station_f.shape[1])),
+            kpi,
+        )  # fmt: skip
+    _arrive(conn_charger, charger_f, charger_station, ev, outage, conn, res, clock, tick, kpi, busy)
 
 
 @njit(cache=True)
 def write_observation(
-    cfg, conn_charger, charger_f, charger_station, station_f, exo, conn, bess_soc, tick, obs,
-    scratch,
+    cfg, conn_charger, charger_f, charger_station, station_f, exo, ev, outage, conn, res,
+    bess_soc, clock, obs, scratch,
 ):  # fmt: skip
     """Writes the observation of the state at the start of ``tick`` into ``obs`` (float32).
 
     Layout, feature-major (C connectors, S stations, F forecast ticks):
     ``[0:C]`` occupied (0/1); ``[C:2C]`` soc; ``[2C:3C]`` energy still needed to the target
     soc, kWh; ``[3C:4C]`` ticks to departure; ``[4C:5C]`` max average power the EV can take
-    this tick, kW; ``[5C:5C+S]`` BESS soc; ``[5C+S:5C+2S]`` station headroom, kW (grid capacity
-    plus available BESS discharge minus the connectors' max power now; negative when the
-    EVs could draw more than the station can supply); then sin and cos of the time of day,
-    the external price now and for the next F ticks (EUR/kWh), the renewable output now and
-    for the next F ticks (kW), and the household load now (kW). ``scratch`` is float64 work
-    space of shape (>= S,).
+    this tick, kW (0 while its charger is down); ``[5C:5C+S]`` BESS soc; ``[5C+S:5C+2S]``
+    station headroom, kW (grid capacity plus available BESS discharge minus the connectors'
+    max power now; negative when the EVs could draw more than the station can supply); then
+    sin and cos of the time of day, the external price now and for the next F ticks
+    (EUR/kWh), the renewable output now and for the next F ticks (kW), and the household
+    load now (kW). With reservations, then
+    S x H counts (H = ``CFG_RESERVATION_HOURS``, station-major): confirmed reservations of
+    station s whose planned arrival is h..h+1 hours ahead (overdue ones in hour 0). With
+    ``CFG_OUTAGE_OBSERVATION``, then the outage rows now: K chargers down (0/1), S station
+    links down (0/1), the fraction of wind capacity down. ``scratch`` is float64 work space of
+    shape (>= S,).
     """
+    tick = clock[CLK_TICK]
     n_conn = conn.shape[1]
     n_st = station_f.shape[1]
     headroom = scratch[:n_st]
@@ -261,6 +358,8 @@ def write_observation(
         obs[5 * n_conn + s] = bess_soc[s]
     for c in range(n_conn):
         _, high = _connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
+        if outage[conn_charger[c], tick] > 0.0:
+            high = 0.0
         obs[c] = conn[CN_OCCUPIED, c]
         obs[n_conn + c] = conn[CN_SOC, c]
         obs[2 * n_conn + c] = (
@@ -282,6 +381,20 @@ def write_observation(
         obs[i + j] = exo[EXO_PRICE, tick + j]
         obs[i + n_ahead + j] = exo[EXO_RENEWABLE_KW, tick + j]
     obs[i + 2 * n_ahead] = exo[EXO_HOUSEHOLD_KW, tick]
+    i += 2 * n_ahead + 1
+    n_hours = int(cfg[CFG_RESERVATION_HOURS])
+    if n_hours > 0:
+        obs[i : i + n_st * n_hours] = 0.0
+        for e in range(clock[CLK_NEXT_EV], ev.shape[1]):
+            if res[RS_STATUS, e] == RES_CONFIRMED:
+                hour = int(max(ev[EV_PLANNED_ARRIVAL, e] - tick, 0.0) * cfg[CFG_DT_H])
+                if hour < n_hours:
+                    s = charger_station[conn_charger[int(res[RS_CONNECTOR, e])]]
+                    obs[i + s * n_hours + hour] += 1.0
+        i += n_st * n_hours
+    if cfg[CFG_OUTAGE_OBSERVATION] > 0.0:
+        for r in range(outage.shape[0]):
+            obs[i + r] = outage[r, tick]
 
 
 @njit(cache=True)
@@ -293,7 +406,9 @@ def reset(
     station_f,
     exo,
     ev,
+    outage,
     conn,
+    res,
     bess_soc,
     clock,
     kpi,
@@ -302,21 +417,28 @@ def reset(
     obs,
     work,
 ):
-    """Starts an episode: empty connectors, BESS at their initial soc, tick 0's arrivals.
+    """Starts an episode: empty connectors, no reservations, BESS at their initial soc, tick
+    0's requests and arrivals.
 
-    ``work`` is float64 work space of shape (``workspace_size(C, K, S)``,).
+    ``res`` has shape (N_RES_FIELDS, n_evs); ``work`` is float64 work space of shape
+    (``workspace_size(C, K, S)``,).
     """
     conn[:, :] = 0.0
     conn[CN_EV, :] = -1.0
+    res[:, :] = 0.0
+    res[RS_CONNECTOR, :] = -1.0
     bess_soc[:] = station_f[ST_BESS_SOC_INIT]
     clock[:] = 0
     kpi[:] = 0.0
     station_out[:, :] = 0.0
-    _arrive(conn_charger, charger_f, charger_station, ev, conn, clock, 0, kpi)
+    _begin_tick(
+        cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res, clock,
+        0, kpi, work,
+    )  # fmt: skip
     kpi_total[:] = kpi
     write_observation(
-        cfg, conn_charger, charger_f, charger_station, station_f, exo, conn, bess_soc, 0, obs,
-        work,
+        cfg, conn_charger, charger_f, charger_station, station_f, exo, ev, outage, conn, res,
+        bess_soc, clock, obs, work,
     )  # fmt: skip
 
 
@@ -329,8 +451,10 @@ def step(
     station_f,
     exo,
     ev,
+    outage,
     reward_weights,
     conn,
+    res,
     bess_soc,
     clock,
     kpi,
@@ -345,9 +469,10 @@ def step(
     Args:
         cfg, conn_charger, charger_f, charger_station, station_f: static scenario arrays
             (:mod:`evgrid_gym.core.layout`).
-        exo, ev: the episode's exogenous inputs and EV sessions.
+        exo, ev, outage: the episode's exogenous inputs, EV sessions and outage timeline
+            (shape (K + S + 1, >= n_ticks)).
         reward_weights: weight of each KPI in the reward, shape (N_KPI,).
-        conn, bess_soc, clock: state, updated in place.
+        conn, res, bess_soc, clock: state, updated in place.
         kpi: output, this tick's KPIs, shape (N_KPI,).
         kpi_total: episode totals, updated in place (sums; maxima for ``KPI_EPISODE_MAX``).
         station_out: output, per-station results, shape (N_STATION_OUT, S).
@@ -364,6 +489,7 @@ def step(
         if not np.isfinite(action[i]):
             return STATUS_BAD_ACTION, 0.0
     n_conn = conn.shape[1]
+    n_ch = charger_f.shape[1]
     n_st = station_f.shape[1]
     tick = clock[CLK_TICK]
     dt_h = cfg[CFG_DT_H]
@@ -383,20 +509,32 @@ def step(
     fill = per_station[7 * n_st : 8 * n_st]
     scratch = work[3 * n_conn + 8 * n_st :]
 
-    # 3. action -> requested powers and the battery limits of this tick
+    # 3. action -> requested powers and the battery limits of this tick (8. outages apply:
+    # a charger down delivers nothing, a station without link runs on its fallback)
     stored_kwh[:] = 0.0
     storage_kwh[:] = 0.0
     for c in range(n_conn):
         k = conn_charger[c]
-        conn_kw[c] = min(max(action[c], -1.0), 1.0) * charger_f[CH_MAX_KW, k]
+        s = charger_station[k]
         conn_low[c], conn_high[c] = _connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
+        if outage[n_ch + s, tick] > 0.0:
+            conn_kw[c] = station_f[ST_FALLBACK_KW, s]
+            conn_low[c] = max(conn_low[c], 0.0)
+        else:
+            conn_kw[c] = min(max(action[c], -1.0), 1.0) * charger_f[CH_MAX_KW, k]
+        if outage[k, tick] > 0.0:
+            conn[CN_OUTAGE_KWH, c] += battery_energy_kwh(
+                conn_high[c], charger_f[CH_EFFICIENCY, k], dt_h
+            )[0]
+            conn_low[c] = conn_high[c] = 0.0
         if conn[CN_OCCUPIED, c] > 0.0:
-            s = charger_station[k]
             stored_kwh[s] += conn[CN_SOC, c] * conn[CN_BATTERY_KWH, c]
             storage_kwh[s] += conn[CN_BATTERY_KWH, c]
     bess_kw[:] = 0.0
     for s in range(n_st):
-        if cfg[CFG_BESS_ACTION] > 0.0:
+        link_down = outage[n_ch + s, tick] > 0.0
+        kpi[KPI_MISSED_DEADLINES] += link_down
+        if cfg[CFG_BESS_ACTION] > 0.0 and not link_down:
             bess_kw[s] = min(max(action[n_conn + s], -1.0), 1.0) * station_f[ST_BESS_KW, s]
         bess_low[s], bess_high[s] = _bess_limits_kw(cfg, station_f, bess_soc, s)
         stored_kwh[s] += bess_soc[s] * station_f[ST_BESS_KWH, s]
@@ -422,11 +560,15 @@ def step(
         scratch,
     )
 
-    # 5. market: households and stations bid for own energy, the supplier covers the rest
+    # 5. market: households and stations bid for own energy, the supplier covers the rest;
+    # a station without link has no bid in the market
     household_kwh = household_kw * dt_h
-    renewable_kwh = exo[EXO_RENEWABLE_KW, tick] * dt_h
+    kpi[KPI_WIND_OUTAGE] = exo[EXO_WIND_KW, tick] * outage[n_ch + n_st, tick] * dt_h
+    renewable_kwh = exo[EXO_RENEWABLE_KW, tick] * dt_h - kpi[KPI_WIND_OUTAGE]
     for s in range(n_st):
         station_demand_kwh[s] = max(station_out[SO_NET_KW, s], 0.0) * dt_h
+        if outage[n_ch + s, tick] > 0.0:
+            station_demand_kwh[s] = 0.0
         station_export_kwh[s] = max(-station_out[SO_NET_KW, s], 0.0) * dt_h
         fill[s] = stored_kwh[s] / storage_kwh[s] if storage_kwh[s] > 0.0 else 0.0
     household_own_kwh, household_payment, clearing_price, surplus_kwh = clear_market(
@@ -442,7 +584,9 @@ def step(
         scratch,
     )
     for s in range(n_st):
-        station_out[SO_EXTERNAL_KWH, s] = station_demand_kwh[s] - station_out[SO_OWN_KWH, s]
+        station_out[SO_EXTERNAL_KWH, s] = (
+            max(station_out[SO_NET_KW, s], 0.0) * dt_h - station_out[SO_OWN_KWH, s]
+        )
         station_out[SO_BID_EUR_PER_KWH, s] = 1.0 - fill[s]
         station_out[SO_BESS_KW, s] = bess_kw[s]
     external_kwh = household_kwh - household_own_kwh + station_out[SO_EXTERNAL_KWH].sum()
@@ -497,8 +641,13 @@ def step(
         if conn[CN_OCCUPIED, c] > 0.0 and (conn[CN_DEPARTURE, c] <= tick or last):
             _depart(conn, c, kpi)
     kpi[KPI_UNMET_PENALTY] = kpi[KPI_UNMET] * cfg[CFG_UNMET_PENALTY]
-    if not last:
-        _arrive(conn_charger, charger_f, charger_station, ev, conn, clock, tick, kpi)
+    if last:
+        close_reservations(ev, res, clock[CLK_NEXT_EV], kpi)
+    else:
+        _begin_tick(
+            cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res,
+            clock, tick, kpi, scratch,
+        )  # fmt: skip
 
     # 9. reward, episode totals, observation
     reward = 0.0
@@ -508,7 +657,7 @@ def step(
     for i in KPI_EPISODE_MAX:
         kpi_total[i] = max(kpi_total[i] - kpi[i], kpi[i])
     write_observation(
-        cfg, conn_charger, charger_f, charger_station, station_f, exo, conn, bess_soc, tick, obs,
-        scratch,
+        cfg, conn_charger, charger_f, charger_station, station_f, exo, ev, outage, conn, res,
+        bess_soc, clock, obs, scratch,
     )  # fmt: skip
     return STATUS_OK, reward

@@ -32,12 +32,17 @@ class EpisodePlan(NamedTuple):
         ev: EV sessions, shape (N_EV_FIELDS, n_evs) (``core.layout.EV_*``).
         connector_ev: index into ``ev`` of the EV on each connector during each tick, -1 when
             free, shape (episode_ticks, C); rejected EVs never appear.
+        ev_tariff: what each EV pays per kWh, EUR/kWh, shape (n_evs,): its reservation's
+            price when it was served on one, else ``EV_TARIFF``.
+        outage: components down per tick, shape (K + S + 1, n_exo_ticks) (``core.layout``).
     """
 
     date: str
     exo: np.ndarray
     ev: np.ndarray
     connector_ev: np.ndarray
+    ev_tariff: np.ndarray
+    outage: np.ndarray
 
 
 def float_actions(actions, space: gym.spaces.Box, name: str) -> np.ndarray:
@@ -69,6 +74,11 @@ class EVGridEnv(gym.Env):
     A community owns wind turbines, serves households and runs charging stations
     (chargers with one or more connectors, an optional station battery) on one feeder. EVs
     arrive, plug into a free connector of their station, and leave at their departure tick.
+    With ``reservation`` on, EVs first reserve a connector by contract net (offers priced by
+    utilisation, scored by distance, price and energy; :mod:`evgrid_gym.core.reservation`),
+    and may come late or not at all. With ``faults``, chargers, station links and turbines
+    fail at random or scheduled ticks; the tick completes around them (safe fallbacks,
+    :mod:`evgrid_gym.core.tick`).
     Each tick (15 min by default) the agent sets the power of every connector (and of each
     station battery); the simulator projects it onto the EV's two-stage CC-CV curve and the
     charger, station and feeder limits, clears the community energy market of seed 000 (own
@@ -91,8 +101,10 @@ class EVGridEnv(gym.Env):
 
     ## Observation Space
 
-    ``Box(low, high, (5C + 2S + 2F + 5,), float32)`` with finite bounds from the scenario
-    (F = ``observation.forecast_ticks``), feature-major:
+    ``Box(low, high, (5C + 2S + 2F + 5 [+ S H] [+ K + S + 1],), float32)`` with finite
+    bounds from the scenario (F = ``observation.forecast_ticks``, H =
+    ``reservation.observation_hours`` when reservations are on, the last block when faults
+    are on; K chargers), feature-major:
 
     | slice | observation | unit | range |
     |-------|-------------|------|-------|
@@ -100,15 +112,18 @@ class EVGridEnv(gym.Env):
     | [C, 2C) | EV state of charge | fraction | [0, 1] |
     | [2C, 3C) | energy still needed to the target soc | kWh | [0, largest battery] |
     | [3C, 4C) | ticks to departure | ticks | [0, episode_ticks] |
-    | [4C, 5C) | max average power the EV can take this tick | kW | [0, charger rated] |
+    | [4C, 5C) | max average power the EV can take now (0: charger down) | kW | [0, rated] |
     | [5C, 5C+S) | BESS state of charge (0 without BESS) | fraction | [0, 1] |
     | [5C+S, 5C+2S) | headroom: grid + BESS discharge - EVs' max power | kW | see below |
     | next 2 | sin, cos of the time of day | - | [-1, 1] |
     | next F+1 | external price now and the next F ticks | EUR/kWh | price range |
     | next F+1 | renewable output now and the next F ticks | kW | [0, installed] |
-    | last | household load now | kW | [0, peak] |
+    | next 1 | household load now | kW | [0, peak] |
+    | next S H | reservations of station s arriving h hours ahead | count | see below |
+    | next K+S+1 | chargers down, station links down, wind share down | 0/1 | [0, 1] |
 
     Headroom lies in [-(sum of the station's rated connector power), grid + BESS power].
+    Reservation counts (station-major) lie in [0, station connectors x ticks per hour].
 
     ## Rewards
 
@@ -124,6 +139,12 @@ class EVGridEnv(gym.Env):
     All connectors free, station batteries at their ``initial_soc``, tick 0. Wind, household
     load, prices and EV sessions of the episode are drawn from ``np_random`` (seeded by
     ``reset(seed=...)``); EVs arriving at tick 0 are plugged in.
+
+    ``info`` holds every tick KPI (``core.layout.KPI_NAMES``: energy, money, reservations,
+    missed deadlines, outage losses), ``tick``, ``date``, ``connector_ev`` (EV index per
+    connector), per-station market results (``station_*``), ``station_reservations`` (S, H),
+    ``charger_down`` (K,), ``station_link_down`` (S,), ``wind_down_fraction``, and per EV of
+    the episode ``reservation_status`` (``core.layout.RES_*``) and ``reserved_connector``.
 
     ## Episode End
 
@@ -153,6 +174,7 @@ class EVGridEnv(gym.Env):
             sc.observation_low, sc.observation_high, dtype=np.float32
         )
         self._conn = np.zeros((L.N_CONN_FIELDS, sc.n_connectors))
+        self._res = np.zeros((L.N_RES_FIELDS, 0))
         self._bess_soc = np.zeros(sc.n_stations)
         self._clock = np.zeros(L.N_CLOCK, dtype=np.int64)
         self._kpi = np.zeros(L.N_KPI)
@@ -162,7 +184,7 @@ class EVGridEnv(gym.Env):
         self._work = np.zeros(
             core.workspace_size(sc.n_connectors, sc.charger_f.shape[1], sc.n_stations)
         )
-        self._exo = self._ev = None
+        self._exo = self._ev = self._outage = None
         self._date = ""
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -177,12 +199,16 @@ class EVGridEnv(gym.Env):
         if unknown:
             raise ValueError(f"options: unknown keys {unknown}; allowed: ['date']")
         sc = self.scenario
-        date, self._exo, self._ev = sc.sample_episode(self.np_random, options.get("date"))
+        date, self._exo, self._ev, self._outage = sc.sample_episode(
+            self.np_random, options.get("date")
+        )
         self._date = date.isoformat()
+        if self._res.shape[1] != self._ev.shape[1]:
+            self._res = np.zeros((L.N_RES_FIELDS, self._ev.shape[1]))
         core.reset(
             sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-            self._exo, self._ev, self._conn, self._bess_soc, self._clock,
-            self._kpi, self._kpi_total, self._station_out, self._obs, self._work,
+            self._exo, self._ev, self._outage, self._conn, self._res, self._bess_soc,
+            self._clock, self._kpi, self._kpi_total, self._station_out, self._obs, self._work,
         )  # fmt: skip
         return self._obs.copy(), self._info()
 
@@ -195,8 +221,9 @@ class EVGridEnv(gym.Env):
         sc = self.scenario
         status, reward = core.step(
             sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-            self._exo, self._ev, sc.reward_weights, self._conn, self._bess_soc, self._clock,
-            self._kpi, self._kpi_total, self._station_out, action, self._obs, self._work,
+            self._exo, self._ev, self._outage, sc.reward_weights, self._conn, self._res,
+            self._bess_soc, self._clock, self._kpi, self._kpi_total, self._station_out,
+            action, self._obs, self._work,
         )  # fmt: skip
         if status == core.STATUS_BAD_ACTION:
             bad = np.flatnonzero(~np.isfinite(action)).tolist()
@@ -218,6 +245,14 @@ class EVGridEnv(gym.Env):
         station_out = self._station_out.copy()
         for name, field in _STATION_INFO:
             info[name] = station_out[field]
+        sc = self.scenario
+        tick = info["tick"]
+        info["station_reservations"] = sc.unpack(self._obs).reservations.copy()
+        info["charger_down"] = self._outage[: sc.n_chargers, tick].astype(bool)
+        info["station_link_down"] = self._outage[sc.n_chargers : -1, tick].astype(bool)
+        info["wind_down_fraction"] = float(self._outage[-1, tick])
+        info["reservation_status"] = self._res[L.RS_STATUS].astype(np.int64)
+        info["reserved_connector"] = self._res[L.RS_CONNECTOR].astype(np.int64)
         return info
 
     def episode_plan(self) -> EpisodePlan:
@@ -234,26 +269,30 @@ class EVGridEnv(gym.Env):
             raise RuntimeError("call reset() before episode_plan()")
         sc = self.scenario
         n_ticks = sc.config.episode_ticks
-        conn, bess_soc, clock = (
+        conn, res, bess_soc, clock = (
             np.empty_like(self._conn),
+            np.empty_like(self._res),
             np.empty_like(self._bess_soc),
             np.empty_like(self._clock),
         )
         kpi, kpi_total = np.empty_like(self._kpi), np.empty_like(self._kpi_total)
         station_out, obs = np.empty_like(self._station_out), np.empty_like(self._obs)
-        state = (conn, bess_soc, clock, kpi, kpi_total, station_out)
+        state = (conn, res, bess_soc, clock, kpi, kpi_total, station_out)
         core.reset(sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-                   self._exo, self._ev, *state, obs, self._work)  # fmt: skip
+                   self._exo, self._ev, self._outage, *state, obs, self._work)  # fmt: skip
         idle = np.zeros(sc.n_actions)
         connector_ev = np.empty((n_ticks, sc.n_connectors), dtype=np.int64)
         for t in range(n_ticks):
             connector_ev[t] = conn[L.CN_EV]
             core.step(sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-                      self._exo, self._ev, sc.reward_weights, *state, idle, obs,
+                      self._exo, self._ev, self._outage, sc.reward_weights, *state, idle, obs,
                       self._work)  # fmt: skip
+        served = res[L.RS_STATUS] == L.RES_SERVED
+        ev_tariff = np.where(served, res[L.RS_PRICE], self._ev[L.EV_TARIFF])
         return EpisodePlan(
-            self._date, _readonly(self._exo), _readonly(self._ev), _readonly(connector_ev)
-        )
+            self._date, _readonly(self._exo), _readonly(self._ev), _readonly(connector_ev),
+            _readonly(ev_tariff), _readonly(self._outage),
+        )  # fmt: skip
 
     @property
     def kpi_total(self) -> np.ndarray:

@@ -72,7 +72,9 @@ class EVGridVectorEnv(VectorEnv):
             (n, workspace_size(sc.n_connectors, sc.charger_f.shape[1], sc.n_stations))
         )
         self._exo = np.zeros((n, L.N_EXO_FIELDS, sc.n_exo_ticks))
+        self._outage = np.zeros((n, sc.n_chargers + sc.n_stations + 1, sc.n_exo_ticks))
         self._ev = np.full((n, L.N_EV_FIELDS, 1), np.inf)
+        self._res = np.zeros((n, L.N_RES_FIELDS, 1))
         self._status = np.zeros(n, dtype=np.int64)
         self._rewards = np.zeros(n)
         self._rngs: list[np.random.Generator | None] = [None] * n
@@ -100,19 +102,24 @@ class EVGridVectorEnv(VectorEnv):
 
     def _start_episode(self, i: int) -> None:
         sc = self.scenario
-        date, exo, ev = sc.sample_episode(self._rngs[i])
+        date, exo, ev, outage = sc.sample_episode(self._rngs[i])
         self._dates[i] = date.isoformat()
         self._exo[i] = exo
+        self._outage[i] = outage
         if ev.shape[1] > self._ev.shape[2]:
             grown = np.full((self.num_envs, L.N_EV_FIELDS, 2 * ev.shape[1]), np.inf)
             grown[:, :, : self._ev.shape[2]] = self._ev
             self._ev = grown
+            res = np.zeros((self.num_envs, L.N_RES_FIELDS, 2 * ev.shape[1]))
+            res[:, :, : self._res.shape[2]] = self._res
+            self._res = res
         self._ev[i, :, : ev.shape[1]] = ev
-        self._ev[i, L.EV_ARRIVAL, ev.shape[1] :] = np.inf
+        self._ev[i, :, ev.shape[1] :] = np.inf
         core.reset_one(
             sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-            self._exo, self._ev, self._conn, self._bess_soc, self._clock, self._kpi,
-            self._kpi_total, self._station_out, self._obs, self._work, i,
+            self._exo, self._ev, self._outage, self._conn, self._res, self._bess_soc,
+            self._clock, self._kpi, self._kpi_total, self._station_out, self._obs,
+            self._work, i,
         )  # fmt: skip
 
     def step(self, actions):
@@ -134,9 +141,9 @@ class EVGridVectorEnv(VectorEnv):
         sc = self.scenario
         core.step_batch(
             sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-            self._exo, self._ev, sc.reward_weights, self._conn, self._bess_soc, self._clock,
-            self._kpi, self._kpi_total, self._station_out, actions, self._obs, self._status,
-            self._rewards, self._work,
+            self._exo, self._ev, self._outage, sc.reward_weights, self._conn, self._res,
+            self._bess_soc, self._clock, self._kpi, self._kpi_total, self._station_out,
+            actions, self._obs, self._status, self._rewards, self._work,
         )  # fmt: skip
         terminated = self._clock[:, L.CLK_TICK] >= sc.config.episode_ticks
         infos = self._infos()
