@@ -145,18 +145,25 @@ def test_electra_bess_lets_evs_draw_more_than_the_grid(rollout):
 
 
 @pytest.mark.parametrize("policy", ["uncontrolled", "random"])
-def test_high_demand_buys_more_external_energy_than_normal(policy, rollout):
-    external = {}
+def test_high_demand_buys_more_and_rejects_more_reservations_than_normal(policy, rollout):
+    kpis = {}
     for name in ("scenario1_normal", "scenario2_high_demand"):
         env = EVGridEnv(name)
-        external[name] = [
-            _run(env, policy, seed, rollout)[-1][-1]["episode_kpis"]["external_energy_kwh"]
-            for seed in range(4)
+        config = env.scenario.config
+        assert config.reservation.enabled and config.faults.enabled
+        kpis[name] = [
+            _run(env, policy, seed, rollout)[-1][-1]["episode_kpis"] for seed in range(4)
         ]
     for seed, (normal, high) in enumerate(
-        zip(external["scenario1_normal"], external["scenario2_high_demand"], strict=True)
+        zip(kpis["scenario1_normal"], kpis["scenario2_high_demand"], strict=True)
     ):
-        assert high > normal, f"seed {seed}: {high} <= {normal}"
+        assert high["external_energy_kwh"] > normal["external_energy_kwh"], f"seed {seed}"
+        assert high["acceptance_rate"] < normal["acceptance_rate"], f"seed {seed}"
+        for k in (normal, high):  # households present; always served in full (core.market)
+            assert k["household_kwh"] > 0.0
+            assert k["total_reservation_requests"] > 0
+    rejected = {name: sum(k["reservations_rejected"] for k in v) for name, v in kpis.items()}
+    assert rejected["scenario2_high_demand"] > rejected["scenario1_normal"]
 
 
 def test_scenario_arrays_are_read_only():
