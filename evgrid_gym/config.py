@@ -209,7 +209,7 @@ class StationConfig(_Strict):
     x_km: Number = 0.0
     y_km: Number = 0.0
     grid_capacity_kw: PositiveFloat
-    reservation_price_eur_per_kwh: Number | None = None
+    reservation_price_eur_per_kwh: NonNegativeFloat | None = None
     """Base price of a reservation here (station idle); None: ``evs.tariff_eur_per_kwh``."""
     bess: BessConfig | None = None
     chargers: Annotated[list[ChargerConfig], Field(min_length=1)]
@@ -387,7 +387,8 @@ class ReservationConfig(_Strict):
     enabled: bool = False
     """False: EVs come unannounced to their recorded station (trace-driven arrivals)."""
     lead_time_h: NonNegativeFloat = 1.0
-    """The request goes out this long before the planned arrival (at the earliest at 00:00)."""
+    """The request goes out this long before the planned arrival (at the earliest at 00:00);
+    rounded to whole ticks, like ``grace_h``."""
     grace_h: NonNegativeFloat = 0.25
     """A reserved connector waits this long after the planned arrival, then is released."""
     no_show_probability: Fraction = 0.05

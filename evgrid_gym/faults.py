@@ -5,7 +5,8 @@ plain array (``core.layout``: rows K chargers, S station links, then the fractio
 capacity down) and a test can inject one at any tick. Random outages: each component that is
 up fails at a tick with its probability (``faults.*_probability``) and stays down for a
 geometric number of ticks with mean ``mean_repair_ticks`` (a constant repair rate, the usual
-two-state Markov availability model); scheduled outages are added on top.
+two-state Markov availability model); scheduled outages are added on top. The wind lost to
+turbines down is their share of the rated wind capacity.
 """
 
 from __future__ import annotations
@@ -60,5 +61,6 @@ class OutageSampler:
         rows, ticks = np.nonzero(rng.random(down.shape) < self._probability)
         durations = rng.geometric(self._repair_probability, rows.size)
         for row, tick, duration in zip(rows, ticks, durations, strict=True):
-            down[row, tick : tick + duration] = True
+            if not down[row, tick]:  # only a component that is up can fail
+                down[row, tick : tick + duration] = True
         return self._timeline(down)

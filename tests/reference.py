@@ -390,16 +390,27 @@ def clear_discrete(
 # --------------------------------------------------------------------------------------------
 
 
+def _overlap_ticks(start_a, end_a, start_b, end_b):
+    """Length of the intersection of the tick intervals [start_a, end_a) and [start_b, end_b)."""
+    return max(min(end_a, end_b) - max(start_a, start_b), 0.0)
+
+
 class RefSim:
     """A reference simulator over the same packed scenario arrays as ``core.tick``.
 
     The state is a list with one dict (or ``None`` when free) per connector, a list of BESS
-    socs, the tick and the index of the next EV to arrive. ``packed_conn()`` renders the
-    connectors in the ``conn`` layout of :mod:`evgrid_gym.core.layout` for comparison.
+    socs, the tick, the index of the next EV to arrive and one reservation dict per EV.
+    ``packed_conn()`` and ``packed_res()`` render the connectors and reservations in the
+    ``conn`` and ``res`` layouts of :mod:`evgrid_gym.core.layout` for comparison.
+
+    Reservations follow the rules of the ``core/reservation.py`` docstring, faults those of
+    the ``core/tick.py`` docstring. Where the rules leave the order open, the requests of one
+    tick are handled one EV after the other in the order of the EV table (each sees the
+    reservations confirmed before it), before the tick's arrivals.
     """
 
     def __init__(self, cfg, conn_charger, charger_f, charger_station, station_f, exo, ev,
-                 reward_weights):  # fmt: skip
+                 reward_weights, outage=None):  # fmt: skip
         cfg = [float(x) for x in cfg]
         self.dt_h = cfg[L.CFG_DT_H]
         self.feeder_kw = cfg[L.CFG_FEEDER_KW]
@@ -415,6 +426,15 @@ class RefSim:
         self.forecast = int(cfg[L.CFG_FORECAST_TICKS])
         self.bess_action = cfg[L.CFG_BESS_ACTION] > 0
         self.ticks_per_day = cfg[L.CFG_TICKS_PER_DAY]
+        self.reservation = cfg[L.CFG_RESERVATION] > 0
+        self.grace_ticks = cfg[L.CFG_GRACE_TICKS]
+        self.markup = cfg[L.CFG_UTILISATION_MARKUP]
+        self.min_energy_fraction = cfg[L.CFG_MIN_ENERGY_FRACTION]
+        self.weight_km = cfg[L.CFG_DISTANCE_WEIGHT]
+        self.weight_price = cfg[L.CFG_PRICE_WEIGHT]
+        self.weight_kwh = cfg[L.CFG_ENERGY_WEIGHT]
+        self.reservation_hours = int(cfg[L.CFG_RESERVATION_HOURS])
+        self.outage_observation = cfg[L.CFG_OUTAGE_OBSERVATION] > 0
         self.chargers = [
             {
                 "max_kw": float(charger_f[L.CH_MAX_KW, k]),
@@ -438,6 +458,10 @@ class RefSim:
                     ("soc_min", L.ST_BESS_SOC_MIN),
                     ("soc_max", L.ST_BESS_SOC_MAX),
                     ("soc_init", L.ST_BESS_SOC_INIT),
+                    ("x_km", L.ST_X_KM),
+                    ("y_km", L.ST_Y_KM),
+                    ("price", L.ST_RESERVATION_PRICE),
+                    ("fallback_kw", L.ST_FALLBACK_KW),
                 )
             }  # fmt: skip
             for s in range(station_f.shape[1])
@@ -449,12 +473,13 @@ class RefSim:
                 ("household_kw", L.EXO_HOUSEHOLD_KW),
                 ("price", L.EXO_PRICE),
                 ("feed_in", L.EXO_FEED_IN),
+                ("wind_kw", L.EXO_WIND_KW),
             )
         }
         self.evs = [
             {
-                "arrival": ev[L.EV_ARRIVAL, e],
-                "departure": ev[L.EV_DEPARTURE, e],
+                "arrival": float(ev[L.EV_ARRIVAL, e]),
+                "departure": float(ev[L.EV_DEPARTURE, e]),
                 "station": int(ev[L.EV_STATION, e]),
                 "battery_kwh": float(ev[L.EV_BATTERY_KWH, e]),
                 "soc_arrival": float(ev[L.EV_SOC_ARRIVAL, e]),
@@ -464,12 +489,29 @@ class RefSim:
                 "v2g_kw": float(ev[L.EV_MAX_V2G_KW, e]),
                 "tariff": float(ev[L.EV_TARIFF, e]),
                 "connector": int(ev[L.EV_CONNECTOR, e]),
+                "request": float(ev[L.EV_REQUEST, e]),
+                "planned": float(ev[L.EV_PLANNED_ARRIVAL, e]),
+                "x_km": float(ev[L.EV_X_KM, e]),
+                "y_km": float(ev[L.EV_Y_KM, e]),
+                "max_price": float(ev[L.EV_MAX_PRICE, e]),
             }
             for e in range(ev.shape[1])
         ]
         self.weights = {name: float(reward_weights[i]) for i, name in enumerate(L.KPI_NAMES)}
         self.n_conn = len(self.conn_charger)
         self.n_st = len(self.stations)
+        n_ch = len(self.chargers)
+        if outage is None:
+            outage = np.zeros((n_ch + self.n_st + 1, exo.shape[1]))
+        # per tick: the chargers down, the station links down, the share of wind capacity down
+        self.outage_rows = [[float(x) for x in outage[:, t]] for t in range(outage.shape[1])]
+        self.charger_down = [
+            {k for k in range(n_ch) if outage[k, t] > 0} for t in range(outage.shape[1])
+        ]
+        self.link_down = [
+            {s for s in range(self.n_st) if outage[n_ch + s, t] > 0} for t in range(outage.shape[1])
+        ]
+        self.wind_down = [float(outage[n_ch + self.n_st, t]) for t in range(outage.shape[1])]
 
     # --- state ------------------------------------------------------------------------------
 
@@ -480,8 +522,12 @@ class RefSim:
         self.bess_soc = [st["soc_init"] for st in self.stations]
         self.tick = 0
         self.next_ev = 0
+        self.res = [
+            {"status": L.RES_NONE, "connector": -1, "price": 0.0, "energy_kwh": 0.0}
+            for _ in self.evs
+        ]
         kpi = dict.fromkeys(L.KPI_NAMES, 0.0)
-        self._arrivals(kpi)
+        self._begin_tick(kpi)
         self.kpi_total = dict(kpi)
         return self.observation(), kpi
 
@@ -499,14 +545,26 @@ class RefSim:
                 (L.CN_DEPARTURE, "departure"), (L.CN_MAX_KW, "max_kw"),
                 (L.CN_MAX_V2G_KW, "v2g_kw"), (L.CN_REQUESTED_KWH, "requested_kwh"),
                 (L.CN_DELIVERED_KWH, "delivered_kwh"), (L.CN_TARIFF, "tariff"),
+                (L.CN_OUTAGE_KWH, "outage_kwh"),
             ):  # fmt: skip
                 rows[field][c] = 1.0 if key is None else float(slot[key])
         return rows
 
-    def _plug(self, e, c):
+    def packed_res(self):
+        """The reservations as an ``(N_RES_FIELDS, n_evs)`` array (``res`` layout)."""
+        rows = np.zeros((L.N_RES_FIELDS, len(self.evs)))
+        for e, r in enumerate(self.res):
+            rows[L.RS_STATUS, e] = r["status"]
+            rows[L.RS_CONNECTOR, e] = r["connector"]
+            rows[L.RS_PRICE, e] = r["price"]
+            rows[L.RS_ENERGY_KWH, e] = r["energy_kwh"]
+        return rows
+
+    def _plug(self, e, c, tariff):
         ev = self.evs[e]
         charger = self.chargers[self.conn_charger[c]]
         ev_kw = ev["dc_kw"] if charger["dc"] else ev["ac_kw"]
+        self.last_power[c] = 0.0
         self.slots[c] = {
             "ev": e,
             "soc": ev["soc_arrival"],
@@ -515,32 +573,197 @@ class RefSim:
             "departure": ev["departure"],
             "max_kw": min(ev_kw, charger["max_kw"]),
             "v2g_kw": min(ev["v2g_kw"], charger["max_kw"]) if charger["v2g"] else 0.0,
-            "requested_kwh": max(ev["soc_target"] - ev["soc_arrival"], 0.0) * ev["battery_kwh"],
+            "requested_kwh": self._need_kwh(e),
             "delivered_kwh": 0.0,
-            "tariff": ev["tariff"],
+            "tariff": tariff,
+            "outage_kwh": 0.0,
         }
 
+    def _need_kwh(self, e):
+        ev = self.evs[e]
+        return max(ev["soc_target"] - ev["soc_arrival"], 0.0) * ev["battery_kwh"]
+
+    def _up(self, c, t):
+        """Connector ``c``'s charger is up at tick ``t``."""
+        return self.conn_charger[c] not in self.charger_down[t]
+
+    # --- reservations (core/reservation.py docstring) ---------------------------------------
+
+    def _committed_ticks(self, c, start, end, skip_ev):
+        """Ticks of ``[start, end)`` during which connector ``c`` is committed: to its plugged
+        EV (now until its departure) and to every confirmed reservation of an EV still to
+        come, other than ``skip_ev`` (its planned arrival to its departure)."""
+        slot = self.slots[c]
+        ticks = 0.0 if slot is None else _overlap_ticks(self.tick, slot["departure"], start, end)
+        for e in range(self.next_ev, len(self.evs)):
+            r = self.res[e]
+            if e != skip_ev and r["status"] == L.RES_CONFIRMED and r["connector"] == c:
+                ev = self.evs[e]
+                ticks += _overlap_ticks(ev["planned"], ev["departure"], start, end)
+        return ticks
+
+    def offer(self, e, s):
+        """Station ``s``'s offer to EV ``e``'s request now: a dict with ``reachable``,
+        ``connector`` (-1: none free), ``energy_kwh``, ``price``, ``distance_km``."""
+        ev, st = self.evs[e], self.stations[s]
+        start, end = ev["planned"], ev["departure"]
+        window = end - start
+        members = [c for c in range(self.n_conn) if self.conn_station[c] == s]
+        committed = {c: self._committed_ticks(c, start, end, e) for c in members}
+        utilisation = sum(committed.values()) / (len(members) * window)
+        committed_kw = (
+            sum(committed[c] * self.chargers[self.conn_charger[c]]["max_kw"] for c in members)
+            / window
+        )
+
+        def power_kw(c):
+            charger = self.chargers[self.conn_charger[c]]
+            return min(ev["dc_kw"] if charger["dc"] else ev["ac_kw"], charger["max_kw"])
+
+        free = [c for c in members if committed[c] == 0.0 and self._up(c, self.tick)]
+        connector = max(free, key=lambda c: (power_kw(c), -c)) if free else -1
+        energy = 0.0
+        if connector >= 0:
+            headroom_kw = max(st["grid_kw"] + st["bess_kw"] - committed_kw, 0.0)
+            efficiency = self.chargers[self.conn_charger[connector]]["eff"]
+            energy = min(
+                self._need_kwh(e),
+                min(power_kw(connector), headroom_kw) * window * self.dt_h * efficiency,
+            )
+        return {
+            "reachable": s not in self.link_down[self.tick],
+            "connector": connector,
+            "energy_kwh": energy,
+            "price": st["price"] + self.markup * utilisation,
+            "distance_km": math.hypot(ev["x_km"] - st["x_km"], ev["y_km"] - st["y_km"]),
+        }
+
+    def _auction(self, e, kpi):
+        """One round of EV ``e``'s request: ``(stations that answered, best acceptable offer or
+        None)``; a station whose link is down misses the deadline."""
+        answered = []
+        for s in range(self.n_st):
+            offer = self.offer(e, s)
+            if offer["reachable"]:
+                answered.append((s, offer))
+            else:
+                kpi["missed_deadlines"] += 1
+        need = self._need_kwh(e)
+        acceptable = [
+            (s, o)
+            for s, o in answered
+            if o["connector"] >= 0
+            and o["price"] <= self.evs[e]["max_price"]
+            and o["energy_kwh"] >= self.min_energy_fraction * need
+        ]
+        if not acceptable:
+            return len(answered), None
+
+        def rank(item):
+            s, o = item
+            score = (self.weight_kwh * o["energy_kwh"] - self.weight_price * o["price"]
+                     - self.weight_km * o["distance_km"])  # fmt: skip
+            return score, -s  # the lowest station index on ties
+
+        return len(answered), max(acceptable, key=rank)[1]
+
+    def _hold(self, r, offer):
+        r["connector"] = offer["connector"]
+        r["price"] = offer["price"]
+        r["energy_kwh"] = offer["energy_kwh"]
+
+    def _reservations(self, kpi):
+        """This tick's no-shows (released first), re-offers (then), and requests and retries
+        (last, in table order)."""
+        t = self.tick
+        waiting = list(range(self.next_ev, len(self.evs)))
+        confirmed = [e for e in waiting if self.res[e]["status"] == L.RES_CONFIRMED]
+        for e in confirmed:
+            if t > self.evs[e]["planned"] + self.grace_ticks:  # the grace period is over
+                self.res[e]["status"], self.res[e]["connector"] = L.RES_EXPIRED, -1
+                kpi["no_shows"] += 1
+        for e in confirmed:
+            r = self.res[e]
+            if r["status"] == L.RES_CONFIRMED and not self._up(r["connector"], t):
+                _, best = self._auction(e, kpi)  # its charger failed: offered again
+                if best is None:
+                    r["status"], r["connector"] = L.RES_CANCELLED, -1
+                    kpi["reservations_cancelled"] += 1
+                else:
+                    self._hold(r, best)
+        for e in waiting:
+            ev, r = self.evs[e], self.res[e]
+            if r["status"] in (L.RES_NONE, L.RES_PENDING) and ev["request"] <= t:
+                if r["status"] == L.RES_NONE:
+                    kpi["reservation_requests"] += 1
+                n_answered, best = self._auction(e, kpi)
+                if best is not None:
+                    self._hold(r, best)
+                    r["status"] = L.RES_CONFIRMED
+                    kpi["reservations_confirmed"] += 1
+                elif n_answered > 0 or t >= ev["planned"]:
+                    r["status"] = L.RES_REJECTED
+                    kpi["reservations_rejected"] += 1
+                else:  # nobody answered: retried next tick
+                    r["status"] = L.RES_PENDING
+
+    def _close_reservations(self, kpi):
+        """Episode end: open reservations are no-shows, pending requests rejected."""
+        for e in range(self.next_ev, len(self.evs)):
+            r = self.res[e]
+            if r["status"] == L.RES_CONFIRMED:
+                r["status"], r["connector"] = L.RES_EXPIRED, -1
+                kpi["no_shows"] += 1
+            elif r["status"] == L.RES_PENDING:
+                r["status"] = L.RES_REJECTED
+                kpi["reservations_rejected"] += 1
+
+    # --- arrivals -----------------------------------------------------------------------------
+
+    def _begin_tick(self, kpi):
+        if self.reservation:
+            self._reservations(kpi)
+        self._arrivals(kpi)
+
     def _arrivals(self, kpi):
-        """Plugs in every EV arriving by now: into the connector it asks for if that is free,
-        else into the first free connector of its station (of any station for station -1);
-        rejected if there is none."""
-        while self.next_ev < len(self.evs) and self.evs[self.next_ev]["arrival"] <= self.tick:
+        """Plugs in every EV arriving by now. One with a confirmed reservation takes its
+        reserved connector (holds are kept, so it must be free) and pays the agreed price. A
+        walk-in needs a connector free until its departure (no plugged EV, no reservation of
+        an EV still to come overlapping) on a charger that is up: the one it asks for, else
+        the first of its station (of any station for station -1); rejected if there is none.
+        """
+        t = self.tick
+        while self.next_ev < len(self.evs) and self.evs[self.next_ev]["arrival"] <= t:
             e = self.next_ev
             self.next_ev += 1
             kpi["arrivals"] += 1
-            wanted, station = self.evs[e]["connector"], self.evs[e]["station"]
+            ev, r = self.evs[e], self.res[e]
+            if r["status"] == L.RES_CONFIRMED:
+                c = r["connector"]
+                assert self._up(c, t), f"EV {e}: its reserved connector {c} is down"
+                if self.slots[c] is None:
+                    r["status"] = L.RES_SERVED
+                    kpi["reservations_served"] += 1
+                    self._plug(e, c, tariff=r["price"])
+                    continue
+                # early, its connector still taken: the reservation is cancelled, a walk-in
+                r["status"], r["connector"] = L.RES_CANCELLED, -1
+                kpi["reservations_cancelled"] += 1
             free = [
                 c
                 for c in range(self.n_conn)
-                if self.slots[c] is None and station in (-1, self.conn_station[c])
+                if self.slots[c] is None
+                and self._up(c, t)
+                and self._committed_ticks(c, t, ev["departure"], e) == 0.0
             ]
-            if wanted >= 0 and self.slots[wanted] is None:
+            wanted, station = ev["connector"], ev["station"]
+            if wanted in free:
                 free = [wanted]
+            free = [c for c in free if c == wanted or station in (-1, self.conn_station[c])]
             if not free:
                 kpi["rejected_arrivals"] += 1
                 continue
-            self.last_power[free[0]] = 0.0
-            self._plug(e, free[0])
+            self._plug(e, free[0], tariff=ev["tariff"])
 
     # --- limits -----------------------------------------------------------------------------
 
@@ -576,19 +799,34 @@ class RefSim:
         dt = self.dt_h
         t = self.tick
         kpi = dict.fromkeys(L.KPI_NAMES, 0.0)
+        links_down = self.link_down[t]
 
         def clip(a):
             return min(max(a, -1.0), 1.0)
 
-        requested = [
-            clip(action[c]) * self.chargers[self.conn_charger[c]]["max_kw"]
-            for c in range(self.n_conn)
-        ]
-        ranges = [self.connector_range_kw(c) for c in range(self.n_conn)]
+        # a station without link runs on its fallback setpoint, without V2G, its BESS idle;
+        # a charger down delivers nothing (what its EV could have taken is booked)
+        requested, ranges = [], []
+        for c in range(self.n_conn):
+            charger = self.chargers[self.conn_charger[c]]
+            low, high = self.connector_range_kw(c)
+            if self.conn_station[c] in links_down:
+                requested.append(self.stations[self.conn_station[c]]["fallback_kw"])
+                low = max(low, 0.0)
+            else:
+                requested.append(clip(action[c]) * charger["max_kw"])
+            if not self._up(c, t):
+                if self.slots[c] is not None:
+                    self.slots[c]["outage_kwh"] += battery_change_kwh(high, charger["eff"], dt)[0]
+                low = high = 0.0
+            ranges.append((low, high))
         bess_requested = [
-            clip(action[self.n_conn + s]) * st["bess_kw"] if self.bess_action else 0.0
+            clip(action[self.n_conn + s]) * st["bess_kw"]
+            if self.bess_action and s not in links_down
+            else 0.0
             for s, st in enumerate(self.stations)
         ]
+        kpi["missed_deadlines"] += len(links_down)
         bess_ranges = [self.bess_range_kw(s) for s in range(self.n_st)]
         # the stores of each station at tick start: plugged EVs and the BESS
         stored = [st["bess_kwh"] * self.bess_soc[s] for s, st in enumerate(self.stations)]
@@ -607,16 +845,21 @@ class RefSim:
             [st["grid_kw"] for st in self.stations], household_kw, self.feeder_kw, self.soft,
         )  # fmt: skip
 
+        # the bids of a station without link never reach the market: the supplier serves it
         demand = [max(n, 0.0) * dt for n in net]
+        bids = [0.0 if s in links_down else demand[s] for s in range(self.n_st)]
         exported = [max(-n, 0.0) * dt for n in net]
+        wind_lost = self.exo["wind_kw"][t] * self.wind_down[t] * dt
+        renewable = self.exo["renewable_kw"][t] * dt - wind_lost
         market = clear(
-            household_kw * dt, demand, fill, storage,
-            self.exo["renewable_kw"][t] * dt + sum(exported), self.household_bid, self.uniform,
+            household_kw * dt, bids, fill, storage, renewable + sum(exported),
+            self.household_bid, self.uniform,
         )  # fmt: skip
         station_external = [demand[s] - market["station_own_kwh"][s] for s in range(self.n_st)]
         external = household_kw * dt - market["household_own_kwh"] + sum(station_external)
         kpi["household_kwh"] = household_kw * dt
-        kpi["renewable_kwh"] = self.exo["renewable_kw"][t] * dt
+        kpi["renewable_kwh"] = renewable
+        kpi["wind_outage_kwh"] = wind_lost
         kpi["external_energy_kwh"] = external
         kpi["own_energy_used_kwh"] = market["household_own_kwh"] + sum(market["station_own_kwh"])
         kpi["import_kw"] = external / dt
@@ -668,14 +911,18 @@ class RefSim:
         end = self.tick >= self.n_ticks
         for c, slot in enumerate(self.slots):
             if slot is not None and (slot["departure"] <= self.tick or end):
+                unmet = max(slot["requested_kwh"] - slot["delivered_kwh"], 0.0)
                 kpi["departures"] += 1
                 kpi["requested_kwh"] += slot["requested_kwh"]
                 kpi["delivered_kwh"] += slot["delivered_kwh"]
-                kpi["unmet_energy_kwh"] += max(slot["requested_kwh"] - slot["delivered_kwh"], 0)
+                kpi["unmet_energy_kwh"] += unmet
+                kpi["outage_unmet_kwh"] += min(unmet, slot["outage_kwh"])
                 self.slots[c] = None
         kpi["unmet_penalty_eur"] = kpi["unmet_energy_kwh"] * self.unmet_penalty
-        if not end:
-            self._arrivals(kpi)
+        if end:
+            self._close_reservations(kpi)
+        else:
+            self._begin_tick(kpi)
 
         reward = sum(self.weights[name] * kpi[name] for name in L.KPI_NAMES)
         maxima = {L.KPI_NAMES[i] for i in L.KPI_EPISODE_MAX}
@@ -692,7 +939,7 @@ class RefSim:
         occupied, soc, needed, to_go, max_kw = [], [], [], [], []
         headroom = [st["grid_kw"] - self.bess_range_kw(s)[0] for s, st in enumerate(self.stations)]
         for c, slot in enumerate(self.slots):
-            high = self.connector_range_kw(c)[1]
+            high = self.connector_range_kw(c)[1] if self._up(c, t) else 0.0
             headroom[self.conn_station[c]] -= high
             if slot is None:
                 slot = {"soc": 0.0, "soc_target": 0.0, "battery_kwh": 0.0, "departure": t}
@@ -705,12 +952,22 @@ class RefSim:
             max_kw.append(high)
         angle = 2.0 * math.pi * (t % self.ticks_per_day) / self.ticks_per_day
         ahead = range(t, t + self.forecast + 1)
+        # upcoming reservations per station and hour ahead (overdue ones in the first hour)
+        upcoming = [[0.0] * self.reservation_hours for _ in range(self.n_st)]
+        for e in range(self.next_ev, len(self.evs)):
+            r = self.res[e]
+            if r["status"] == L.RES_CONFIRMED:
+                hours_ahead = max(self.evs[e]["planned"] - t, 0.0) * self.dt_h
+                if hours_ahead < self.reservation_hours:
+                    upcoming[self.conn_station[r["connector"]]][math.floor(hours_ahead)] += 1.0
         return (
             occupied + soc + needed + to_go + max_kw + list(self.bess_soc) + headroom
             + [math.sin(angle), math.cos(angle)]
             + [self.exo["price"][i] for i in ahead]
             + [self.exo["renewable_kw"][i] for i in ahead]
             + [self.exo["household_kw"][t]]
+            + [n for row in upcoming for n in row]
+            + (self.outage_rows[t] if self.outage_observation else [])
         )  # fmt: skip
 
 
@@ -732,11 +989,18 @@ def random_scenario(
     dt_h=0.25,
     n_evs=None,
     scarce=False,
+    reservation=False,
+    outages=False,
 ):
     """A random scenario as a dict of the arrays ``core.tick.reset/step`` take.
 
     ``scarce=True`` makes station grids and the feeder tight and renewables small, so the
-    projection and the market both bind.
+    projection and the market both bind. ``reservation=True`` turns reservations on: most EVs
+    request ahead of their planned arrival from somewhere near their station, with a random
+    price limit; some come late or not at all (arrival +inf), and the EV table is sorted by
+    the actual arrival; random score weights, grace, markup and observation hours.
+    ``outages=True`` adds a random outage timeline (chargers, station links, wind share) and
+    often shows it in the observation. The key ``outage`` is always there (zeros when off).
     """
     charger_station, charger_rows, conn_charger = [], [], []
     for s in range(n_stations):
@@ -753,6 +1017,8 @@ def random_scenario(
             )
             conn_charger += [k] * int(rng.integers(1, 4))
     charger_f = np.array(charger_rows).T.copy()
+    n_chargers = charger_f.shape[1]
+    conn_station = np.array(charger_station)[conn_charger]
     station_f = np.zeros((L.N_STATION_FIELDS, n_stations))
     for s in range(n_stations):
         rated = charger_f[L.CH_MAX_KW, np.array(charger_station) == s].sum()
@@ -766,6 +1032,10 @@ def random_scenario(
             station_f[L.ST_BESS_SOC_MIN, s] = soc_min
             station_f[L.ST_BESS_SOC_MAX, s] = soc_max
             station_f[L.ST_BESS_SOC_INIT, s] = rng.uniform(soc_min, soc_max)
+    # the fallback while a station's link is down: its grid capacity shared by its connectors
+    station_f[L.ST_FALLBACK_KW] = station_f[L.ST_GRID_KW] / np.bincount(
+        conn_station, minlength=n_stations
+    )
     household_peak = rng.uniform(0.0, 60.0)
     total_rated = charger_f[L.CH_MAX_KW].sum()
     cfg = np.zeros(L.N_CFG)
@@ -794,6 +1064,8 @@ def random_scenario(
     exo[L.EXO_HOUSEHOLD_KW] = rng.uniform(0.0, household_peak, n_exo)
     exo[L.EXO_PRICE] = rng.uniform(0.0, 1.0, n_exo)
     exo[L.EXO_FEED_IN] = rng.uniform(0.0, 0.1, n_exo)
+    # the wind part of the renewables (the rest is PV)
+    exo[L.EXO_WIND_KW] = exo[L.EXO_RENEWABLE_KW] * rng.choice([0.0, 1.0, rng.uniform()], n_exo)
 
     if n_evs is None:
         n_evs = int(rng.integers(0, 4 * len(conn_charger) + 1))
@@ -810,13 +1082,53 @@ def random_scenario(
     ev[L.EV_MAX_V2G_KW] = np.where(rng.random(n_evs) < 0.5, rng.uniform(0.0, 20.0, n_evs), 0.0)
     ev[L.EV_TARIFF] = rng.uniform(0.1, 0.6, n_evs)
     # a replayed trace names the connector (and its station); some EVs take any station
-    conn_station = np.array(charger_station)[conn_charger]
     ev[L.EV_CONNECTOR] = np.where(
         rng.random(n_evs) < 0.2, rng.integers(0, len(conn_charger), n_evs), -1
     )
     asks = ev[L.EV_CONNECTOR] >= 0
     ev[L.EV_STATION, asks] = conn_station[ev[L.EV_CONNECTOR, asks].astype(int)]
     ev[L.EV_STATION, rng.random(n_evs) < 0.1] = -1
+    # reservations off: nobody requests, everybody comes as planned
+    ev[L.EV_REQUEST] = np.inf
+    ev[L.EV_PLANNED_ARRIVAL] = ev[L.EV_ARRIVAL]
+    station_f[L.ST_X_KM] = rng.uniform(0.0, 10.0, n_stations)
+    station_f[L.ST_Y_KM] = rng.uniform(0.0, 10.0, n_stations)
+    station_f[L.ST_RESERVATION_PRICE] = rng.uniform(0.2, 0.8, n_stations)
+
+    if reservation:
+        cfg[L.CFG_RESERVATION] = 1.0
+        cfg[L.CFG_GRACE_TICKS] = rng.integers(0, 3)
+        cfg[L.CFG_UTILISATION_MARKUP] = rng.choice([0.0, rng.uniform(0.0, 0.8)])
+        cfg[L.CFG_MIN_ENERGY_FRACTION] = rng.choice([0.0, 1.0, rng.uniform()])
+        cfg[L.CFG_DISTANCE_WEIGHT] = rng.uniform(0.0, 2.0)
+        cfg[L.CFG_PRICE_WEIGHT] = rng.uniform(0.0, 20.0)
+        cfg[L.CFG_ENERGY_WEIGHT] = rng.uniform(0.0, 0.5)
+        cfg[L.CFG_RESERVATION_HOURS] = rng.integers(0, 4)
+        planned = ev[L.EV_ARRIVAL].copy()
+        ev[L.EV_REQUEST] = np.where(
+            rng.random(n_evs) < 0.15, np.inf, np.maximum(planned - rng.integers(0, 5, n_evs), 0)
+        )
+        home = np.where(
+            ev[L.EV_STATION] >= 0, ev[L.EV_STATION], rng.integers(0, n_stations, n_evs)
+        ).astype(int)
+        ev[L.EV_X_KM] = station_f[L.ST_X_KM, home] + rng.normal(0.0, 2.0, n_evs)
+        ev[L.EV_Y_KM] = station_f[L.ST_Y_KM, home] + rng.normal(0.0, 2.0, n_evs)
+        ev[L.EV_MAX_PRICE] = rng.uniform(0.2, 1.2, n_evs)
+        late = rng.random(n_evs) < 0.3
+        actual = planned + np.where(late, rng.integers(1, 4, n_evs), 0)
+        no_show = (rng.random(n_evs) < 0.15) | (actual >= ev[L.EV_DEPARTURE])
+        ev[L.EV_ARRIVAL] = np.where(no_show, np.inf, actual)
+        ev = ev[:, np.argsort(ev[L.EV_ARRIVAL], kind="stable")]
+
+    n_rows = n_chargers + n_stations + 1
+    outage = np.zeros((n_rows, n_exo))
+    if outages:
+        cfg[L.CFG_OUTAGE_OBSERVATION] = float(rng.random() < 0.7)
+        rate = rng.uniform(0.0, 0.4, (n_rows - 1, 1))
+        for row, tick in zip(*np.nonzero(rng.random((n_rows - 1, n_exo)) < rate), strict=True):
+            outage[row, tick : tick + rng.integers(1, 4)] = 1.0
+        down = rng.random(n_exo) < rng.uniform(0.0, 0.5)
+        outage[-1] = np.where(down, rng.choice([0.25, 0.5, 1.0, rng.uniform()], n_exo), 0.0)
 
     weights = np.zeros(L.N_KPI)
     for name, w in (
@@ -836,42 +1148,175 @@ def random_scenario(
         "exo": exo,
         "ev": ev,
         "reward_weights": weights,
+        "outage": outage,
     }
 
 
+def hand_scenario(
+    stations,
+    evs,
+    *,
+    n_ticks=12,
+    dt_h=0.25,
+    forecast_ticks=1,
+    reservation=True,
+    grace_ticks=1,
+    markup=0.0,
+    min_energy_fraction=0.0,
+    distance_weight=1.0,
+    price_weight=10.0,
+    energy_weight=0.1,
+    reservation_hours=0,
+    outage_observation=False,
+    feeder_kw=1000.0,
+    renewable_kw=0.0,
+    wind_kw=0.0,
+    household_kw=0.0,
+):
+    """A small scenario built by hand, as a dict of packed arrays for :class:`CoreSim`.
+
+    ``stations``: one dict per station with ``chargers`` (a list of ``(max_kw,
+    n_connectors)``, AC, 90 % efficient, no V2G), ``grid_kw`` (100), ``x_km``, ``y_km`` (0),
+    ``price`` (reservation base price, 0.5 EUR/kWh) and ``bess_kw`` (0: no BESS; else a
+    100 kWh BESS at soc 0.5). Connectors and chargers are numbered station by station.
+    ``evs``: one dict per EV, already sorted by ``arrival`` (+inf for a no-show), overriding
+    ``departure`` (8), ``planned`` (= arrival), ``request`` (+inf: never), ``station`` (-1),
+    ``connector`` (-1), ``battery_kwh`` (40), ``soc`` (0.5), ``target`` (1.0), ``ac_kw``
+    (11), ``dc_kw`` (50), ``tariff`` (0.4), ``x_km``, ``y_km`` (0), ``max_price`` (1.0).
+    Nothing is ever down (``scenario["outage"]`` is zeros to edit); cfg as the keywords say.
+    """
+    charger_rows, charger_station, conn_charger = [], [], []
+    station_f = np.zeros((L.N_STATION_FIELDS, len(stations)))
+    for s, st in enumerate(stations):
+        n_conn = 0
+        for max_kw, n in st["chargers"]:
+            conn_charger += [len(charger_station)] * n
+            charger_station.append(s)
+            charger_rows.append([max_kw, 0.9, 0.0, 0.0])
+            n_conn += n
+        station_f[L.ST_GRID_KW, s] = st.get("grid_kw", 100.0)
+        if st.get("bess_kw", 0.0) > 0:
+            station_f[L.ST_BESS_KWH, s] = 100.0
+            station_f[L.ST_BESS_KW, s] = st["bess_kw"]
+            station_f[L.ST_BESS_EFFICIENCY, s] = 0.95
+            station_f[L.ST_BESS_SOC_MAX, s] = 1.0
+            station_f[L.ST_BESS_SOC_INIT, s] = 0.5
+        station_f[L.ST_X_KM, s] = st.get("x_km", 0.0)
+        station_f[L.ST_Y_KM, s] = st.get("y_km", 0.0)
+        station_f[L.ST_RESERVATION_PRICE, s] = st.get("price", 0.5)
+        station_f[L.ST_FALLBACK_KW, s] = station_f[L.ST_GRID_KW, s] / n_conn
+    cfg = np.zeros(L.N_CFG)
+    cfg[L.CFG_DT_H] = dt_h
+    cfg[L.CFG_FEEDER_KW] = feeder_kw
+    cfg[L.CFG_TRANSITION_SOC] = 0.8
+    cfg[L.CFG_V2G_SOC_MIN] = 0.2
+    cfg[L.CFG_HOUSEHOLD_BID] = 1.0
+    cfg[L.CFG_EXPORT] = 1.0
+    cfg[L.CFG_UNMET_PENALTY] = 0.5
+    cfg[L.CFG_OVERLOAD_PENALTY] = 1.0
+    cfg[L.CFG_N_TICKS] = n_ticks
+    cfg[L.CFG_FORECAST_TICKS] = forecast_ticks
+    cfg[L.CFG_BESS_ACTION] = 1.0
+    cfg[L.CFG_TICKS_PER_DAY] = round(24.0 / dt_h)
+    cfg[L.CFG_RESERVATION] = reservation
+    cfg[L.CFG_GRACE_TICKS] = grace_ticks
+    cfg[L.CFG_UTILISATION_MARKUP] = markup
+    cfg[L.CFG_MIN_ENERGY_FRACTION] = min_energy_fraction
+    cfg[L.CFG_DISTANCE_WEIGHT] = distance_weight
+    cfg[L.CFG_PRICE_WEIGHT] = price_weight
+    cfg[L.CFG_ENERGY_WEIGHT] = energy_weight
+    cfg[L.CFG_RESERVATION_HOURS] = reservation_hours
+    cfg[L.CFG_OUTAGE_OBSERVATION] = outage_observation
+    n_exo = n_ticks + forecast_ticks + 1
+    exo = np.zeros((L.N_EXO_FIELDS, n_exo))
+    exo[L.EXO_RENEWABLE_KW] = renewable_kw
+    exo[L.EXO_WIND_KW] = wind_kw
+    exo[L.EXO_HOUSEHOLD_KW] = household_kw
+    exo[L.EXO_PRICE] = 0.3
+    exo[L.EXO_FEED_IN] = 0.05
+    ev = np.zeros((L.N_EV_FIELDS, len(evs)))
+    for e, spec in enumerate(evs):
+        arrival = spec["arrival"]
+        for field, key, default in (
+            (L.EV_ARRIVAL, "arrival", None), (L.EV_DEPARTURE, "departure", 8.0),
+            (L.EV_STATION, "station", -1.0), (L.EV_BATTERY_KWH, "battery_kwh", 40.0),
+            (L.EV_SOC_ARRIVAL, "soc", 0.5), (L.EV_SOC_TARGET, "target", 1.0),
+            (L.EV_MAX_AC_KW, "ac_kw", 11.0), (L.EV_MAX_DC_KW, "dc_kw", 50.0),
+            (L.EV_MAX_V2G_KW, "v2g_kw", 0.0), (L.EV_TARIFF, "tariff", 0.4),
+            (L.EV_CONNECTOR, "connector", -1.0), (L.EV_REQUEST, "request", np.inf),
+            (L.EV_PLANNED_ARRIVAL, "planned", arrival), (L.EV_X_KM, "x_km", 0.0),
+            (L.EV_Y_KM, "y_km", 0.0), (L.EV_MAX_PRICE, "max_price", 1.0),
+        ):  # fmt: skip
+            ev[field, e] = spec.get(key, default)
+    assert np.all(ev[L.EV_ARRIVAL, 1:] >= ev[L.EV_ARRIVAL, :-1]), "give the EVs by arrival"
+    weights = np.zeros(L.N_KPI)
+    for name, w in (("revenue_eur", 1.0), ("energy_cost_eur", -1.0), ("export_revenue_eur", 1.0),
+                    ("unmet_penalty_eur", -1.0), ("overload_penalty_eur", -1.0)):  # fmt: skip
+        weights[L.KPI[name]] = w
+    return {
+        "cfg": cfg,
+        "conn_charger": np.array(conn_charger, dtype=np.int64),
+        "charger_f": np.array(charger_rows).T.copy(),
+        "charger_station": np.array(charger_station, dtype=np.int64),
+        "station_f": station_f,
+        "exo": exo,
+        "ev": ev,
+        "reward_weights": weights,
+        "outage": np.zeros((len(charger_station) + len(stations) + 1, n_exo)),
+    }
+
+
+def n_outage_rows(scenario):
+    """Outage rows in the observation: K + S + 1 when ``CFG_OUTAGE_OBSERVATION``, else 0."""
+    if scenario["cfg"][L.CFG_OUTAGE_OBSERVATION] <= 0:
+        return 0
+    return scenario["charger_f"].shape[1] + scenario["station_f"].shape[1] + 1
+
+
 class CoreSim:
-    """Holds the state arrays of one env and calls ``core.tick.reset/step`` on them."""
+    """Holds the state arrays of one env and calls ``core.tick.reset/step`` on them.
+
+    ``scenario["outage"]`` is the outage timeline; missing, nothing is ever down.
+    """
 
     def __init__(self, scenario):
-        self.sc = scenario
+        self.sc = dict(scenario)
         n_conn = scenario["conn_charger"].shape[0]
         n_st = scenario["station_f"].shape[1]
-        self.n_actions = n_conn + n_st * int(scenario["cfg"][L.CFG_BESS_ACTION] > 0)
+        n_chargers = scenario["charger_f"].shape[1]
+        if self.sc.get("outage") is None:
+            self.sc["outage"] = np.zeros((n_chargers + n_st + 1, scenario["exo"].shape[1]))
+        cfg = scenario["cfg"]
+        self.n_actions = n_conn + n_st * int(cfg[L.CFG_BESS_ACTION] > 0)
         self.conn = np.zeros((L.N_CONN_FIELDS, n_conn))
+        self.res = np.zeros((L.N_RES_FIELDS, scenario["ev"].shape[1]))
         self.bess_soc = np.zeros(n_st)
         self.clock = np.zeros(L.N_CLOCK, dtype=np.int64)
         self.kpi = np.zeros(L.N_KPI)
         self.kpi_total = np.zeros(L.N_KPI)
         self.station_out = np.zeros((L.N_STATION_OUT, n_st))
-        size = core_tick.observation_size(n_conn, n_st, int(scenario["cfg"][L.CFG_FORECAST_TICKS]))
+        size = core_tick.observation_size(
+            n_conn, n_st, int(cfg[L.CFG_FORECAST_TICKS]), int(cfg[L.CFG_RESERVATION_HOURS]),
+            n_outage_rows(scenario),
+        )  # fmt: skip
         self.obs = np.zeros(size, dtype=np.float32)
-        n_chargers = scenario["charger_f"].shape[1]
         self.work = np.full(core_tick.workspace_size(n_conn, n_chargers, n_st), np.nan)
 
     def reset(self):
         sc = self.sc
         core_tick.reset(
             sc["cfg"], sc["conn_charger"], sc["charger_f"], sc["charger_station"],
-            sc["station_f"], sc["exo"], sc["ev"], self.conn, self.bess_soc, self.clock,
-            self.kpi, self.kpi_total, self.station_out, self.obs, self.work,
+            sc["station_f"], sc["exo"], sc["ev"], sc["outage"], self.conn, self.res,
+            self.bess_soc, self.clock, self.kpi, self.kpi_total, self.station_out, self.obs,
+            self.work,
         )  # fmt: skip
 
     def step(self, action):
         sc = self.sc
         return core_tick.step(
             sc["cfg"], sc["conn_charger"], sc["charger_f"], sc["charger_station"],
-            sc["station_f"], sc["exo"], sc["ev"], sc["reward_weights"], self.conn,
-            self.bess_soc, self.clock, self.kpi, self.kpi_total, self.station_out,
+            sc["station_f"], sc["exo"], sc["ev"], sc["outage"], sc["reward_weights"], self.conn,
+            self.res, self.bess_soc, self.clock, self.kpi, self.kpi_total, self.station_out,
             np.asarray(action, dtype=np.float64), self.obs, self.work,
         )  # fmt: skip
 

@@ -151,9 +151,7 @@ def test_high_demand_buys_more_and_rejects_more_reservations_than_normal(policy,
         env = EVGridEnv(name)
         config = env.scenario.config
         assert config.reservation.enabled and config.faults.enabled
-        kpis[name] = [
-            _run(env, policy, seed, rollout)[-1][-1]["episode_kpis"] for seed in range(4)
-        ]
+        kpis[name] = [_run(env, policy, seed, rollout)[-1][-1]["episode_kpis"] for seed in range(4)]
     for seed, (normal, high) in enumerate(
         zip(kpis["scenario1_normal"], kpis["scenario2_high_demand"], strict=True)
     ):

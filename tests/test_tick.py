@@ -24,6 +24,17 @@ def _assert_state(core, sim):
     assert core.clock[L.CLK_TICK] == sim.tick
     assert core.clock[L.CLK_NEXT_EV] == sim.next_ev
     assert_allclose(core.kpi_total, _kpi_array(sim.kpi_total), rtol=RTOL, atol=ATOL)
+    _assert_res(core.res, sim.packed_res())
+
+
+def _assert_res(res, want):
+    """Statuses and reserved connectors agree; the agreed price and offered energy too while
+    they matter (confirmed or served)."""
+    np.testing.assert_array_equal(res[L.RS_STATUS], want[L.RS_STATUS])
+    np.testing.assert_array_equal(res[L.RS_CONNECTOR], want[L.RS_CONNECTOR])
+    held = np.isin(want[L.RS_STATUS], [L.RES_CONFIRMED, L.RES_SERVED])
+    for field in (L.RS_PRICE, L.RS_ENERGY_KWH):
+        assert_allclose(res[field, held], want[field, held], rtol=RTOL, atol=ATOL)
 
 
 def _assert_obs(core, obs):
@@ -109,20 +120,52 @@ def test_matches_reference_random_scenarios(soft, uniform, export, bess_action):
         _run_episode(scenario, rng)
 
 
-def test_matches_reference_bundled_scenario():
+FEATURES = [(True, False), (False, True), (True, True)]  # reservation, outages
+
+
+@pytest.mark.parametrize(("reservation", "outages"), FEATURES)
+@pytest.mark.parametrize("seed", range(6))
+def test_matches_reference_with_reservations_and_outages(reservation, outages, seed):
+    rng = np.random.default_rng([34, reservation, outages, seed])
+    for i in range(3):
+        scenario = ref.random_scenario(
+            rng, n_stations=1 + i, n_ticks=int(rng.integers(4, 13)), soft=rng.random() < 0.3,
+            uniform=rng.random() < 0.5, export=rng.random() < 0.5,
+            bess_action=rng.random() < 0.7, dt_h=(0.25, 1.0, 1 / 12)[i], scarce=i != 1,
+            reservation=reservation, outages=outages,
+        )  # fmt: skip
+        _run_episode(scenario, rng)
+
+
+@pytest.mark.parametrize("name", ["default", "scenario1_normal"])
+def test_matches_reference_bundled_scenario(name):
     from evgrid_gym.config import load_scenario
     from evgrid_gym.scenario import Scenario
 
-    sc = Scenario(load_scenario("default"))
+    config = load_scenario(name)
+    if config.faults.enabled:  # reservations and random faults: add some sure faults
+        data = config.model_dump()
+        data["episode_ticks"] = 48  # 12 h are enough (and faster)
+        data["faults"]["charger_probability"] = 0.01
+        data["faults"]["scheduled"] = [
+            {"component": "station_link", "index": 1, "start_tick": 20, "duration_ticks": 8},
+            {"component": "turbine", "index": 0, "start_tick": 24, "duration_ticks": 16},
+        ]
+        config = load_scenario(data)
+    sc = Scenario(config)
     rng = np.random.default_rng(32)
-    *_, exo, ev = sc.sample_episode(rng)  # (exo, ev), or (date, exo, ev)
+    _, exo, ev, outage = sc.sample_episode(rng)
     scenario = {
         "cfg": sc.cfg, "conn_charger": sc.conn_charger, "charger_f": sc.charger_f,
         "charger_station": sc.charger_station, "station_f": sc.station_f, "exo": exo, "ev": ev,
-        "reward_weights": sc.reward_weights,
+        "reward_weights": sc.reward_weights, "outage": outage,
     }  # fmt: skip
     core = _run_episode(scenario, rng)
     assert core.kpi_total[L.KPI["arrivals"]] > 0
+    if config.reservation.enabled:
+        assert core.kpi_total[L.KPI["reservations_served"]] > 0
+        assert core.kpi_total[L.KPI["missed_deadlines"]] >= 8  # one per tick the link is down
+        assert core.kpi_total[L.KPI["wind_outage_kwh"]] > 0
 
 
 # --- hand-built scenarios --------------------------------------------------------------------
@@ -148,7 +191,9 @@ def _hand_scenario(*, v2g=False, bess=False, renewable_kw=0.0, household_kw=0.0,
     station_f = np.zeros((L.N_STATION_FIELDS, 1))
     station_f[L.ST_GRID_KW] = 100.0
     if bess:
-        station_f[L.ST_BESS_KWH :, 0] = [100.0, 50.0, 0.95, 0.1, 0.9, 0.5]
+        station_f[L.ST_BESS_KWH : L.ST_BESS_SOC_INIT + 1, 0] = [100.0, 50.0, 0.95, 0.1, 0.9, 0.5]
+    station_f[L.ST_RESERVATION_PRICE] = 0.5
+    station_f[L.ST_FALLBACK_KW] = 50.0  # 100 kW shared by two connectors
     exo = np.zeros((L.N_EXO_FIELDS, 6))
     exo[L.EXO_RENEWABLE_KW] = renewable_kw
     exo[L.EXO_HOUSEHOLD_KW] = household_kw
@@ -164,6 +209,7 @@ def _hand_scenario(*, v2g=False, bess=False, renewable_kw=0.0, household_kw=0.0,
     ev[L.EV_MAX_V2G_KW] = 7.0
     ev[L.EV_TARIFF] = 0.4
     ev[L.EV_CONNECTOR] = -1
+    ev[L.EV_REQUEST] = np.inf  # no reservations
     weights = np.zeros(L.N_KPI)
     for name, w in (("revenue_eur", 1.0), ("energy_cost_eur", -1.0), ("export_revenue_eur", 1.0),
                     ("unmet_penalty_eur", -1.0), ("overload_penalty_eur", -1.0)):  # fmt: skip

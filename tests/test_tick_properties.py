@@ -5,7 +5,11 @@ energy balances (renewable + external + BESS discharge + V2G = households + EV c
 BESS charging + export + curtailment, and grid energy = battery energy + losses for EVs and
 BESS) to 1e-9 relative; money balances (reward = its terms, market transfers paid by consumers
 = what producers receive, external cost = external kWh x price); departures book delivered vs
-requested energy.
+requested energy. With reservations and outages (drawn in some episodes): a charger down
+delivers nothing and books what its EV could have taken; a station without link charges at
+its fallback without V2G, its BESS idle, and buys outside the market; the wind share down is
+lost; reservation statuses agree with the KPI totals, holds never overlap and sit on chargers
+that are up, a served EV pays its agreed price (:func:`check_reservations`).
 
 To see every connector's applied power (a departing EV's connector is cleared), each tick is
 also run on a *shadow* copy of the state in which nobody departs; departures and arrivals
@@ -31,26 +35,36 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 REL = 1e-9
+RESERVATION_KPIS = ("reservation_requests", "reservations_confirmed", "reservations_rejected",
+                    "reservations_served", "no_shows", "reservations_cancelled")  # fmt: skip
+# KPIs of the tick's physics; the others come from departures and the next tick's requests
+# and arrivals (missed deadlines: the link outages of this tick plus the request rounds)
 PHYSICS_KPIS = [
     name
     for name in L.KPI_NAMES
     if name not in ("arrivals", "rejected_arrivals", "departures", "requested_kwh",
-                    "delivered_kwh", "unmet_energy_kwh", "unmet_penalty_eur")
+                    "delivered_kwh", "unmet_energy_kwh", "unmet_penalty_eur",
+                    "missed_deadlines", "outage_unmet_kwh", *RESERVATION_KPIS)
 ]  # fmt: skip
 
 
 @st.composite
-def episodes(draw):
+def episodes(draw, reservation=None, outages=None, max_ticks=5):
     """A random scenario, a random start state and a sequence of random actions.
 
     Half of the episodes are *stressed*: every EV is there from the start, the station
     batteries are charged and stronger than the grid connections, the households are heavy and
     the feeder tight (often below the households alone), and the actions are mostly "BESS backs
     EV charging" (or the reverse), so the projection's station and feeder rules meet.
+    ``reservation`` and ``outages`` (``random_scenario``'s options) are drawn when None.
     """
     seed = draw(st.integers(0, 2**32 - 1))
-    n_ticks = draw(st.integers(1, 5))
+    n_ticks = draw(st.integers(1, max_ticks))
     stress = draw(st.booleans())
+    if reservation is None:
+        reservation = draw(st.booleans())
+    if outages is None:
+        outages = draw(st.booleans())
     scenario = ref.random_scenario(
         np.random.default_rng(seed),
         n_stations=draw(st.integers(1, 3)),
@@ -62,10 +76,13 @@ def episodes(draw):
         bess_action=stress or draw(st.booleans()),
         dt_h=draw(st.sampled_from([0.25, 1.0, 1 / 12, 3.0])),
         scarce=draw(st.booleans()),
+        reservation=reservation,
+        outages=outages,
     )
     station_f = scenario["station_f"]
-    if stress:
-        scenario["ev"][L.EV_ARRIVAL] = 0.0
+    if stress:  # everybody comes at tick 0, as planned; requests at tick 0
+        scenario["ev"][[L.EV_ARRIVAL, L.EV_PLANNED_ARRIVAL]] = 0.0
+        scenario["ev"][L.EV_REQUEST] = np.minimum(scenario["ev"][L.EV_REQUEST], 0.0)
         station_f[L.ST_BESS_KW] = np.maximum(station_f[L.ST_BESS_KW], 2 * station_f[L.ST_GRID_KW])
         # households big enough to overload the feeder even with every station exporting
         scenario["exo"][L.EXO_HOUSEHOLD_KW] += 2 * station_f[L.ST_GRID_KW].sum()
@@ -111,7 +128,7 @@ def _shadow(core):
     scenario["cfg"] = core.sc["cfg"].copy()
     scenario["cfg"][L.CFG_N_TICKS] = 10**6
     shadow = ref.CoreSim(scenario)
-    for name in ("conn", "bess_soc", "clock", "kpi", "kpi_total", "station_out", "obs"):
+    for name in ("conn", "res", "bess_soc", "clock", "kpi", "kpi_total", "station_out", "obs"):
         setattr(shadow, name, getattr(core, name).copy())
     shadow.conn[L.CN_DEPARTURE] = 10**6
     return shadow
@@ -132,6 +149,11 @@ def _check_tick(core, action):
     before = copy.deepcopy({"conn": core.conn, "bess": core.bess_soc, "total": core.kpi_total})
     occupied = before["conn"][L.CN_OCCUPIED] > 0
     n_st = station_f.shape[1]
+    n_ch = charger_f.shape[1]
+    outage = sc["outage"]
+    charger_down = outage[conn_charger, t] > 0  # per connector
+    link_down = outage[n_ch : n_ch + n_st, t] > 0  # per station
+    conn_link_down = link_down[conn_station]
 
     # limits of this tick, from the reference battery model and the state before
     low, high = np.zeros(len(conn_charger)), np.zeros(len(conn_charger))
@@ -142,6 +164,9 @@ def _check_tick(core, action):
             x[L.CN_MAX_V2G_KW], charger_f[L.CH_EFFICIENCY, conn_charger[c]],
             cfg[L.CFG_TRANSITION_SOC], cfg[L.CFG_V2G_SOC_MIN], dt,
         )  # fmt: skip
+    battery_high = high.copy()  # what the EV could take, were its charger up
+    low[conn_link_down] = np.maximum(low[conn_link_down], 0.0)  # fallback: no V2G
+    low[charger_down] = high[charger_down] = 0.0  # a charger down delivers nothing
     bess_low, bess_high = np.zeros(n_st), np.zeros(n_st)
     for s in np.flatnonzero(station_f[L.ST_BESS_KWH] > 0):
         bess_low[s], bess_high[s] = ref.power_range_kw(
@@ -180,6 +205,7 @@ def _check_tick(core, action):
     # --- no hard limit is exceeded ------------------------------------------------------------
     assert np.all((power >= low - eps_kw) & (power <= high + eps_kw))  # EV curve, connector
     assert np.all((bess_kw >= bess_low - eps_kw) & (bess_kw <= bess_high + eps_kw))
+    assert np.all(bess_kw[link_down] == 0.0)  # no link: the BESS idles
     drawn = np.bincount(conn_charger, weights=np.abs(power), minlength=charger_f.shape[1])
     assert np.all(drawn <= charger_f[L.CH_MAX_KW] + eps_kw)  # charger shared by connectors
     assert_allclose(net, np.bincount(conn_station, weights=power, minlength=n_st) + bess_kw,
@@ -192,6 +218,20 @@ def _check_tick(core, action):
     else:
         assert np.all(station_excess <= eps_kw)  # station grid capacity (+ BESS discharge)
         _close(overload_kw, max(feeder_excess, 0.0), eps_kw / REL)  # feeder: households only
+
+    # --- outages -----------------------------------------------------------------------------
+    efficiency = charger_f[L.CH_EFFICIENCY, conn_charger]
+    lost = shadow.conn[L.CN_OUTAGE_KWH] - before["conn"][L.CN_OUTAGE_KWH]
+    want = np.where(charger_down & occupied, battery_high * efficiency * dt, 0.0)
+    assert_allclose(lost, want, rtol=REL, atol=REL * (1.0 + want.max(initial=0.0)))
+    assert np.all(power[charger_down] == 0.0)
+    wind_kw = exo[L.EXO_WIND_KW, t] * outage[n_ch + n_st, t]
+    _close(kpi["wind_outage_kwh"], wind_kw * dt, 1.0 + wind_kw * dt)
+    renewable = exo[L.EXO_RENEWABLE_KW, t] * dt
+    _close(kpi["renewable_kwh"] + kpi["wind_outage_kwh"], renewable, 1.0 + renewable)
+    assert kpi["missed_deadlines"] >= link_down.sum()
+    if not core.sc["cfg"][L.CFG_RESERVATION] > 0:
+        assert kpi["missed_deadlines"] == link_down.sum()
 
     # --- energy balances ----------------------------------------------------------------------
     sources = [
@@ -235,11 +275,12 @@ def _check_tick(core, action):
     assert -REL * market_scale <= household_own <= kpi["household_kwh"] + REL * market_scale
     if household_own < kpi["household_kwh"] - REL * market_scale:
         assert np.all(own <= REL * market_scale)  # households are served first
+    assert np.all(own[link_down] == 0.0)  # no link, no bid: all from the supplier
     supply = kpi["renewable_kwh"] + np.maximum(-net, 0.0).sum() * dt
     surplus = kpi["export_kwh"] + kpi["curtailed_kwh"]
     _close(kpi["own_energy_used_kwh"] + surplus, supply, market_scale)
-    if surplus > REL * market_scale:  # own energy left over only when nobody needs it
-        assert kpi["external_energy_kwh"] <= REL * market_scale
+    if surplus > REL * market_scale:  # own energy left over only when nobody bids for it
+        assert kpi["external_energy_kwh"] <= demand[link_down].sum() + REL * market_scale
     stored = np.bincount(conn_station, weights=np.where(occupied, before["conn"][L.CN_SOC]
                          * before["conn"][L.CN_BATTERY_KWH], 0.0), minlength=n_st)  # fmt: skip
     capacity = np.bincount(conn_station, weights=np.where(occupied, before["conn"][
@@ -250,7 +291,7 @@ def _check_tick(core, action):
     assert_allclose(core.station_out[L.SO_BID_EUR_PER_KWH], start, rtol=REL, atol=REL)
     last_bid = start - np.divide(own, capacity, out=np.zeros(n_st), where=capacity > 0)
     served = own > REL * market_scale
-    short = demand - own > REL * market_scale
+    short = (demand - own > REL * market_scale) & ~link_down
     if served.any() and short.any():  # merit order: a short station never outbid a served one
         assert last_bid[short].max() <= last_bid[served].min() + 1e-9
     paid = kpi["household_payment_eur"] + kpi["station_payment_eur"]
@@ -287,8 +328,11 @@ def _check_tick(core, action):
     delivered_total = shadow.conn[L.CN_DELIVERED_KWH, leaving]
     _close(kpi["requested_kwh"], requested.sum(), 1.0 + requested.sum())
     _close(kpi["delivered_kwh"], delivered_total.sum(), 1.0 + np.abs(delivered_total).sum())
-    _close(kpi["unmet_energy_kwh"], np.maximum(requested - delivered_total, 0.0).sum(),
+    unmet = np.maximum(requested - delivered_total, 0.0)
+    _close(kpi["unmet_energy_kwh"], unmet.sum(),
            1.0 + requested.sum() + np.abs(delivered_total).sum())  # fmt: skip
+    outage_unmet = np.minimum(unmet, shadow.conn[L.CN_OUTAGE_KWH, leaving])
+    _close(kpi["outage_unmet_kwh"], outage_unmet.sum(), 1.0 + requested.sum())
     stayed = occupied & ~leaving
     assert np.all(core.conn[L.CN_EV, stayed] == before["conn"][L.CN_EV, stayed])
     freed_or_new = core.conn[L.CN_EV, leaving]
@@ -299,6 +343,8 @@ def _check_tick(core, action):
     assert_allclose(x[L.CN_REQUESTED_KWH], np.maximum(x[L.CN_SOC_TARGET] - x[L.CN_SOC], 0.0)
                     * x[L.CN_BATTERY_KWH], rtol=1e-12)  # fmt: skip
     assert np.all(x[L.CN_DELIVERED_KWH] == 0.0) and np.all(x[L.CN_POWER_KW] == 0.0)
+    assert np.all(x[L.CN_OUTAGE_KWH] == 0.0)
+    assert not np.any(outage[conn_charger[new], tick] > 0)  # plugged into chargers that are up
     rated = charger_f[L.CH_MAX_KW, conn_charger[new]]
     assert np.all(x[L.CN_MAX_KW] <= rated) and np.all(x[L.CN_MAX_V2G_KW] <= rated)
     assert np.all(x[L.CN_MAX_V2G_KW][charger_f[L.CH_V2G, conn_charger[new]] == 0] == 0.0)
@@ -313,6 +359,74 @@ def _check_tick(core, action):
         else:
             want = before["total"][i] + kpi[name]
         _close(core.kpi_total[i], want, 1.0 + abs(before["total"][i]) + abs(kpi[name]))
+    check_reservations(core)
+
+
+def check_reservations(core):
+    """Reservation state of ``core`` now (after reset or a step): statuses agree with the KPI
+    totals; confirmed reservations sit on chargers that are up, within the driver's price limit
+    and energy floor, and neither overlap each other nor a plugged EV; a served EV is plugged
+    into its reserved connector (or has left) and pays the agreed price; at the episode end
+    nothing is pending or confirmed."""
+    sc, res, total = core.sc, core.res, core.kpi_total
+    ev, cfg, conn = sc["ev"], sc["cfg"], core.conn
+    status = res[L.RS_STATUS]
+
+    def count(*statuses):
+        return int(np.isin(status, statuses).sum())
+
+    def kpi(name):
+        return total[L.KPI[name]]
+
+    assert kpi("reservation_requests") == len(status) - count(L.RES_NONE)
+    assert kpi("reservations_confirmed") == count(
+        L.RES_CONFIRMED, L.RES_SERVED, L.RES_EXPIRED, L.RES_CANCELLED
+    )
+    assert kpi("reservations_rejected") == count(L.RES_REJECTED)
+    assert kpi("reservations_served") == count(L.RES_SERVED)
+    assert kpi("no_shows") == count(L.RES_EXPIRED)
+    assert kpi("reservations_cancelled") == count(L.RES_CANCELLED)
+    assert kpi("reservation_requests") == (
+        kpi("reservations_confirmed") + kpi("reservations_rejected") + count(L.RES_PENDING)
+    )
+    if cfg[L.CFG_RESERVATION] <= 0:
+        assert kpi("reservation_requests") == 0
+    tick = int(core.clock[L.CLK_TICK])
+    next_ev = int(core.clock[L.CLK_NEXT_EV])
+    arrived = np.arange(len(status)) < next_ev
+    assert not np.any(arrived & np.isin(status, [L.RES_CONFIRMED, L.RES_PENDING]))
+    assert np.all(ev[L.EV_REQUEST, status != L.RES_NONE] <= tick)
+    if core.done:
+        assert count(L.RES_CONFIRMED, L.RES_PENDING) == 0
+        assert kpi("reservation_requests") == kpi("reservations_confirmed") + kpi(
+            "reservations_rejected"
+        )
+        assert kpi("reservations_confirmed") == (
+            kpi("reservations_served") + kpi("no_shows") + kpi("reservations_cancelled")
+        )
+        return
+    need = np.maximum(ev[L.EV_SOC_TARGET] - ev[L.EV_SOC_ARRIVAL], 0.0) * ev[L.EV_BATTERY_KWH]
+    holds = {}  # connector -> [(start, end)] of plugged EVs and confirmed reservations
+    for c in np.flatnonzero(conn[L.CN_OCCUPIED]):
+        holds.setdefault(c, []).append((tick, conn[L.CN_DEPARTURE, c]))
+    for e in np.flatnonzero(status == L.RES_CONFIRMED):
+        c = int(res[L.RS_CONNECTOR, e])
+        assert sc["outage"][sc["conn_charger"][c], tick] == 0.0  # re-offered when down
+        assert tick <= ev[L.EV_PLANNED_ARRIVAL, e] + cfg[L.CFG_GRACE_TICKS]
+        assert res[L.RS_PRICE, e] <= ev[L.EV_MAX_PRICE, e]
+        assert res[L.RS_ENERGY_KWH, e] >= cfg[L.CFG_MIN_ENERGY_FRACTION] * need[e] - 1e-12
+        assert res[L.RS_ENERGY_KWH, e] <= need[e] + 1e-12
+        holds.setdefault(c, []).append((ev[L.EV_PLANNED_ARRIVAL, e], ev[L.EV_DEPARTURE, e]))
+    for c, spans in holds.items():
+        spans.sort()
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            assert end <= start, (c, spans)
+    for e in np.flatnonzero(status == L.RES_SERVED):
+        c = int(res[L.RS_CONNECTOR, e])
+        if conn[L.CN_EV, c] == e:
+            assert conn[L.CN_TARIFF, c] == res[L.RS_PRICE, e]
+    for e in np.flatnonzero(np.isin(status, [L.RES_EXPIRED, L.RES_CANCELLED, L.RES_REJECTED])):
+        assert res[L.RS_CONNECTOR, e] == -1
 
 
 @SETTINGS

@@ -29,6 +29,11 @@ arriving at most ``CFG_GRACE_TICKS`` late, plugs in there and pays the agreed pr
 it is released as a no-show. When the reserved connector's charger goes down before the EV
 arrives, the request is offered again (re-offered); no acceptable offer cancels it. Every
 reservation ends served, expired (no-show) or cancelled; every request confirmed or rejected.
+
+Order within a tick (:func:`reservation_phase`): first the no-shows past their grace period
+release their connectors, then reservations on failed chargers are re-offered (existing
+reservations come before new requests), then new and pending requests are auctioned in the
+order of the EV table.
 """
 
 import math
@@ -254,23 +259,31 @@ def reservation_phase(
         busy, offer: float64 scratch, shapes (C,) and (N_OFFER_FIELDS, S).
         kpi: this tick's KPIs, updated.
     """
-    for e in range(first_ev, ev.shape[1]):
-        status = res[RS_STATUS, e]
-        if status == RES_CONFIRMED:
-            if tick > ev[EV_PLANNED_ARRIVAL, e] + cfg[CFG_GRACE_TICKS]:
-                res[RS_STATUS, e] = RES_EXPIRED
+    n_ev = ev.shape[1]
+    for e in range(first_ev, n_ev):
+        if (
+            res[RS_STATUS, e] == RES_CONFIRMED
+            and tick > ev[EV_PLANNED_ARRIVAL, e] + cfg[CFG_GRACE_TICKS]
+        ):
+            res[RS_STATUS, e] = RES_EXPIRED
+            res[RS_CONNECTOR, e] = -1.0
+            kpi[KPI_NO_SHOWS] += 1.0
+    for e in range(first_ev, n_ev):
+        if (
+            res[RS_STATUS, e] == RES_CONFIRMED
+            and outage[conn_charger[int(res[RS_CONNECTOR, e])], tick] > 0.0
+        ):
+            _, s = _auction(
+                cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn,
+                res, first_ev, e, tick, busy, offer, kpi,
+            )  # fmt: skip
+            if s < 0:
+                res[RS_STATUS, e] = RES_CANCELLED
                 res[RS_CONNECTOR, e] = -1.0
-                kpi[KPI_NO_SHOWS] += 1.0
-            elif outage[conn_charger[int(res[RS_CONNECTOR, e])], tick] > 0.0:
-                _, s = _auction(
-                    cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn,
-                    res, first_ev, e, tick, busy, offer, kpi,
-                )  # fmt: skip
-                if s < 0:
-                    res[RS_STATUS, e] = RES_CANCELLED
-                    res[RS_CONNECTOR, e] = -1.0
-                    kpi[KPI_CANCELLED] += 1.0
-        elif (status == RES_NONE or status == RES_PENDING) and ev[EV_REQUEST, e] <= tick:
+                kpi[KPI_CANCELLED] += 1.0
+    for e in range(first_ev, n_ev):
+        status = res[RS_STATUS, e]
+        if (status == RES_NONE or status == RES_PENDING) and ev[EV_REQUEST, e] <= tick:
             if status == RES_NONE:
                 kpi[KPI_REQUESTS] += 1.0
             n_answered, s = _auction(

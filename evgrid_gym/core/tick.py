@@ -275,18 +275,19 @@ def _arrive(
         slot = _free_connector(
             conn_charger, charger_station, ev, outage, conn, res, e + 1, e, tick, busy
         )
-        if slot < 0:
-            kpi[KPI_REJECTED] += 1.0
-            continue
         tariff = ev[EV_TARIFF, e]
         if res[RS_STATUS, e] == RES_CONFIRMED:
             if res[RS_CONNECTOR, e] == slot:
                 res[RS_STATUS, e] = RES_SERVED
                 kpi[KPI_SERVED] += 1.0
                 tariff = res[RS_PRICE, e]
-            else:  # its connector is taken (cannot happen while holds are kept): a walk-in
+            else:  # came before its reserved connector was free: it is a walk-in now
                 res[RS_STATUS, e] = RES_CANCELLED
+                res[RS_CONNECTOR, e] = -1.0
                 kpi[KPI_CANCELLED] += 1.0
+        if slot < 0:
+            kpi[KPI_REJECTED] += 1.0
+            continue
         k = conn_charger[slot]
         ev_max_kw = ev[EV_MAX_DC_KW, e] if charger_f[CH_IS_DC, k] > 0.0 else ev[EV_MAX_AC_KW, e]
         conn[CN_OCCUPIED, slot] = 1.0
