@@ -341,9 +341,8 @@ def write_observation(
     station headroom, kW (grid capacity plus available BESS discharge minus the connectors'
     max power now; negative when the EVs could draw more than the station can supply); then
     sin and cos of the time of day, the external price now and for the next F ticks
-    (EUR/kWh), the renewable output now and for the next F ticks (kW), and the household
-    load now (kW). With reservations, then
-    S x H counts (H = ``CFG_RESERVATION_HOURS``, station-major): confirmed reservations of
+    (EUR/kWh), the renewable output now and for the next F ticks (kW, before turbine
+    outages), and the household load now (kW). With reservations, then S x H counts (H = ``CFG_RESERVATION_HOURS``, station-major): confirmed reservations of
     station s whose planned arrival is h..h+1 hours ahead (overdue ones in hour 0). With
     ``CFG_OUTAGE_OBSERVATION``, then the outage rows now: K chargers down (0/1), S station
     links down (0/1), the fraction of wind capacity down. ``scratch`` is float64 work space of

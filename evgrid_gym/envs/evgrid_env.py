@@ -117,7 +117,7 @@ class EVGridEnv(gym.Env):
     | [5C+S, 5C+2S) | headroom: grid + BESS discharge - EVs' max power | kW | see below |
     | next 2 | sin, cos of the time of day | - | [-1, 1] |
     | next F+1 | external price now and the next F ticks | EUR/kWh | price range |
-    | next F+1 | renewable output now and the next F ticks | kW | [0, installed] |
+    | next F+1 | renewable output now, next F ticks (before outages) | kW | [0, installed] |
     | next 1 | household load now | kW | [0, peak] |
     | next S H | reservations of station s arriving h hours ahead | count | see below |
     | next K+S+1 | chargers down, station links down, wind share down | 0/1 | [0, 1] |
