@@ -334,19 +334,19 @@ def write_observation(
 ):  # fmt: skip
     """Writes the observation of the state at the start of ``tick`` into ``obs`` (float32).
 
-    Layout, feature-major (C connectors, S stations, F forecast ticks):
-    ``[0:C]`` occupied (0/1); ``[C:2C]`` soc; ``[2C:3C]`` energy still needed to the target
-    soc, kWh; ``[3C:4C]`` ticks to departure; ``[4C:5C]`` max average power the EV can take
-    this tick, kW (0 while its charger is down); ``[5C:5C+S]`` BESS soc; ``[5C+S:5C+2S]``
-    station headroom, kW (grid capacity plus available BESS discharge minus the connectors'
-    max power now; negative when the EVs could draw more than the station can supply); then
-    sin and cos of the time of day, the external price now and for the next F ticks
-    (EUR/kWh), the renewable output now and for the next F ticks (kW, before turbine
-    outages), and the household load now (kW). With reservations, then S x H counts (H = ``CFG_RESERVATION_HOURS``, station-major): confirmed reservations of
-    station s whose planned arrival is h..h+1 hours ahead (overdue ones in hour 0). With
-    ``CFG_OUTAGE_OBSERVATION``, then the outage rows now: K chargers down (0/1), S station
-    links down (0/1), the fraction of wind capacity down. ``scratch`` is float64 work space of
-    shape (>= S,).
+    Layout, feature-major (C connectors, S stations, F forecast ticks): ``[0:C]`` occupied
+    (0/1); ``[C:2C]`` soc; ``[2C:3C]`` energy still needed to the target soc, kWh; ``[3C:4C]``
+    ticks to departure; ``[4C:5C]`` max average power the EV can take this tick, kW (0 while its
+    charger is down); ``[5C:5C+S]`` BESS soc; ``[5C+S:5C+2S]`` station headroom, kW (grid
+    capacity plus available BESS discharge minus the connectors' max power now; negative when
+    the EVs could draw more than the station can supply); then sin and cos of the time of day,
+    the external price now and for the next F ticks (EUR/kWh), the renewable output now and for
+    the next F ticks (kW, before turbine outages), and the household load now (kW). With
+    reservations, then S x H counts (H = ``CFG_RESERVATION_HOURS``, station-major): confirmed
+    reservations of station s whose planned arrival is h..h+1 hours ahead (overdue ones in hour
+    0). With ``CFG_OUTAGE_OBSERVATION``, then the outage rows now: K chargers down (0/1), S
+    station links down (0/1), the fraction of wind capacity down. ``scratch`` is float64 work
+    space of shape (>= S,).
     """
     tick = clock[CLK_TICK]
     n_conn = conn.shape[1]
