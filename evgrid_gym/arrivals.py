@@ -14,7 +14,7 @@ import pandas as pd
 
 from evgrid_gym.config import EVConfig, ScenarioConfig
 from evgrid_gym.core import layout as L
-from evgrid_gym.core.sampling import sample_elaad_sessions
+from evgrid_gym.core.sampling import EV_UNIFORMS, sample_elaad_sessions
 from evgrid_gym.data.acn import load_acn_sessions
 from evgrid_gym.data.bundled import data_path
 from evgrid_gym.data.elaad import ElaadSessionGenerator, load_elaad_statistics
@@ -154,15 +154,18 @@ def _soc_from_demand(
 
 
 class ElaadArrivals(_Arrivals):
-    """ElaadNL arrivals of ``site``, drawn by one compiled call
-    (:func:`~evgrid_gym.core.sampling.sample_elaad_sessions`): per station and day
-    Poisson(``arrivals_per_station_per_day``) EVs with the arrival profile (weekday or
-    weekend), connection time and energy demand of the site, EV models from the fleet, and
-    the soc following from the demand. Sessions are cut at the episode end."""
+    """ElaadNL arrivals of ``site``: per station and day Poisson(``arrivals_per_station_per_day``)
+    EVs with the arrival profile (weekday or weekend), connection time and energy demand of
+    the site, EV models from the fleet, and the soc following from the demand. Sessions are
+    cut at the episode end. Two NumPy draws per episode (the counts, then ``EV_UNIFORMS``
+    uniform numbers per EV) feed one compiled call
+    (:func:`~evgrid_gym.core.sampling.sample_elaad_sessions`)."""
 
     def __init__(self, config: ScenarioConfig):
         super().__init__(config)
         g = ElaadSessionGenerator(_elaad(str(data_path("elaad"))), config.evs.site)
+        n_days = -(-self.n_ticks // round(24.0 / self.dt_h))  # the days the episode touches
+        self._counts_shape = (n_days, self.n_stations)
         self._tables = (
             np.stack([g.arrival_cdf[False], g.arrival_cdf[True]]),
             g.quantile_probability,
@@ -174,11 +177,11 @@ class ElaadArrivals(_Arrivals):
 
     def sample(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
         evs = self.evs
-        cdf, probability, connection_h, energy_kwh, fleet_cdf, fleet_specs = self._tables
+        counts = rng.poisson(evs.arrivals_per_station_per_day, self._counts_shape)
+        u = rng.random((int(counts.sum()), EV_UNIFORMS))
         return sample_elaad_sessions(
-            rng, evs.arrivals_per_station_per_day, self.n_stations, start.day_of_week, cdf,
-            probability, connection_h, energy_kwh, fleet_cdf, fleet_specs, *evs.soc_target,
-            self.dt_h, self.n_ticks, evs.tariff_eur_per_kwh,
+            counts, u, start.weekday(), *self._tables, *evs.soc_target, self.dt_h,
+            self.n_ticks, evs.tariff_eur_per_kwh,
         )  # fmt: skip
 
 

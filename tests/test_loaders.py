@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from windpowerlib import WindTurbine
 
+from evgrid_gym.core.sampling import inverse_cdf
 from evgrid_gym.data.acn import SESSION_COLUMNS, load_acn_sessions
 from evgrid_gym.data.elaad import ElaadSessionGenerator, load_elaad_statistics
 from evgrid_gym.data.errors import DataFileError
@@ -813,6 +814,15 @@ def test_elaad_generator_weekend_profile(tmp_path):
     expected_hour = arrival_weights(1)[::-1, 0].reshape(24, 4).sum(axis=1) / 100
     observed_hour = np.bincount(arrival_h.astype(int), minlength=24) / len(arrival_h)
     np.testing.assert_allclose(observed_hour, expected_hour, atol=0.006)
+
+
+def test_inverse_cdf_reads_a_quantile_table_as_np_interp():
+    levels = np.linspace(0.0, 1.0, 101)
+    values = np.cumsum(np.random.default_rng(0).uniform(0.0, 2.0, 101))
+    u = np.random.default_rng(1).random(5_000)
+    u[:3] = [0.0, 0.5, np.nextafter(1.0, 0.0)]
+    read = np.array([inverse_cdf(x, levels, values) for x in u])
+    np.testing.assert_array_equal(read, np.interp(u, levels, values))
 
 
 def test_elaad_generator_unknown_site(tmp_path):

@@ -65,6 +65,22 @@ def test_equivalent_to_single_envs_across_autoresets(scenario):
     assert autoresets == 2 * N
 
 
+def test_returned_observations_are_never_overwritten():
+    vector = EVGridVectorEnv(2, "electra_station")
+    obs, _ = vector.reset(seed=3)
+    returned, copies = [obs], [obs.copy()]
+    rng = np.random.default_rng(0)
+    for _ in range(vector.scenario.config.episode_ticks + 2):  # across an autoreset
+        obs, _, terminated, _, infos = vector.step(_actions(rng, vector, 2))
+        returned.append(obs)
+        copies.append(obs.copy())
+        if terminated.any():
+            returned.extend(infos["final_obs"][terminated])
+            copies.extend(o.copy() for o in infos["final_obs"][terminated])
+    for kept, copy in zip(returned, copies, strict=True):
+        np.testing.assert_array_equal(kept, copy)
+
+
 def test_a_list_of_seeds_gives_each_env_its_own():
     vector = EVGridVectorEnv(2, "default")
     obs, infos = vector.reset(seed=[5, 9])

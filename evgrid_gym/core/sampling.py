@@ -1,8 +1,9 @@
-"""Session sampling kernels: one compiled call draws an episode's EVs from the env's generator.
+"""Session sampling kernels: one compiled call turns an episode's random numbers into its EVs.
 
-Drawing every session with NumPy costs tens of small calls per reset; one numba call that
-takes the env's ``numpy.random.Generator`` (numba draws from the same bit generator) keeps
-resets cheap enough for the vector env, where a thousand envs reset every episode.
+The caller draws the random numbers with NumPy from the env's ``numpy.random.Generator``
+(a couple of calls per episode, see :class:`~evgrid_gym.arrivals.ElaadArrivals`) and hands
+plain arrays to these kernels: handing a ``Generator`` to numba costs tens of microseconds
+per call, which the vector env, where a thousand envs reset every episode, cannot afford.
 """
 
 import numpy as np
@@ -23,27 +24,44 @@ from evgrid_gym.core.layout import (
     N_EV_FIELDS,
 )
 
+SESSION_UNIFORMS = 4
+"""Uniform numbers one ElaadNL session takes: arrival quarter, time in it, stay, demand."""
+EV_UNIFORMS = SESSION_UNIFORMS + 2
+"""Uniform numbers one EV of an episode takes: its session, its model, its target soc."""
+
 
 @njit(cache=True)
-def draw_elaad_session(rng, arrival_cdf, quantile_probability, connection_h, energy_kwh):
-    """One ElaadNL session: ``(arrival_h, stay_h, demand_kwh)``.
+def inverse_cdf(u, levels, values):
+    """The quantile table ``values`` at the CDF levels ``levels`` (both shape (Q,), ``levels``
+    increasing from 0 to 1) read at ``u`` in [0, 1), linear between levels: ``np.interp``'s
+    result, without its array set-up (which costs numba ~0.4 us per scalar call)."""
+    j = np.searchsorted(levels, u, side="right") - 1
+    slope = (values[j + 1] - values[j]) / (levels[j + 1] - levels[j])
+    return slope * (u - levels[j]) + values[j]
+
+
+@njit(cache=True)
+def draw_elaad_session(u, arrival_cdf, quantile_probability, connection_h, energy_kwh):
+    """One ElaadNL session from ``SESSION_UNIFORMS`` uniform numbers ``u`` in [0, 1):
+    ``(arrival_h, stay_h, demand_kwh)``.
 
     The arrival quarter hour from the cumulative shares ``arrival_cdf`` (shape (96,)),
     uniform within the quarter; connection time (at least 15 min) and energy demand by
     inverse-CDF sampling of their quantile tables at the levels ``quantile_probability``,
     linear between levels; all independent.
     """
-    quarter = np.searchsorted(arrival_cdf, rng.random(), side="right")
-    arrival_h = (min(quarter, 95) + rng.random()) * 0.25
-    stay_h = max(np.interp(rng.random(), quantile_probability, connection_h), 0.25)
-    demand_kwh = np.interp(rng.random(), quantile_probability, energy_kwh)
+    quarter = np.searchsorted(arrival_cdf, u[0], side="right")
+    arrival_h = (min(quarter, 95) + u[1]) * 0.25
+    stay_h = max(inverse_cdf(u[2], quantile_probability, connection_h), 0.25)
+    demand_kwh = inverse_cdf(u[3], quantile_probability, energy_kwh)
     return arrival_h, stay_h, demand_kwh
 
 
 @njit(cache=True)
-def draw_elaad_sessions(rng, weekend, arrival_cdf, quantile_probability, connection_h, energy_kwh):
-    """``len(weekend)`` sessions of :func:`draw_elaad_session`; ``weekend`` (bool, shape (n,))
-    picks the row of ``arrival_cdf`` (shape (2, 96): weekday, weekend) per session.
+def draw_elaad_sessions(u, weekend, arrival_cdf, quantile_probability, connection_h, energy_kwh):
+    """``len(weekend)`` sessions of :func:`draw_elaad_session`, session ``i`` from the uniform
+    numbers ``u[i]`` (shape (n, SESSION_UNIFORMS)); ``weekend`` (bool, shape (n,)) picks the
+    row of ``arrival_cdf`` (shape (2, 96): weekday, weekend) per session.
 
     Returns:
         ``(arrival_h, stay_h, demand_kwh)``, each shape (n,).
@@ -52,7 +70,7 @@ def draw_elaad_sessions(rng, weekend, arrival_cdf, quantile_probability, connect
     arrival_h, stay_h, demand_kwh = np.empty(n), np.empty(n), np.empty(n)
     for i in range(n):
         arrival_h[i], stay_h[i], demand_kwh[i] = draw_elaad_session(
-            rng, arrival_cdf[1 if weekend[i] else 0], quantile_probability, connection_h,
+            u[i], arrival_cdf[1 if weekend[i] else 0], quantile_probability, connection_h,
             energy_kwh,
         )  # fmt: skip
     return arrival_h, stay_h, demand_kwh
@@ -60,9 +78,8 @@ def draw_elaad_sessions(rng, weekend, arrival_cdf, quantile_probability, connect
 
 @njit(cache=True)
 def sample_elaad_sessions(
-    rng,
-    arrivals_per_station_per_day,
-    n_stations,
+    counts,
+    u,
     first_day_of_week,
     arrival_cdf,
     quantile_probability,
@@ -78,14 +95,17 @@ def sample_elaad_sessions(
 ):
     """EV sessions of an episode from ElaadNL statistics, sorted by arrival.
 
-    Per day and station, Poisson(``arrivals_per_station_per_day``) EVs; for each: a session
-    of :func:`draw_elaad_session` with the day's (weekday or weekend) arrival profile, an EV
-    model from ``fleet_cdf``, a target soc uniform in ``[soc_target_low, soc_target_high]`` and the
-    arrival soc ``energy / battery`` below it (0 when the demand is larger). Sessions are
-    cut at the episode end.
+    ``counts[d, s]`` EVs arrive at station ``s`` on day ``d``; they take the rows of ``u`` in
+    that order (day by day, station by station), one row each: a session of
+    :func:`draw_elaad_session` with the day's (weekday or weekend) arrival profile, an EV
+    model from ``fleet_cdf``, a target soc uniform in ``[soc_target_low, soc_target_high]``
+    and the arrival soc ``energy / battery`` below it (0 when the demand is larger).
+    Sessions are cut at the episode end.
 
     Args:
-        rng: the env's ``numpy.random.Generator``.
+        counts: EVs per day and station, int64, shape (n_days, S), n_days covering
+            ``n_ticks``.
+        u: uniform numbers in [0, 1), shape (counts.sum(), EV_UNIFORMS).
         first_day_of_week: day of week of the episode's first day, Monday = 0.
         arrival_cdf: cumulative arrival shares per quarter hour, shape (2, 96): weekday,
             weekend.
@@ -93,27 +113,26 @@ def sample_elaad_sessions(
         connection_h, energy_kwh: the quantile tables at those levels, shape (Q,).
         fleet_cdf: cumulative shares of the EV models, shape (M,), last entry 1.
         fleet_specs: battery kWh, max AC kW, max DC kW, max V2G kW, shape (4, M).
+        dt_h: tick length, hours.
+        n_ticks: episode length, ticks.
 
     Returns:
         The EV table, shape (N_EV_FIELDS, n) (``core.layout.EV_*``).
     """
     ticks_per_day = int(round(24.0 / dt_h))
-    n_days = (n_ticks + ticks_per_day - 1) // ticks_per_day
-    counts = np.empty((n_days, n_stations), dtype=np.int64)
-    for d in range(n_days):
-        for s in range(n_stations):
-            counts[d, s] = rng.poisson(arrivals_per_station_per_day)
-    table = np.empty((N_EV_FIELDS, counts.sum()))
-    n = 0
-    for d in range(n_days):
+    table = np.empty((N_EV_FIELDS, u.shape[0]))
+    k = n = 0
+    for d in range(counts.shape[0]):
         weekend = 1 if (first_day_of_week + d) % 7 >= 5 else 0
-        for s in range(n_stations):
+        for s in range(counts.shape[1]):
             for _ in range(counts[d, s]):
+                uk = u[k]
+                k += 1
                 arrival_h, stay_h, demand_kwh = draw_elaad_session(
-                    rng, arrival_cdf[weekend], quantile_probability, connection_h, energy_kwh
+                    uk, arrival_cdf[weekend], quantile_probability, connection_h, energy_kwh
                 )
-                model = np.searchsorted(fleet_cdf, rng.random(), side="right")
-                soc_target = rng.uniform(soc_target_low, soc_target_high)
+                model = np.searchsorted(fleet_cdf, uk[SESSION_UNIFORMS], side="right")
+                soc_target = soc_target_low + (soc_target_high - soc_target_low) * uk[-1]
                 arrival = d * ticks_per_day + np.floor(arrival_h / dt_h)
                 if arrival >= n_ticks:
                     continue

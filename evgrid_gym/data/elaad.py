@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evgrid_gym.core.sampling import draw_elaad_sessions
+from evgrid_gym.core.sampling import SESSION_UNIFORMS, draw_elaad_sessions
 from evgrid_gym.data.errors import DataFileError, finite_numbers, read_csv, require_columns
 
 SITES = ("private", "public", "workplace")
@@ -146,6 +146,7 @@ class ElaadSessionGenerator:
         """
         cdf = np.stack([self.arrival_cdf[False], self.arrival_cdf[True]])
         flags = np.broadcast_to(np.asarray(weekend, dtype=np.bool_), (n,)).copy()
+        u = rng.random((n, SESSION_UNIFORMS))
         return draw_elaad_sessions(
-            rng, flags, cdf, self.quantile_probability, self.connection_h, self.energy_kwh
+            u, flags, cdf, self.quantile_probability, self.connection_h, self.energy_kwh
         )

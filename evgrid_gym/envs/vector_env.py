@@ -67,6 +67,8 @@ class EVGridVectorEnv(VectorEnv):
         self._kpi = np.zeros((n, L.N_KPI))
         self._kpi_total = np.zeros((n, L.N_KPI))
         self._station_out = np.zeros((n, L.N_STATION_OUT, sc.n_stations))
+        # the observations of the last step or reset: a fresh array each time (the caller
+        # keeps it; no env writes to it later), so it is returned without a copy
         self._obs = np.zeros((n, sc.observation_low.shape[0]), dtype=np.float32)
         self._work = np.zeros(
             (n, workspace_size(sc.n_connectors, sc.charger_f.shape[1], sc.n_stations))
@@ -78,8 +80,9 @@ class EVGridVectorEnv(VectorEnv):
         self._status = np.zeros(n, dtype=np.int64)
         self._rewards = np.zeros(n)
         self._rngs: list[np.random.Generator | None] = [None] * n
-        self._dates = np.full(n, "", dtype=object)
-        self._all = np.ones(n, dtype=bool)
+        self._dates = np.full(n, "", dtype="<U10")  # ISO dates
+        all_envs = np.ones(n, dtype=bool)
+        self._info_masks = {f"_{key}": all_envs for key in (*L.KPI_NAMES, "tick", "date")}
 
     def reset(self, *, seed: int | list[int | None] | None = None, options=None):
         """Resets every env; ``seed`` int -> env i gets ``seed + i``; a list gives each its own.
@@ -97,29 +100,34 @@ class EVGridVectorEnv(VectorEnv):
             raise ValueError(f"seed: got {len(seeds)} seeds; must give num_envs = {self.num_envs}")
         for i, s in enumerate(seeds):
             self._rngs[i], _ = seeding.np_random(s)
-            self._start_episode(i)
-        return self._obs.copy(), self._infos()
+        self._obs = np.empty_like(self._obs)
+        self._start_episodes(np.arange(self.num_envs))
+        return self._obs, self._infos()
 
-    def _start_episode(self, i: int) -> None:
+    def _start_episodes(self, envs: np.ndarray) -> None:
+        """Starts the next episode of each env in ``envs`` (int64 indices): draws it from the
+        env's own generator, then resets them all in one compiled call."""
         sc = self.scenario
-        date, exo, ev, outage = sc.sample_episode(self._rngs[i])
-        self._dates[i] = date.isoformat()
-        self._exo[i] = exo
-        self._outage[i] = outage
-        if ev.shape[1] > self._ev.shape[2]:
-            grown = np.full((self.num_envs, L.N_EV_FIELDS, 2 * ev.shape[1]), np.inf)
-            grown[:, :, : self._ev.shape[2]] = self._ev
-            self._ev = grown
-            res = np.zeros((self.num_envs, L.N_RES_FIELDS, 2 * ev.shape[1]))
-            res[:, :, : self._res.shape[2]] = self._res
-            self._res = res
-        self._ev[i, :, : ev.shape[1]] = ev
-        self._ev[i, :, ev.shape[1] :] = np.inf
-        core.reset_one(
+        for i in envs:
+            date, exo, ev, outage = sc.sample_episode(self._rngs[i])
+            self._dates[i] = date.isoformat()
+            self._exo[i] = exo
+            self._outage[i] = outage
+            n_evs = ev.shape[1]
+            if n_evs > self._ev.shape[2]:
+                grown = np.full((self.num_envs, L.N_EV_FIELDS, 2 * n_evs), np.inf)
+                grown[:, :, : self._ev.shape[2]] = self._ev
+                self._ev = grown
+                res = np.zeros((self.num_envs, L.N_RES_FIELDS, 2 * n_evs))
+                res[:, :, : self._res.shape[2]] = self._res
+                self._res = res
+            self._ev[i, :, :n_evs] = ev
+            self._ev[i, :, n_evs:] = np.inf
+        core.reset_batch(
             sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
             self._exo, self._ev, self._outage, self._conn, self._res, self._bess_soc,
             self._clock, self._kpi, self._kpi_total, self._station_out, self._obs,
-            self._work, i,
+            self._work, envs,
         )  # fmt: skip
 
     def step(self, actions):
@@ -139,6 +147,7 @@ class EVGridVectorEnv(VectorEnv):
                 "finite number in [-1, 1]"
             )
         sc = self.scenario
+        self._obs = np.empty_like(self._obs)
         core.step_batch(
             sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
             self._exo, self._ev, self._outage, sc.reward_weights, self._conn, self._res,
@@ -150,30 +159,28 @@ class EVGridVectorEnv(VectorEnv):
         done = np.flatnonzero(terminated)
         if done.size:
             final_obs = np.full(self.num_envs, None, dtype=object)
-            for i in done:
-                final_obs[i] = self._obs[i].copy()
+            for i, last in zip(done, self._obs[done], strict=True):
+                final_obs[i] = last
             episode = _masked(episode_kpis(self._kpi_total), terminated)
             final_info = _masked(infos, terminated) | {
                 "episode_kpis": episode,
                 "_episode_kpis": terminated,
             }
-            for i in done:
-                self._start_episode(i)
+            self._start_episodes(done)
             infos = self._infos()  # finished envs report their new episode's reset info
             infos.update(
                 final_obs=final_obs, _final_obs=terminated, final_info=final_info,
                 _final_info=terminated,
             )  # fmt: skip
         truncated = np.zeros(self.num_envs, dtype=bool)
-        return self._obs.copy(), self._rewards.copy(), terminated, truncated, infos
+        return self._obs, self._rewards.copy(), terminated, truncated, infos
 
     def _infos(self) -> dict[str, Any]:
         """Tick KPIs, tick and date of every env, each with its ``_key`` mask (all True)."""
-        kpi = self._kpi.copy()
-        infos: dict[str, Any] = {name: kpi[:, i] for i, name in enumerate(L.KPI_NAMES)}
-        infos |= {f"_{name}": self._all for name in L.KPI_NAMES}
-        infos |= {"tick": self._clock[:, L.CLK_TICK].copy(), "_tick": self._all}
-        infos |= {"date": self._dates.copy(), "_date": self._all}
+        infos: dict[str, Any] = dict(zip(L.KPI_NAMES, self._kpi.copy().T, strict=True))
+        infos["tick"] = self._clock[:, L.CLK_TICK].copy()
+        infos["date"] = self._dates.copy()
+        infos.update(self._info_masks)
         return infos
 
 

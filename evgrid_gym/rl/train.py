@@ -30,6 +30,7 @@ from evgrid_gym.rl.sb3_vec_env import SB3VecEnv
 ALGORITHMS = {"ppo": PPO, "sac": SAC, "td3": TD3}
 PPO_STEPS_PER_ENV = 128  # a rollout covers more than one 96-tick episode per env
 EVAL_SEEDS = tuple(range(1_000_000, 1_000_010))  # held out: training seeds start at 0
+PPO_INITIAL_CHARGE = 1.0  # initial mean connector action: start from "charge at full power"
 
 
 class _Progress(BaseCallback):
@@ -64,7 +65,11 @@ def train(
     """Trains ``algo`` on ``num_envs`` copies of the scenario and saves the run into ``out``.
 
     PPO collects rollouts of 128 steps per env (5 epochs of minibatches of 1,024) and rounds
-    ``timesteps`` up to whole rollouts; SAC and TD3 use SB3's defaults. Observations and rewards are
+    ``timesteps`` up to whole rollouts; SAC and TD3 use SB3's defaults. PPO's Gaussian policy
+    starts with its mean connector action at :data:`PPO_INITIAL_CHARGE` (full rated power; the
+    BESS entries at 0, idle) instead of 0: from a zero mean, 1M steps were not enough to push
+    the mean to full power, and the agent stayed below the ``uncontrolled`` baseline; from
+    full power it only has to learn where to deviate. Observations and rewards are
     normalised with SB3's ``VecNormalize`` (saved with the model); evaluation runs the
     deterministic policy on :data:`EVAL_SEEDS` through a single :class:`EVGridEnv`, so its
     reward is the env's own. ``algo_kwargs`` override the algorithm's settings.
@@ -91,6 +96,9 @@ def train(
     kwargs |= algo_kwargs or {}
     model = ALGORITHMS[algo]("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **kwargs)
     eval_env = EVGridEnv(config)
+    if algo == "ppo":  # the action net's weights start near 0, so its bias is the initial mean
+        with torch.no_grad():
+            model.policy.action_net.bias[: eval_env.scenario.n_connectors] = PPO_INITIAL_CHARGE
     curve: list[dict[str, float]] = []
 
     def evaluate(steps: int) -> float:
