@@ -34,7 +34,7 @@ CALTECH_BUSIEST_DAY = "2019-05-13"  # 46 sessions, 1,205 plugged EV-ticks
 
 def run_case(label: str, scenario, seed: int, date: str | None, time_limit_s: float) -> dict:
     """Builds, solves and replays one episode; returns one table row."""
-    env = gym.make("evgrid_gym/EVGrid-v0", scenario=scenario)
+    env = gym.make("evgrid_gym/EVGrid-v1", scenario=scenario)
     options = {"date": date} if date else None
     env.reset(seed=seed, options=options)
     plan = env.unwrapped.episode_plan()

@@ -57,7 +57,7 @@ _SOLVED: dict = {}
 def _solved(name: str, seed: int):
     """(env, plan, schedule) of one episode, solved once per test session."""
     if (name, seed) not in _SOLVED:
-        env = gym.make("evgrid_gym/EVGrid-v0", scenario=name)
+        env = gym.make("evgrid_gym/EVGrid-v1", scenario=name)
         env.reset(seed=seed)
         plan = env.unwrapped.episode_plan()
         schedule = solve(build_model(env.unwrapped.scenario, plan), 120, mip_rel_gap=MIP_GAP)
@@ -249,7 +249,7 @@ def test_optimal_policy_through_the_benchmark_runner():
 
 
 def test_optimal_policy_needs_the_plan():
-    env = gym.make("evgrid_gym/EVGrid-v0", scenario="electra_station")
+    env = gym.make("evgrid_gym/EVGrid-v1", scenario="electra_station")
     with pytest.raises(ValueError, match="episode_plan"):
         OptimalPolicy(env.unwrapped.scenario).reset(seed=0, plan=None)
     with pytest.raises(ValueError, match="episode_plan"):
@@ -288,7 +288,7 @@ VARIANTS = {
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_tiny_variants_replay_exactly_and_dominate(variant, tiny_scenario):
-    env = gym.make("evgrid_gym/EVGrid-v0", scenario=tiny_scenario(VARIANTS[variant]))
+    env = gym.make("evgrid_gym/EVGrid-v1", scenario=tiny_scenario(VARIANTS[variant]))
     sc = env.unwrapped.scenario
     rng = np.random.default_rng(0)
     for seed in (0, 1):
@@ -315,7 +315,7 @@ def test_tiny_variants_replay_exactly_and_dominate(variant, tiny_scenario):
 def test_households_above_the_feeder_can_still_charge_from_station_exports(tiny_scenario):
     # the feeder is exceeded by the households alone; the BESS exports so that EVs can charge
     env = gym.make(
-        "evgrid_gym/EVGrid-v0",
+        "evgrid_gym/EVGrid-v1",
         scenario=tiny_scenario({"grid.feeder_limit_kw": 1.0, "households.count": 10}),
     )
     env.reset(seed=0)
@@ -334,7 +334,7 @@ def test_unsupported_reward_weights_raise(tiny_scenario):
     scenario = tiny_scenario(
         {"reward.name": "custom", "reward.weights": {"own_energy_used_kwh": 1.0}}
     )
-    env = gym.make("evgrid_gym/EVGrid-v0", scenario=scenario)
+    env = gym.make("evgrid_gym/EVGrid-v1", scenario=scenario)
     env.reset(seed=0)
     with pytest.raises(OptimalModelError, match="own_energy_used_kwh"):
         build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
@@ -346,14 +346,14 @@ def test_rewarded_overload_raises(tiny_scenario):
     scenario = tiny_scenario(
         {"grid.limits": "soft", "reward.name": "custom", "reward.weights": {"overload_kwh": 1.0}}
     )
-    env = gym.make("evgrid_gym/EVGrid-v0", scenario=scenario)
+    env = gym.make("evgrid_gym/EVGrid-v1", scenario=scenario)
     env.reset(seed=0)
     with pytest.raises(OptimalModelError, match="overload"):
         build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
 
 
 def test_bad_windows_raise(tiny_scenario):
-    env = gym.make("evgrid_gym/EVGrid-v0", scenario=tiny_scenario())
+    env = gym.make("evgrid_gym/EVGrid-v1", scenario=tiny_scenario())
     env.reset(seed=0)
     sc, plan = env.unwrapped.scenario, env.unwrapped.episode_plan()
     for kwargs in ({"start_tick": 8}, {"start_tick": -1}, {"horizon": 9}, {"horizon": 0}):
@@ -369,7 +369,7 @@ def test_bad_windows_raise(tiny_scenario):
 
 
 def test_infeasible_model_gives_a_clear_status(tiny_scenario):
-    env = gym.make("evgrid_gym/EVGrid-v0", scenario=tiny_scenario())
+    env = gym.make("evgrid_gym/EVGrid-v1", scenario=tiny_scenario())
     env.reset(seed=0)
     model = build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
     j = model.pair_ids[0]
@@ -381,7 +381,7 @@ def test_infeasible_model_gives_a_clear_status(tiny_scenario):
 
 
 def test_timed_out_model_gives_a_clear_status_and_the_policy_idles():
-    env = gym.make("evgrid_gym/EVGrid-v0", scenario="default")
+    env = gym.make("evgrid_gym/EVGrid-v1", scenario="default")
     env.reset(seed=1)
     sc, plan = env.unwrapped.scenario, env.unwrapped.episode_plan()
     schedule = solve(build_model(sc, plan), time_limit_s=0.0)

@@ -1,4 +1,4 @@
-"""``EVGrid-v0``: smart EV charging on a local power grid, as a Gymnasium env."""
+"""``EVGrid-v1``: smart EV charging on a local power grid, as a Gymnasium env."""
 
 from __future__ import annotations
 
@@ -153,12 +153,15 @@ class EVGridEnv(gym.Env):
 
     ## Arguments
 
-    ``gymnasium.make("evgrid_gym/EVGrid-v0", scenario="default")``: ``scenario`` is a
+    ``gymnasium.make("evgrid_gym/EVGrid-v1", scenario="default")``: ``scenario`` is a
     bundled name (``evgrid_gym.bundled_scenarios()``), a YAML path, a dict or a
     :class:`~evgrid_gym.config.ScenarioConfig`.
 
     ## Version History
 
+    * v1: charging reservations (contract net) and component outages; the observation gains
+      their blocks when a scenario turns them on; ``scenario1_normal`` and
+      ``scenario2_high_demand`` run with both. Without them the dynamics are v0's.
     * v0: initial version.
     """
 
@@ -166,7 +169,7 @@ class EVGridEnv(gym.Env):
 
     def __init__(self, scenario: str | dict | ScenarioConfig = "default", render_mode=None):
         if render_mode is not None:
-            raise ValueError(f"render_mode: got {render_mode!r}; EVGrid-v0 renders nothing (None)")
+            raise ValueError(f"render_mode: got {render_mode!r}; EVGrid-v1 renders nothing (None)")
         self.scenario = Scenario(load_scenario(scenario))
         sc = self.scenario
         self.action_space = gym.spaces.Box(-1.0, 1.0, (sc.n_actions,), np.float32)
