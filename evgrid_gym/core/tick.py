@@ -263,18 +263,21 @@ def _free_connector(conn_charger, charger_station, ev, outage, conn, res, first_
 
 @njit(cache=True)
 def _arrive(
-    conn_charger, charger_f, charger_station, ev, outage, conn, res, clock, tick, kpi, busy
+    conn_charger, charger_f, charger_station, ev, outage, conn, res, clock, tick, kpi, busy,
+    reservations,
 ):  # fmt: skip
     """Plugs every EV arriving by ``tick`` into a free connector (:func:`_free_connector`);
-    one holding a reservation pays its agreed price."""
+    one holding a reservation pays its agreed price. Without ``reservations`` there are no
+    holds to look up."""
     n_ev = ev.shape[1]
     while clock[CLK_NEXT_EV] < n_ev and ev[EV_ARRIVAL, clock[CLK_NEXT_EV]] <= tick:
         e = clock[CLK_NEXT_EV]
         clock[CLK_NEXT_EV] += 1
         kpi[KPI_ARRIVALS] += 1.0
         slot = _free_connector(
-            conn_charger, charger_station, ev, outage, conn, res, e + 1, e, tick, busy
-        )
+            conn_charger, charger_station, ev, outage, conn, res,
+            e + 1 if reservations else n_ev, e, tick, busy,
+        )  # fmt: skip
         tariff = ev[EV_TARIFF, e]
         if res[RS_STATUS, e] == RES_CONFIRMED:
             if res[RS_CONNECTOR, e] == slot:
@@ -317,14 +320,17 @@ def _begin_tick(
     """Reservations (when on), then the arrivals of ``tick``."""
     n_conn = conn.shape[1]
     busy = work[:n_conn]
-    if cfg[CFG_RESERVATION] > 0.0:
+    on = cfg[CFG_RESERVATION] > 0.0
+    if on:
         offer = work[n_conn : n_conn + N_OFFER_FIELDS * station_f.shape[1]]
         reservation_phase(
             cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res,
             clock[CLK_NEXT_EV], tick, busy, offer.reshape((N_OFFER_FIELDS, station_f.shape[1])),
             kpi,
         )  # fmt: skip
-    _arrive(conn_charger, charger_f, charger_station, ev, outage, conn, res, clock, tick, kpi, busy)
+    _arrive(
+        conn_charger, charger_f, charger_station, ev, outage, conn, res, clock, tick, kpi, busy, on
+    )  # fmt: skip
 
 
 @njit(cache=True)
