@@ -142,9 +142,10 @@ class EVGridEnv(gym.Env):
 
     ``info`` holds every tick KPI (``core.layout.KPI_NAMES``: energy, money, reservations,
     missed deadlines, outage losses), ``tick``, ``date``, ``connector_ev`` (EV index per
-    connector), per-station market results (``station_*``), ``station_reservations`` (S, H),
-    ``charger_down`` (K,), ``station_link_down`` (S,), ``wind_down_fraction``, and per EV of
-    the episode ``reservation_status`` (``core.layout.RES_*``) and ``reserved_connector``.
+    connector), per-station market results (``station_*``); with reservations on,
+    ``station_reservations`` (S, H) and per EV of the episode ``reservation_status``
+    (``core.layout.RES_*``) and ``reserved_connector``; with faults on, ``charger_down``
+    (K,), ``station_link_down`` (S,) and ``wind_down_fraction``.
 
     ## Episode End
 
@@ -249,13 +250,20 @@ class EVGridEnv(gym.Env):
         for name, field in _STATION_INFO:
             info[name] = station_out[field]
         sc = self.scenario
-        tick = info["tick"]
-        info["station_reservations"] = sc.unpack(self._obs).reservations.copy()
-        info["charger_down"] = self._outage[: sc.n_chargers, tick].astype(bool)
-        info["station_link_down"] = self._outage[sc.n_chargers : -1, tick].astype(bool)
-        info["wind_down_fraction"] = float(self._outage[-1, tick])
-        info["reservation_status"] = self._res[L.RS_STATUS].astype(np.int64)
-        info["reserved_connector"] = self._res[L.RS_CONNECTOR].astype(np.int64)
+        if sc.reservation_hours:
+            start = self._obs.shape[0] - sc.n_outage_rows - sc.n_stations * sc.reservation_hours
+            info["station_reservations"] = (
+                self._obs[start : start + sc.n_stations * sc.reservation_hours]
+                .reshape(sc.n_stations, sc.reservation_hours)
+                .copy()
+            )
+            info["reservation_status"] = self._res[L.RS_STATUS].astype(np.int64)
+            info["reserved_connector"] = self._res[L.RS_CONNECTOR].astype(np.int64)
+        if sc.n_outage_rows:
+            down = self._outage[:, info["tick"]]
+            info["charger_down"] = down[: sc.n_chargers] > 0.0
+            info["station_link_down"] = down[sc.n_chargers : -1] > 0.0
+            info["wind_down_fraction"] = float(down[-1])
         return info
 
     def episode_plan(self) -> EpisodePlan:
