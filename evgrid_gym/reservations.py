@@ -36,11 +36,11 @@ class RequestPlanner:
         """``ev`` (N_EV_FIELDS, n) with its reservation fields set (in place when off), sorted
         by the actual arrival (no-shows last, arrival +inf)."""
         r = self.config
-        planned = ev[L.EV_ARRIVAL].copy()
-        ev[L.EV_PLANNED_ARRIVAL] = planned
-        if not r.enabled:
+        ev[L.EV_PLANNED_ARRIVAL] = ev[L.EV_ARRIVAL]
+        planned = ev[L.EV_PLANNED_ARRIVAL]
+        if not r.enabled:  # on every episode start: plain row writes only
             ev[L.EV_REQUEST] = np.inf
-            ev[[L.EV_X_KM, L.EV_Y_KM, L.EV_MAX_PRICE]] = 0.0
+            ev[L.EV_X_KM : L.EV_MAX_PRICE + 1] = 0.0  # x, y, price limit: consecutive fields
             return ev
         n = ev.shape[1]
         n_stations = self.station_xy_km.shape[1]
