@@ -401,7 +401,7 @@ def build_model(
     ticks = np.arange(t0, t1)
     household_kw = exo[L.EXO_HOUSEHOLD_KW, t0:t1]
     n_ch = scenario.n_chargers
-    outage = np.asarray(plan.outage)
+    outage = np.asarray(plan.outage).T  # components x ticks
     link_down = outage[n_ch : n_ch + n_st, t0:t1] > 0.0  # (S, horizon)
     renewable_kw = exo[L.EXO_RENEWABLE_KW, t0:t1] - exo[L.EXO_WIND_KW, t0:t1] * outage[-1, t0:t1]
     price = exo[L.EXO_PRICE, t0:t1]

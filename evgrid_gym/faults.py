@@ -1,8 +1,8 @@
 """An episode's outage timeline: which chargers, station links and turbines are down when.
 
 Faults are drawn with the episode's other inputs (like the wind), so the core reads them as a
-plain array (``core.layout``: rows K chargers, S station links, then the fraction of wind
-capacity down) and a test can inject one at any tick. Random outages: each component that is
+plain array (``core.layout``: per tick, K chargers, S station links, then the fraction of
+wind capacity down) and a test can inject one at any tick. Random outages: each component that is
 up fails at a tick with its probability (``faults.*_probability``) and stays down for a
 geometric number of ticks with mean ``mean_repair_ticks`` (a constant repair rate, the usual
 two-state Markov availability model); scheduled outages are added on top. The wind lost to
@@ -18,7 +18,7 @@ from evgrid_gym.data.wind import power_curve_kw
 
 
 class OutageSampler:
-    """Draws the outage timeline of an episode, shape (K + S + 1, n_exo_ticks).
+    """Draws the outage timeline of an episode, shape (n_exo_ticks, K + S + 1).
 
     Attributes:
         turbine_share: each turbine's share of the wind capacity (``wind.turbines`` with
@@ -47,9 +47,10 @@ class OutageSampler:
         self._fixed.setflags(write=False)
 
     def _timeline(self, down: np.ndarray) -> np.ndarray:
-        outage = np.zeros((self._n_links + 1, down.shape[1]))
-        outage[: self._n_links] = down[: self._n_links]
-        outage[-1] = self.turbine_share @ down[self._n_links :]
+        """The tick-major timeline of ``down`` (components x ticks, bool)."""
+        outage = np.zeros((down.shape[1], self._n_links + 1))
+        outage[:, : self._n_links] = down[: self._n_links].T
+        outage[:, -1] = self.turbine_share @ down[self._n_links :]
         return outage
 
     def sample(self, rng: np.random.Generator) -> np.ndarray:

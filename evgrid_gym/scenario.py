@@ -278,7 +278,7 @@ class Scenario:
         Returns:
             ``(date, exo, ev, outage)``: the day, exogenous inputs of shape (N_EXO_FIELDS,
             n_exo_ticks), EV sessions with their reservation fields sorted by arrival, shape
-            (N_EV_FIELDS, n_evs), and the outage timeline, shape (K + S + 1, n_exo_ticks)
+            (N_EV_FIELDS, n_evs), and the outage timeline, shape (n_exo_ticks, K + S + 1)
             (read-only).
 
         Raises:

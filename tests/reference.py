@@ -502,16 +502,13 @@ class RefSim:
         self.n_st = len(self.stations)
         n_ch = len(self.chargers)
         if outage is None:
-            outage = np.zeros((n_ch + self.n_st + 1, exo.shape[1]))
-        # per tick: the chargers down, the station links down, the share of wind capacity down
-        self.outage_rows = [[float(x) for x in outage[:, t]] for t in range(outage.shape[1])]
-        self.charger_down = [
-            {k for k in range(n_ch) if outage[k, t] > 0} for t in range(outage.shape[1])
-        ]
-        self.link_down = [
-            {s for s in range(self.n_st) if outage[n_ch + s, t] > 0} for t in range(outage.shape[1])
-        ]
-        self.wind_down = [float(outage[n_ch + self.n_st, t]) for t in range(outage.shape[1])]
+            outage = np.zeros((exo.shape[1], n_ch + self.n_st + 1))
+        # per tick (a row of the timeline): the chargers down, the station links down, the
+        # share of wind capacity down
+        self.outage_rows = [[float(x) for x in row] for row in outage]
+        self.charger_down = [{k for k in range(n_ch) if row[k] > 0} for row in outage]
+        self.link_down = [{s for s in range(self.n_st) if row[n_ch + s] > 0} for row in outage]
+        self.wind_down = [float(row[n_ch + self.n_st]) for row in outage]
 
     # --- state ------------------------------------------------------------------------------
 
@@ -1121,7 +1118,7 @@ def random_scenario(
         ev = ev[:, np.argsort(ev[L.EV_ARRIVAL], kind="stable")]
 
     n_rows = n_chargers + n_stations + 1
-    outage = np.zeros((n_rows, n_exo))
+    outage = np.zeros((n_rows, n_exo))  # components x ticks here, tick-major in the scenario
     if outages:
         cfg[L.CFG_OUTAGE_OBSERVATION] = float(rng.random() < 0.7)
         rate = rng.uniform(0.0, 0.4, (n_rows - 1, 1))
@@ -1148,7 +1145,7 @@ def random_scenario(
         "exo": exo,
         "ev": ev,
         "reward_weights": weights,
-        "outage": outage,
+        "outage": np.ascontiguousarray(outage.T),
     }
 
 
@@ -1262,7 +1259,7 @@ def hand_scenario(
         "exo": exo,
         "ev": ev,
         "reward_weights": weights,
-        "outage": np.zeros((len(charger_station) + len(stations) + 1, n_exo)),
+        "outage": np.zeros((n_exo, len(charger_station) + len(stations) + 1)),
     }
 
 
@@ -1285,7 +1282,7 @@ class CoreSim:
         n_st = scenario["station_f"].shape[1]
         n_chargers = scenario["charger_f"].shape[1]
         if self.sc.get("outage") is None:
-            self.sc["outage"] = np.zeros((n_chargers + n_st + 1, scenario["exo"].shape[1]))
+            self.sc["outage"] = np.zeros((scenario["exo"].shape[1], n_chargers + n_st + 1))
         cfg = scenario["cfg"]
         self.n_actions = n_conn + n_st * int(cfg[L.CFG_BESS_ACTION] > 0)
         self.conn = np.zeros((L.N_CONN_FIELDS, n_conn))

@@ -15,7 +15,7 @@ from hypothesis import given
 from numpy.testing import assert_allclose
 from test_tick_properties import SETTINGS, _check_tick, check_reservations, episodes
 
-from evgrid_gym import ScenarioError, load_scenario
+from evgrid_gym import EVGridEnv, ScenarioError, load_scenario
 from evgrid_gym.core import layout as L
 
 T = 3  # the tick of the fault
@@ -56,7 +56,7 @@ def _scenario():
 def _pair(row, value=1.0):
     """``(base, faulted)`` CoreSims after reset; ``faulted`` has outage ``row`` at tick T."""
     base_scenario, fault_scenario = _scenario(), _scenario()
-    fault_scenario["outage"][row, T] = value
+    fault_scenario["outage"][T, row] = value
     base, faulted = ref.CoreSim(base_scenario), ref.CoreSim(fault_scenario)
     base.reset()
     faulted.reset()
@@ -91,8 +91,8 @@ def _run_to_fault(base, faulted):
 
 
 def _outage_obs_index(core, row):
-    """Index in the observation of outage ``row`` (the last K + S + 1 entries)."""
-    return core.obs.size - core.sc["outage"].shape[0] + row
+    """Index in the observation of outage component ``row`` (the last K + S + 1 entries)."""
+    return core.obs.size - core.sc["outage"].shape[1] + row
 
 
 def test_charger_outage_cuts_only_its_connectors():
@@ -191,7 +191,7 @@ EV_RESERVING = {"arrival": 4, "departure": 10, "request": 0, "station": 0}
 
 def _reserved_core(stations, row=0, ticks=(2,), evs=None):
     scenario = ref.hand_scenario(stations, evs or [EV_RESERVING], n_ticks=12)
-    scenario["outage"][row, list(ticks)] = 1.0
+    scenario["outage"][list(ticks), row] = 1.0
     core = ref.CoreSim(scenario)
     core.reset()
     return core
@@ -245,8 +245,8 @@ def test_reservation_is_cancelled_when_the_other_station_cannot_answer():
     # the other station's link is down at the re-offer: it misses the deadline, no offer
     stations = [{"chargers": [(11.0, 1)]}, {"chargers": [(11.0, 1)], "x_km": 4.0}]
     scenario = ref.hand_scenario(stations, [EV_RESERVING], n_ticks=12)
-    scenario["outage"][0, 2] = 1.0  # charger 0
-    scenario["outage"][2 + 1, 2] = 1.0  # station 1's link (rows: 2 chargers, 2 links, wind)
+    scenario["outage"][2, 0] = 1.0  # charger 0
+    scenario["outage"][2, 2 + 1] = 1.0  # station 1's link (columns: 2 chargers, 2 links, wind)
     core = ref.CoreSim(scenario)
     core.reset()
     core.step(np.zeros(core.n_actions))
@@ -265,7 +265,7 @@ def test_walk_ins_skip_failed_chargers():
         {"arrival": 2, "station": 0},
     ]
     scenario = ref.hand_scenario(stations, evs, reservation=False)
-    scenario["outage"][0, 1] = 1.0
+    scenario["outage"][1, 0] = 1.0
     core = ref.CoreSim(scenario)
     core.reset()
     core.step(np.zeros(core.n_actions))
@@ -315,6 +315,34 @@ def test_random_faults_keep_every_balance_and_close_every_reservation(episode):
     )
     assert not np.isin(core.res[L.RS_STATUS], [L.RES_PENDING, L.RES_CONFIRMED]).any()
     assert total["outage_unmet_kwh"] <= total["unmet_energy_kwh"] + 1e-9
+
+
+# --- scheduled outages through the env --------------------------------------------------------
+
+SCHEDULED = [
+    {"component": "charger", "index": 1, "start_tick": 2, "duration_ticks": 3},
+    {"component": "station_link", "index": 0, "start_tick": 5},
+    {"component": "turbine", "index": 0, "start_tick": 0, "duration_ticks": 2},
+]
+
+
+def test_scheduled_outages_show_at_their_ticks_in_info_observation_and_plan(tiny_scenario):
+    env = EVGridEnv(tiny_scenario({"faults.scheduled": SCHEDULED}))
+    sc = env.scenario
+    observation, info = env.reset(seed=0)
+    plan = env.episode_plan()
+    for t in range(sc.config.episode_ticks):
+        assert info["tick"] == t
+        charger_down = [False, 2 <= t < 5]  # the tiny scenario's two chargers
+        link_down = [t == 5]
+        wind_down = 1.0 if t < 2 else 0.0  # its only turbine
+        assert info["charger_down"].tolist() == charger_down
+        assert info["station_link_down"].tolist() == link_down
+        assert info["wind_down_fraction"] == wind_down
+        expected = [*charger_down, *link_down, wind_down]
+        assert sc.unpack(observation).outage.tolist() == expected
+        assert plan.outage[t].tolist() == expected
+        observation, _, _, _, info = env.step(np.ones(sc.n_actions, dtype=np.float32))
 
 
 # --- config validation ----------------------------------------------------------------------

@@ -283,6 +283,13 @@ VARIANTS = {
     "no taper": {"battery.transition_soc": 1.0},
     "early taper": {"battery.transition_soc": 0.5},
     "uniform price": {"market.mode": "uniform"},
+    # modelled exactly (a station-link outage is not: the optimum approximates its fallback)
+    "charger and turbine outages": {
+        "faults.scheduled": [
+            {"component": "charger", "index": 0, "start_tick": 1, "duration_ticks": 3},
+            {"component": "turbine", "index": 0, "start_tick": 2, "duration_ticks": 4},
+        ]
+    },
 }
 
 

@@ -313,7 +313,7 @@ def test_request_without_answer_is_retried_then_rejected_at_the_planned_arrival(
     # answer: pending at 0 and 1 (one missed deadline each), rejected at 2
     evs = [{"arrival": 2, "departure": 8, "request": 0, "station": 0}]
     scenario = ref.hand_scenario(ONE_CONNECTOR, evs)
-    scenario["outage"][1, :3] = 1.0  # rows: charger 0, the link of station 0, wind
+    scenario["outage"][:3, 1] = 1.0  # columns: charger 0, the link of station 0, wind
     core = ref.CoreSim(scenario)
     core.reset()
     assert core.res[L.RS_STATUS, 0] == L.RES_PENDING
@@ -331,7 +331,7 @@ def test_request_without_answer_is_retried_then_rejected_at_the_planned_arrival(
 def test_request_answered_when_the_link_comes_back_before_the_planned_arrival():
     evs = [{"arrival": 2, "departure": 8, "request": 0, "station": 0}]
     scenario = ref.hand_scenario(ONE_CONNECTOR, evs)
-    scenario["outage"][1, :2] = 1.0  # link down at ticks 0 and 1, up at 2
+    scenario["outage"][:2, 1] = 1.0  # link down at ticks 0 and 1, up at 2
     core = ref.CoreSim(scenario)
     core.reset()
     _run(core, 2)

@@ -151,8 +151,8 @@ def _check_tick(core, action):
     n_st = station_f.shape[1]
     n_ch = charger_f.shape[1]
     outage = sc["outage"]
-    charger_down = outage[conn_charger, t] > 0  # per connector
-    link_down = outage[n_ch : n_ch + n_st, t] > 0  # per station
+    charger_down = outage[t, conn_charger] > 0  # per connector
+    link_down = outage[t, n_ch : n_ch + n_st] > 0  # per station
     conn_link_down = link_down[conn_station]
 
     # limits of this tick, from the reference battery model and the state before
@@ -225,7 +225,7 @@ def _check_tick(core, action):
     want = np.where(charger_down & occupied, battery_high * efficiency * dt, 0.0)
     assert_allclose(lost, want, rtol=REL, atol=REL * (1.0 + want.max(initial=0.0)))
     assert np.all(power[charger_down] == 0.0)
-    wind_kw = exo[L.EXO_WIND_KW, t] * outage[n_ch + n_st, t]
+    wind_kw = exo[L.EXO_WIND_KW, t] * outage[t, n_ch + n_st]
     _close(kpi["wind_outage_kwh"], wind_kw * dt, 1.0 + wind_kw * dt)
     renewable = exo[L.EXO_RENEWABLE_KW, t] * dt
     _close(kpi["renewable_kwh"] + kpi["wind_outage_kwh"], renewable, 1.0 + renewable)
@@ -344,7 +344,7 @@ def _check_tick(core, action):
                     * x[L.CN_BATTERY_KWH], rtol=1e-12)  # fmt: skip
     assert np.all(x[L.CN_DELIVERED_KWH] == 0.0) and np.all(x[L.CN_POWER_KW] == 0.0)
     assert np.all(x[L.CN_OUTAGE_KWH] == 0.0)
-    assert not np.any(outage[conn_charger[new], tick] > 0)  # plugged into chargers that are up
+    assert not np.any(outage[tick, conn_charger[new]] > 0)  # plugged into chargers that are up
     rated = charger_f[L.CH_MAX_KW, conn_charger[new]]
     assert np.all(x[L.CN_MAX_KW] <= rated) and np.all(x[L.CN_MAX_V2G_KW] <= rated)
     assert np.all(x[L.CN_MAX_V2G_KW][charger_f[L.CH_V2G, conn_charger[new]] == 0] == 0.0)
@@ -411,7 +411,7 @@ def check_reservations(core):
         holds.setdefault(c, []).append((tick, conn[L.CN_DEPARTURE, c]))
     for e in np.flatnonzero(status == L.RES_CONFIRMED):
         c = int(res[L.RS_CONNECTOR, e])
-        assert sc["outage"][sc["conn_charger"][c], tick] == 0.0  # re-offered when down
+        assert sc["outage"][tick, sc["conn_charger"][c]] == 0.0  # re-offered when down
         assert tick <= ev[L.EV_PLANNED_ARRIVAL, e] + cfg[L.CFG_GRACE_TICKS]
         assert res[L.RS_PRICE, e] <= ev[L.EV_MAX_PRICE, e]
         assert res[L.RS_ENERGY_KWH, e] >= cfg[L.CFG_MIN_ENERGY_FRACTION] * need[e] - 1e-12

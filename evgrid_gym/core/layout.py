@@ -98,9 +98,10 @@ RES_EXPIRED = 4.0  # the EV did not come within the grace period (a no-show)
 RES_CANCELLED = 5.0  # its charger failed and no other station could take it over
 RES_REJECTED = 6.0  # no acceptable offer (or no station answered before arrival)
 
-# --- outage: components down per tick, shape (N_outage_rows, n_ticks) -----------------------
-# rows [0, K): charger k down (1.0) or up (0.0); [K, K + S): station s's link down; the last
-# row: the fraction of wind capacity down (turbine outages).
+# --- outage: components down per tick, shape (n_ticks, K + S + 1), tick-major ----------------
+# columns [0, K): charger k down (1.0) or up (0.0); [K, K + S): station s's link down; the
+# last: the fraction of wind capacity down (turbine outages). Tick-major because a tick reads
+# every component of one tick: one or two cache lines instead of one per component.
 
 # --- conn: per-connector state, shape (N_CONN_FIELDS, n_connectors) --------------------------
 CN_OCCUPIED = 0  # 1.0 when an EV is plugged in

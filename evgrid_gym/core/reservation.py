@@ -158,7 +158,7 @@ def station_offers(
         offer[OF_CONNECTORS, s] += 1.0
         offer[OF_UTILISATION, s] += busy[c]
         offer[OF_COMMITTED_KW, s] += busy[c] * charger_f[CH_MAX_KW, k]
-        if busy[c] > 0.0 or outage[k, tick] > 0.0:
+        if busy[c] > 0.0 or outage[tick, k] > 0.0:
             continue
         ev_kw = ev[EV_MAX_DC_KW, e] if charger_f[CH_IS_DC, k] > 0.0 else ev[EV_MAX_AC_KW, e]
         power_kw = min(ev_kw, charger_f[CH_MAX_KW, k])
@@ -168,7 +168,7 @@ def station_offers(
     need_kwh = energy_needed_kwh(ev, e)
     window_h = window * cfg[CFG_DT_H]
     for s in range(station_f.shape[1]):
-        offer[OF_REACHABLE, s] = outage[n_ch + s, tick] == 0.0
+        offer[OF_REACHABLE, s] = outage[tick, n_ch + s] == 0.0
         offer[OF_UTILISATION, s] /= offer[OF_CONNECTORS, s] * window
         offer[OF_COMMITTED_KW, s] /= window
         offer[OF_PRICE, s] = (
@@ -271,7 +271,7 @@ def reservation_phase(
     for e in range(first_ev, n_ev):
         if (
             res[RS_STATUS, e] == RES_CONFIRMED
-            and outage[conn_charger[int(res[RS_CONNECTOR, e])], tick] > 0.0
+            and outage[tick, conn_charger[int(res[RS_CONNECTOR, e])]] > 0.0
         ):
             _, s = _auction(
                 cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn,

@@ -254,7 +254,7 @@ def _free_connector(conn_charger, charger_station, ev, outage, conn, res, first_
     station = int(ev[EV_STATION, e])
     for i in range(-1, conn.shape[1]):
         c = wanted if i < 0 else i
-        if c < 0 or c >= conn.shape[1] or busy[c] > 0.0 or outage[conn_charger[c], tick] > 0.0:
+        if c < 0 or c >= conn.shape[1] or busy[c] > 0.0 or outage[tick, conn_charger[c]] > 0.0:
             continue
         if i < 0 or station < 0 or charger_station[conn_charger[c]] == station:
             return c
@@ -350,7 +350,7 @@ def write_observation(
     the next F ticks (kW, before turbine outages), and the household load now (kW). With
     reservations, then S x H counts (H = ``CFG_RESERVATION_HOURS``, station-major): confirmed
     reservations of station s whose planned arrival is h..h+1 hours ahead (overdue ones in hour
-    0). With ``CFG_OUTAGE_OBSERVATION``, then the outage rows now: K chargers down (0/1), S
+    0). With ``CFG_OUTAGE_OBSERVATION``, then the outage timeline now: K chargers down (0/1), S
     station links down (0/1), the fraction of wind capacity down. ``scratch`` is float64 work
     space of shape (>= S,).
     """
@@ -364,7 +364,7 @@ def write_observation(
         obs[5 * n_conn + s] = bess_soc[s]
     for c in range(n_conn):
         _, high = _connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
-        if outage[conn_charger[c], tick] > 0.0:
+        if outage[tick, conn_charger[c]] > 0.0:
             high = 0.0
         obs[c] = conn[CN_OCCUPIED, c]
         obs[n_conn + c] = conn[CN_SOC, c]
@@ -399,8 +399,8 @@ def write_observation(
                     obs[i + s * n_hours + hour] += 1.0
         i += n_st * n_hours
     if cfg[CFG_OUTAGE_OBSERVATION] > 0.0:
-        for r in range(outage.shape[0]):
-            obs[i + r] = outage[r, tick]
+        for r in range(outage.shape[1]):
+            obs[i + r] = outage[tick, r]
 
 
 @njit(cache=True)
@@ -476,7 +476,7 @@ def step(
         cfg, conn_charger, charger_f, charger_station, station_f: static scenario arrays
             (:mod:`evgrid_gym.core.layout`).
         exo, ev, outage: the episode's exogenous inputs, EV sessions and outage timeline
-            (shape (K + S + 1, >= n_ticks)).
+            (shape (>= n_ticks, K + S + 1)).
         reward_weights: weight of each KPI in the reward, shape (N_KPI,).
         conn, res, bess_soc, clock: state, updated in place.
         kpi: output, this tick's KPIs, shape (N_KPI,).
@@ -523,12 +523,12 @@ def step(
         k = conn_charger[c]
         s = charger_station[k]
         conn_low[c], conn_high[c] = _connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
-        if outage[n_ch + s, tick] > 0.0:
+        if outage[tick, n_ch + s] > 0.0:
             conn_kw[c] = station_f[ST_FALLBACK_KW, s]
             conn_low[c] = max(conn_low[c], 0.0)
         else:
             conn_kw[c] = min(max(action[c], -1.0), 1.0) * charger_f[CH_MAX_KW, k]
-        if outage[k, tick] > 0.0:
+        if outage[tick, k] > 0.0:
             conn[CN_OUTAGE_KWH, c] += battery_energy_kwh(
                 conn_high[c], charger_f[CH_EFFICIENCY, k], dt_h
             )[0]
@@ -538,7 +538,7 @@ def step(
             storage_kwh[s] += conn[CN_BATTERY_KWH, c]
     bess_kw[:] = 0.0
     for s in range(n_st):
-        link_down = outage[n_ch + s, tick] > 0.0
+        link_down = outage[tick, n_ch + s] > 0.0
         kpi[KPI_MISSED_DEADLINES] += link_down
         if cfg[CFG_BESS_ACTION] > 0.0 and not link_down:
             bess_kw[s] = min(max(action[n_conn + s], -1.0), 1.0) * station_f[ST_BESS_KW, s]
@@ -569,11 +569,11 @@ def step(
     # 5. market: households and stations bid for own energy, the supplier covers the rest;
     # a station without link has no bid in the market
     household_kwh = household_kw * dt_h
-    kpi[KPI_WIND_OUTAGE] = exo[EXO_WIND_KW, tick] * outage[n_ch + n_st, tick] * dt_h
+    kpi[KPI_WIND_OUTAGE] = exo[EXO_WIND_KW, tick] * outage[tick, n_ch + n_st] * dt_h
     renewable_kwh = exo[EXO_RENEWABLE_KW, tick] * dt_h - kpi[KPI_WIND_OUTAGE]
     for s in range(n_st):
         station_demand_kwh[s] = max(station_out[SO_NET_KW, s], 0.0) * dt_h
-        if outage[n_ch + s, tick] > 0.0:
+        if outage[tick, n_ch + s] > 0.0:
             station_demand_kwh[s] = 0.0
         station_export_kwh[s] = max(-station_out[SO_NET_KW, s], 0.0) * dt_h
         fill[s] = stored_kwh[s] / storage_kwh[s] if storage_kwh[s] > 0.0 else 0.0

@@ -34,7 +34,7 @@ class EpisodePlan(NamedTuple):
             free, shape (episode_ticks, C); rejected EVs never appear.
         ev_tariff: what each EV pays per kWh, EUR/kWh, shape (n_evs,): its reservation's
             price when it was served on one, else ``EV_TARIFF``.
-        outage: components down per tick, shape (K + S + 1, n_exo_ticks) (``core.layout``).
+        outage: components down per tick, shape (n_exo_ticks, K + S + 1) (``core.layout``).
     """
 
     date: str
@@ -260,7 +260,7 @@ class EVGridEnv(gym.Env):
             info["reservation_status"] = self._res[L.RS_STATUS].astype(np.int64)
             info["reserved_connector"] = self._res[L.RS_CONNECTOR].astype(np.int64)
         if sc.n_outage_rows:
-            down = self._outage[:, info["tick"]]
+            down = self._outage[info["tick"]]
             info["charger_down"] = down[: sc.n_chargers] > 0.0
             info["station_link_down"] = down[sc.n_chargers : -1] > 0.0
             info["wind_down_fraction"] = float(down[-1])

@@ -74,7 +74,7 @@ class EVGridVectorEnv(VectorEnv):
             (n, workspace_size(sc.n_connectors, sc.charger_f.shape[1], sc.n_stations))
         )
         self._exo = np.zeros((n, L.N_EXO_FIELDS, sc.n_exo_ticks))
-        self._outage = np.zeros((n, sc.n_chargers + sc.n_stations + 1, sc.n_exo_ticks))
+        self._outage = np.zeros((n, sc.n_exo_ticks, sc.n_chargers + sc.n_stations + 1))
         self._ev = np.full((n, L.N_EV_FIELDS, 1), np.inf)
         self._res = np.zeros((n, L.N_RES_FIELDS, 1))
         self._status = np.zeros(n, dtype=np.int64)
