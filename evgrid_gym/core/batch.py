@@ -4,14 +4,32 @@ Every per-env array of :mod:`evgrid_gym.core.tick` gains a first axis of length 
 static scenario arrays are shared. ``step_batch`` spreads the envs over the CPU's cores with
 ``prange`` (``parallel=True``; each env's tick is independent of the others);
 ``reset_batch`` restarts the envs whose episodes ended in one serial call.
+
+The work space is per thread, not per env (:func:`workspace`): a tick's temporaries stay in
+the cache of the core that runs it, where a row per env would bring a cold one into it on
+every env-step.
 """
 
-from numba import njit, prange
+import numba
+import numpy as np
+from numba import get_thread_id, njit, prange
 
-from evgrid_gym.core.tick import reset, step
+from evgrid_gym.core.jit import JIT_OPTIONS, kernel
+from evgrid_gym.core.tick import reset, step, workspace_size
+
+CACHE_LINE_FLOATS = 8  # float64 entries in a 64-byte cache line
 
 
-@njit(cache=True, parallel=True)
+def workspace(n_connectors, n_chargers, n_stations):
+    """The work space of :func:`step_batch` and :func:`reset_batch`: float64, shape
+    (``numba.config.NUMBA_NUM_THREADS``, ``workspace_size(C, K, S)`` + 8), a row per thread
+    that numba may start; the rows lie a cache line apart so two threads never write to the
+    same line."""
+    size = workspace_size(n_connectors, n_chargers, n_stations) + CACHE_LINE_FLOATS
+    return np.zeros((numba.config.NUMBA_NUM_THREADS, size))
+
+
+@njit(parallel=True, **JIT_OPTIONS)
 def step_batch(
     cfg,
     conn_charger,
@@ -39,19 +57,19 @@ def step_batch(
 
     Shapes: per-env arrays of :func:`~evgrid_gym.core.tick.step` with a leading axis N;
     ``actions`` (N, n_actions), ``status`` int64 (N,), ``rewards`` float64 (N,), the work
-    space ``work`` float64 (N, ``workspace_size(C, K, S)``). The EV tables ``ev``
-    (N, N_EV_FIELDS, max_evs) and reservation states ``res`` (N, N_RES_FIELDS, max_evs) are
-    padded with +inf (an EV that never requests nor arrives).
+    space ``work`` of :func:`workspace` (env i uses the row of the thread that steps it). The
+    EV tables ``ev`` (N, N_EV_FIELDS, max_evs) are padded with +inf (an EV that never requests
+    nor arrives), the reservation states ``res`` (N, N_RES_FIELDS, max_evs) with zeros.
     """
     for i in prange(conn.shape[0]):
         status[i], rewards[i] = step(
             cfg, conn_charger, charger_f, charger_station, station_f, exo[i], ev[i], outage[i],
             reward_weights, conn[i], res[i], bess_soc[i], clock[i], kpi[i], kpi_total[i],
-            station_out[i], actions[i], obs[i], work[i],
+            station_out[i], actions[i], obs[i], work[get_thread_id()],
         )  # fmt: skip
 
 
-@njit(cache=True)
+@kernel
 def reset_batch(
     cfg, conn_charger, charger_f, charger_station, station_f, exo, ev, outage, conn, res,
     bess_soc, clock, kpi, kpi_total, station_out, obs, work, envs,
@@ -66,5 +84,5 @@ def reset_batch(
         reset(
             cfg, conn_charger, charger_f, charger_station, station_f, exo[i], ev[i], outage[i],
             conn[i], res[i], bess_soc[i], clock[i], kpi[i], kpi_total[i], station_out[i], obs[i],
-            work[i],
+            work[0],
         )  # fmt: skip

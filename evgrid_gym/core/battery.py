@@ -16,10 +16,10 @@ zero and the exact maximum below is attainable (the charger may shape power with
 
 import math
 
-from numba import njit
+from evgrid_gym.core.jit import kernel
 
 
-@njit(cache=True)
+@kernel
 def max_charge_energy_kwh(soc, capacity_kwh, max_power_kw, efficiency, transition_soc, dt_h):
     """Battery-side energy a battery gains in ``dt_h`` hours charging at the CC-CV limit.
 
@@ -49,7 +49,7 @@ def max_charge_energy_kwh(soc, capacity_kwh, max_power_kw, efficiency, transitio
     return cc_kwh - cv_headroom_kwh * math.expm1(-k_per_h * (dt_h - cc_h))
 
 
-@njit(cache=True)
+@kernel
 def max_discharge_energy_kwh(soc, capacity_kwh, max_power_kw, efficiency, soc_min, dt_h):
     """Battery-side energy a battery can give up in ``dt_h`` hours (V2G or BESS discharge).
 
@@ -64,7 +64,7 @@ def max_discharge_energy_kwh(soc, capacity_kwh, max_power_kw, efficiency, soc_mi
     return min(max_power_kw * dt_h / efficiency, (soc - soc_min) * capacity_kwh)
 
 
-@njit(cache=True)
+@kernel
 def power_limits_kw(
     soc,
     capacity_kwh,
@@ -94,7 +94,7 @@ def power_limits_kw(
     return -loss_kwh * efficiency / dt_h, gain_kwh / (efficiency * dt_h)
 
 
-@njit(cache=True)
+@kernel
 def battery_energy_kwh(power_kw, efficiency, dt_h):
     """Battery-side energy change of a tick at average grid power ``power_kw``.
 

@@ -25,8 +25,8 @@ losses) bids the last part of it below 0: the linear rule is kept as it is.
 """
 
 import numpy as np
-from numba import njit
 
+from evgrid_gym.core.jit import kernel
 from evgrid_gym.core.sort import insertion_sort
 
 MIN_TRADE_KWH = 1e-6
@@ -39,13 +39,13 @@ def scratch_size(n_stations):
     return 3 * n_stations
 
 
-@njit(cache=True)
+@kernel
 def _station_take_kwh(bid_start, capacity_kwh, demand_kwh, price):
     """Energy a station's bid curve asks for at or above ``price``, kWh."""
     return min(max((bid_start - price) * capacity_kwh, 0.0), demand_kwh)
 
 
-@njit(cache=True)
+@kernel
 def _stations_take_kwh(bid_start, capacity_kwh, demand_kwh, price):
     total = 0.0
     for s in range(demand_kwh.shape[0]):
@@ -54,7 +54,7 @@ def _stations_take_kwh(bid_start, capacity_kwh, demand_kwh, price):
     return total
 
 
-@njit(cache=True)
+@kernel
 def _threshold_price(bid_start, capacity_kwh, demand_kwh, supply_kwh, breaks):
     """Price ``lam`` at which the stations' bids above ``lam`` take exactly ``supply_kwh``.
 
@@ -86,7 +86,7 @@ def _threshold_price(bid_start, capacity_kwh, demand_kwh, supply_kwh, breaks):
     return breaks[0]
 
 
-@njit(cache=True)
+@kernel
 def clear_market(
     household_kwh,
     station_demand_kwh,

@@ -24,8 +24,7 @@ In soft mode steps 3 and 4 are skipped; whatever exceeds a station or the feeder
 returned as overload power (and penalised by the env).
 """
 
-from numba import njit
-
+from evgrid_gym.core.jit import kernel
 from evgrid_gym.core.sort import insertion_sort
 
 
@@ -34,7 +33,7 @@ def scratch_size(n_chargers, n_stations):
     return 2 * n_chargers + 6 * n_stations + 1
 
 
-@njit(cache=True)
+@kernel
 def _scaled(power_kw, consume_factor, produce_factor):
     """``power_kw`` times ``consume_factor`` if it is > 0, else times ``produce_factor``."""
     if power_kw > 0.0:
@@ -42,7 +41,7 @@ def _scaled(power_kw, consume_factor, produce_factor):
     return power_kw * produce_factor
 
 
-@njit(cache=True)
+@kernel
 def _feeder_factor(consume_kw, floor_kw, target_kw, breaks):
     """Largest ``f`` in [0, 1] with ``sum(max(f * consume, floor)) <= target`` (0 if none).
 
@@ -71,7 +70,7 @@ def _feeder_factor(consume_kw, floor_kw, target_kw, breaks):
     return 1.0
 
 
-@njit(cache=True)
+@kernel
 def project_power(
     conn_kw,
     conn_low_kw,

@@ -38,8 +38,7 @@ order of the EV table.
 
 import math
 
-from numba import njit
-
+from evgrid_gym.core.jit import kernel
 from evgrid_gym.core.layout import (
     CFG_DISTANCE_WEIGHT,
     CFG_DT_H,
@@ -100,13 +99,13 @@ OF_COMMITTED_KW = 8  # average power of its committed connectors over the window
 N_OFFER_FIELDS = 9
 
 
-@njit(cache=True)
+@kernel
 def _overlap(start_a, end_a, start_b, end_b):
     """Length of the overlap of [start_a, end_a) and [start_b, end_b), ticks."""
     return max(min(end_a, end_b) - max(start_a, start_b), 0.0)
 
 
-@njit(cache=True)
+@kernel
 def busy_ticks(ev, conn, res, first_ev, skip_ev, start, end, tick, busy):
     """Ticks of [start, end) during which each connector is committed, into ``busy`` (C,).
 
@@ -125,13 +124,13 @@ def busy_ticks(ev, conn, res, first_ev, skip_ev, start, end, tick, busy):
             )
 
 
-@njit(cache=True)
+@kernel
 def energy_needed_kwh(ev, e):
     """Battery energy EV ``e`` needs to reach its target soc, kWh."""
     return max(ev[EV_SOC_TARGET, e] - ev[EV_SOC_ARRIVAL, e], 0.0) * ev[EV_BATTERY_KWH, e]
 
 
-@njit(cache=True)
+@kernel
 def station_offers(
     cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res, first_ev,
     e, tick, busy, offer,
@@ -192,7 +191,7 @@ def station_offers(
             )
 
 
-@njit(cache=True)
+@kernel
 def choose_offer(cfg, offer, need_kwh, max_price):
     """The station whose offer the EV confirms, -1 if none is acceptable.
 
@@ -221,7 +220,7 @@ def choose_offer(cfg, offer, need_kwh, max_price):
     return best
 
 
-@njit(cache=True)
+@kernel
 def _auction(
     cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res, first_ev,
     e, tick, busy, offer, kpi,
@@ -246,7 +245,7 @@ def _auction(
     return n_answered, s
 
 
-@njit(cache=True)
+@kernel
 def reservation_phase(
     cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res, first_ev,
     tick, busy, offer, kpi,
@@ -300,7 +299,7 @@ def reservation_phase(
                 res[RS_STATUS, e] = RES_PENDING
 
 
-@njit(cache=True)
+@kernel
 def close_reservations(ev, res, first_ev, kpi):
     """Episode end: open reservations expire as no-shows, pending requests are rejected."""
     for e in range(first_ev, ev.shape[1]):

@@ -7,8 +7,8 @@ per call, which the vector env, where a thousand envs reset every episode, canno
 """
 
 import numpy as np
-from numba import njit
 
+from evgrid_gym.core.jit import kernel
 from evgrid_gym.core.layout import (
     EV_ARRIVAL,
     EV_BATTERY_KWH,
@@ -30,7 +30,7 @@ EV_UNIFORMS = SESSION_UNIFORMS + 2
 """Uniform numbers one EV of an episode takes: its session, its model, its target soc."""
 
 
-@njit(cache=True)
+@kernel
 def inverse_cdf(u, levels, values):
     """The quantile table ``values`` at the CDF levels ``levels`` (both shape (Q,), ``levels``
     increasing from 0 to 1) read at ``u`` in [0, 1), linear between levels: ``np.interp``'s
@@ -40,7 +40,7 @@ def inverse_cdf(u, levels, values):
     return slope * (u - levels[j]) + values[j]
 
 
-@njit(cache=True)
+@kernel
 def draw_elaad_session(u, arrival_cdf, quantile_probability, connection_h, energy_kwh):
     """One ElaadNL session from ``SESSION_UNIFORMS`` uniform numbers ``u`` in [0, 1):
     ``(arrival_h, stay_h, demand_kwh)``.
@@ -57,7 +57,7 @@ def draw_elaad_session(u, arrival_cdf, quantile_probability, connection_h, energ
     return arrival_h, stay_h, demand_kwh
 
 
-@njit(cache=True)
+@kernel
 def draw_elaad_sessions(u, weekend, arrival_cdf, quantile_probability, connection_h, energy_kwh):
     """``len(weekend)`` sessions of :func:`draw_elaad_session`, session ``i`` from the uniform
     numbers ``u[i]`` (shape (n, SESSION_UNIFORMS)); ``weekend`` (bool, shape (n,)) picks the
@@ -76,7 +76,7 @@ def draw_elaad_sessions(u, weekend, arrival_cdf, quantile_probability, connectio
     return arrival_h, stay_h, demand_kwh
 
 
-@njit(cache=True)
+@kernel
 def sample_elaad_sessions(
     counts,
     u,

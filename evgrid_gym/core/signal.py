@@ -1,9 +1,9 @@
 """Small signal kernels for the exogenous input generators."""
 
-from numba import njit
+from evgrid_gym.core.jit import kernel
 
 
-@njit(cache=True)
+@kernel
 def ar1(shocks, phi, start, out):
     """AR(1) recursion ``out[t] = phi * out[t-1] + shocks[t]`` with ``out[-1] = start``.
 

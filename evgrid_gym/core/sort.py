@@ -1,9 +1,9 @@
 """In-place sorting for the kernels' short work arrays."""
 
-from numba import njit
+from evgrid_gym.core.jit import kernel
 
 
-@njit(cache=True)
+@kernel
 def insertion_sort(values):
     """Sorts ``values`` ascending, in place.
 

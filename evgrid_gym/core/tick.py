@@ -27,10 +27,10 @@ never waits on a failed part and a later tick simply finds it up again:
 import math
 
 import numpy as np
-from numba import njit
 
 from evgrid_gym.core import market, projection
 from evgrid_gym.core.battery import battery_energy_kwh, power_limits_kw
+from evgrid_gym.core.jit import kernel
 from evgrid_gym.core.layout import (
     CFG_BESS_ACTION,
     CFG_DT_H,
@@ -183,7 +183,7 @@ def workspace_size(n_connectors, n_chargers, n_stations):
     return 3 * n_connectors + 8 * n_stations + scratch
 
 
-@njit(cache=True)
+@kernel
 def _connector_limits_kw(cfg, conn_charger, charger_f, conn, c):
     """``(low_kw, high_kw)``: average grid power the connector's EV can take this tick."""
     if conn[CN_OCCUPIED, c] == 0.0:
@@ -201,7 +201,7 @@ def _connector_limits_kw(cfg, conn_charger, charger_f, conn, c):
     )
 
 
-@njit(cache=True)
+@kernel
 def _bess_limits_kw(cfg, station_f, bess_soc, s):
     """``(low_kw, high_kw)`` of station ``s``'s BESS: constant power between its soc limits."""
     if station_f[ST_BESS_KWH, s] <= 0.0:
@@ -219,7 +219,7 @@ def _bess_limits_kw(cfg, station_f, bess_soc, s):
     )
 
 
-@njit(cache=True)
+@kernel
 def _depart(conn, c, kpi):
     """Unplugs the EV of connector ``c`` and books its delivered and unmet energy."""
     requested = conn[CN_REQUESTED_KWH, c]
@@ -234,7 +234,7 @@ def _depart(conn, c, kpi):
     conn[CN_EV, c] = -1.0
 
 
-@njit(cache=True)
+@kernel
 def _free_connector(conn_charger, charger_station, ev, outage, conn, res, first_ev, e, tick, busy):
     """The connector EV ``e`` arriving at ``tick`` gets, -1 if none is free.
 
@@ -261,7 +261,7 @@ def _free_connector(conn_charger, charger_station, ev, outage, conn, res, first_
     return -1
 
 
-@njit(cache=True)
+@kernel
 def _arrive(
     conn_charger, charger_f, charger_station, ev, outage, conn, res, clock, tick, kpi, busy,
     reservations,
@@ -312,7 +312,7 @@ def _arrive(
         conn[CN_OUTAGE_KWH, slot] = 0.0
 
 
-@njit(cache=True)
+@kernel
 def _begin_tick(
     cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res, clock,
     tick, kpi, work,
@@ -333,7 +333,7 @@ def _begin_tick(
     )  # fmt: skip
 
 
-@njit(cache=True)
+@kernel
 def write_observation(
     cfg, conn_charger, charger_f, charger_station, station_f, exo, ev, outage, conn, res,
     bess_soc, clock, obs, scratch,
@@ -403,7 +403,7 @@ def write_observation(
             obs[i + r] = outage[tick, r]
 
 
-@njit(cache=True)
+@kernel
 def reset(
     cfg,
     conn_charger,
@@ -448,7 +448,7 @@ def reset(
     )  # fmt: skip
 
 
-@njit(cache=True)
+@kernel
 def step(
     cfg,
     conn_charger,

@@ -13,7 +13,6 @@ from gymnasium.vector.utils import batch_space
 from evgrid_gym.config import ScenarioConfig, load_scenario
 from evgrid_gym.core import batch as core
 from evgrid_gym.core import layout as L
-from evgrid_gym.core.tick import workspace_size
 from evgrid_gym.envs.evgrid_env import float_actions
 from evgrid_gym.kpis import episode_kpis
 from evgrid_gym.scenario import Scenario
@@ -70,9 +69,7 @@ class EVGridVectorEnv(VectorEnv):
         # the observations of the last step or reset: a fresh array each time (the caller
         # keeps it; no env writes to it later), so it is returned without a copy
         self._obs = np.zeros((n, sc.observation_low.shape[0]), dtype=np.float32)
-        self._work = np.zeros(
-            (n, workspace_size(sc.n_connectors, sc.charger_f.shape[1], sc.n_stations))
-        )
+        self._work = core.workspace(sc.n_connectors, sc.n_chargers, sc.n_stations)
         self._exo = np.zeros((n, L.N_EXO_FIELDS, sc.n_exo_ticks))
         self._outage = np.zeros((n, sc.n_exo_ticks, sc.n_chargers + sc.n_stations + 1))
         self._ev = np.full((n, L.N_EV_FIELDS, 1), np.inf)
