@@ -425,15 +425,15 @@ def test_env_late_ev_within_grace_pays_the_reservation_price(tiny_scenario):
 
     # late with probability 1 by at least one tick; a tiny mean delay makes it exactly one
     env = EVGridEnv(_env_scenario(tiny_scenario, late_probability=1.0, late_mean_h=1e-9))
-    _, info = env.reset(seed=1)
+    observation, info = env.reset(seed=1)
     assert info["reservation_requests"] == 1 and info["reservations_confirmed"] == 1
-    assert info["reservation_status"].tolist() == [int(L.RES_CONFIRMED)]
-    assert info["reserved_connector"].tolist() == [0]
-    assert_allclose(info["station_reservations"], [[1.0]])  # arriving within the hour
+    assert env.reservations[L.RS_STATUS].tolist() == [L.RES_CONFIRMED]
+    assert env.reservations[L.RS_CONNECTOR].tolist() == [0]
+    assert_allclose(env.scenario.unpack(observation).reservations, [[1.0]])  # within the hour
     for _ in range(3):  # planned at 2, comes at 3 (grace 2 ticks)
         _, _, _, _, info = env.step(np.zeros(env.action_space.shape, np.float32))
     assert info["reservations_served"] == 1 and info["connector_ev"].tolist() == [0]
-    assert info["reservation_status"].tolist() == [int(L.RES_SERVED)]
+    assert env.reservations[L.RS_STATUS].tolist() == [L.RES_SERVED]
     _, _, _, _, info = env.step(np.ones(env.action_space.shape, np.float32))
     assert_allclose(info["ev_charge_grid_kwh"], 11.0 * 0.25)
     assert_allclose(info["revenue_eur"], 11.0 * 0.25 * 0.7)  # not the 0.45 tariff
@@ -449,13 +449,12 @@ def test_env_no_show_expires_after_the_grace_period(tiny_scenario):
     statuses, no_shows = [], []
     for _ in range(12):
         _, _, terminated, _, info = env.step(np.zeros(env.action_space.shape, np.float32))
-        statuses.append(int(info["reservation_status"][0]))
+        statuses.append(env.reservations[L.RS_STATUS, 0])
         no_shows.append(info["no_shows"])
     assert terminated
-    confirmed, expired = int(L.RES_CONFIRMED), int(L.RES_EXPIRED)
-    assert statuses == [confirmed] * 3 + [expired] * 9  # after the steps into ticks 1..12
+    assert statuses == [L.RES_CONFIRMED] * 3 + [L.RES_EXPIRED] * 9  # after steps into ticks 1..12
     assert no_shows == [0, 0, 0, 1] + [0] * 8
-    assert info["reserved_connector"].tolist() == [-1]
+    assert env.reservations[L.RS_CONNECTOR].tolist() == [-1]
     kpis = info["episode_kpis"]
     assert kpis["no_shows"] == 1 and kpis["acceptance_rate"] == 1.0
     assert kpis["total_arrivals"] == 0 and kpis["total_reservations_served"] == 0

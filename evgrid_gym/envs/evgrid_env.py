@@ -142,10 +142,9 @@ class EVGridEnv(gym.Env):
 
     ``info`` holds every tick KPI (``core.layout.KPI_NAMES``: energy, money, reservations,
     missed deadlines, outage losses), ``tick``, ``date``, ``connector_ev`` (EV index per
-    connector), per-station market results (``station_*``); with reservations on,
-    ``station_reservations`` (S, H) and per EV of the episode ``reservation_status``
-    (``core.layout.RES_*``) and ``reserved_connector``; with faults on, ``charger_down``
-    (K,), ``station_link_down`` (S,) and ``wind_down_fraction``.
+    connector) and per-station market results (``station_*``). The upcoming reservations per
+    station and the components down are in the observation (``scenario.unpack(obs)``:
+    ``.reservations``, ``.outage``), each EV's reservation in :attr:`reservations`.
 
     ## Episode End
 
@@ -249,21 +248,6 @@ class EVGridEnv(gym.Env):
         station_out = self._station_out.copy()
         for name, field in _STATION_INFO:
             info[name] = station_out[field]
-        sc = self.scenario
-        if sc.reservation_hours:
-            start = self._obs.shape[0] - sc.n_outage_rows - sc.n_stations * sc.reservation_hours
-            info["station_reservations"] = (
-                self._obs[start : start + sc.n_stations * sc.reservation_hours]
-                .reshape(sc.n_stations, sc.reservation_hours)
-                .copy()
-            )
-            info["reservation_status"] = self._res[L.RS_STATUS].astype(np.int64)
-            info["reserved_connector"] = self._res[L.RS_CONNECTOR].astype(np.int64)
-        if sc.n_outage_rows:
-            down = self._outage[info["tick"]]
-            info["charger_down"] = down[: sc.n_chargers] > 0.0
-            info["station_link_down"] = down[sc.n_chargers : -1] > 0.0
-            info["wind_down_fraction"] = float(down[-1])
         return info
 
     def episode_plan(self) -> EpisodePlan:
@@ -304,6 +288,14 @@ class EVGridEnv(gym.Env):
             self._date, _readonly(self._exo), _readonly(self._ev), _readonly(connector_ev),
             _readonly(ev_tariff), _readonly(self._outage),
         )  # fmt: skip
+
+    @property
+    def reservations(self) -> np.ndarray:
+        """Every EV's reservation now, shape (N_RES_FIELDS, n_evs) in the order of
+        ``episode_plan().ev``, read-only and following the env (copy it to keep it):
+        ``core.layout.RS_*`` fields, status ``RES_*``, reserved connector (-1 = none), agreed
+        price EUR/kWh, energy offered kWh. All ``RES_NONE`` with reservations off."""
+        return _readonly(self._res)
 
     @property
     def kpi_total(self) -> np.ndarray:
