@@ -8,6 +8,7 @@ import numpy as np
 
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.core import layout as L
+from evgrid_gym.core.sampling import REQUEST_UNIFORMS, plan_requests
 
 
 class RequestPlanner:
@@ -36,23 +37,14 @@ class RequestPlanner:
         """``ev`` (N_EV_FIELDS, n) with its reservation fields set (in place when off), sorted
         by the actual arrival (no-shows last, arrival +inf)."""
         r = self.config
-        ev[L.EV_PLANNED_ARRIVAL] = ev[L.EV_ARRIVAL]
-        planned = ev[L.EV_PLANNED_ARRIVAL]
         if not r.enabled:  # on every episode start: plain row writes only
+            ev[L.EV_PLANNED_ARRIVAL] = ev[L.EV_ARRIVAL]
             ev[L.EV_REQUEST] = np.inf
             ev[L.EV_X_KM : L.EV_MAX_PRICE + 1] = 0.0  # x, y, price limit: consecutive fields
             return ev
-        n = ev.shape[1]
-        n_stations = self.station_xy_km.shape[1]
-        station = ev[L.EV_STATION].astype(np.int64)
-        station = np.where(station >= 0, station, rng.integers(0, n_stations, n))
-        ev[L.EV_REQUEST] = np.maximum(planned - self.lead_ticks, 0.0)
-        ev[[L.EV_X_KM, L.EV_Y_KM]] = self.station_xy_km[:, station] + rng.normal(
-            0.0, r.origin_spread_km, (2, n)
-        )
-        ev[L.EV_MAX_PRICE] = rng.uniform(*r.max_price_eur_per_kwh, n)
-        no_show, late = rng.random((2, n)) < [[r.no_show_probability], [r.late_probability]]
-        delay = np.maximum(np.ceil(rng.exponential(self.late_mean_ticks, n)), 1.0)
-        arrival = planned + np.where(late, delay, 0.0)
-        ev[L.EV_ARRIVAL] = np.where(no_show | (arrival >= ev[L.EV_DEPARTURE]), np.inf, arrival)
-        return ev[:, np.argsort(ev[L.EV_ARRIVAL], kind="stable")]
+        u = rng.random((ev.shape[1], REQUEST_UNIFORMS))  # one draw, one compiled call
+        return plan_requests(
+            ev, u, self.station_xy_km, float(self.lead_ticks), r.origin_spread_km,
+            *r.max_price_eur_per_kwh, r.no_show_probability, r.late_probability,
+            self.late_mean_ticks,
+        )  # fmt: skip

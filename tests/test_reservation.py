@@ -458,3 +458,57 @@ def test_env_no_show_expires_after_the_grace_period(tiny_scenario):
     kpis = info["episode_kpis"]
     assert kpis["no_shows"] == 1 and kpis["acceptance_rate"] == 1.0
     assert kpis["total_arrivals"] == 0 and kpis["total_reservations_served"] == 0
+
+
+# --- what the EVs announce (RequestPlanner) -----------------------------------------------------
+
+
+def test_request_planner_draws_the_configured_distributions(tiny_scenario):
+    from evgrid_gym import load_scenario
+    from evgrid_gym.reservations import RequestPlanner
+
+    reservation = {
+        "enabled": True, "lead_time_h": 1.0, "origin_spread_km": 2.0,
+        "max_price_eur_per_kwh": [0.5, 1.5], "no_show_probability": 0.1,
+        "late_probability": 0.3, "late_mean_h": 1.0,
+    }  # fmt: skip
+    config = load_scenario(tiny_scenario({"reservation": reservation}))  # 15-min ticks
+    station_xy_km = np.array([[0.0, 100.0, 0.0], [0.0, 0.0, 100.0]])  # far apart
+    n = 60_000
+    rng = np.random.default_rng(5)
+    ev = np.zeros((L.N_EV_FIELDS, n))
+    ev[L.EV_ARRIVAL] = rng.integers(0, 60, n)
+    ev[L.EV_DEPARTURE] = 10_000.0  # never reached by a delay
+    ev[L.EV_STATION] = np.tile([0.0, 1.0, 2.0, -1.0], n // 4)  # a quarter without a station
+    original = ev.copy()
+    ev = RequestPlanner(config, station_xy_km).plan(np.random.default_rng(6), ev)
+
+    arrival = ev[L.EV_ARRIVAL]
+    assert np.all(np.diff(arrival[np.isfinite(arrival)]) >= 0)  # sorted, no-shows (inf) last
+    assert np.all(np.isinf(arrival[np.argmax(np.isinf(arrival)) :]))
+    planned = ev[L.EV_PLANNED_ARRIVAL]
+    assert sorted(planned) == sorted(original[L.EV_ARRIVAL])
+    assert_allclose(ev[L.EV_REQUEST], np.maximum(planned - 4, 0))  # 1 h ahead, not before 0
+    # origin: the nearest station (the one the EV belongs or was sent to) plus N(0, 2 km) per axis
+    xy = ev[[L.EV_X_KM, L.EV_Y_KM]]
+    nearest = np.argmin(((xy[:, None, :] - station_xy_km[:, :, None]) ** 2).sum(axis=0), axis=0)
+    offset = xy - station_xy_km[:, nearest]
+    assert np.abs(offset.mean(axis=1)).max() < 0.03
+    assert_allclose(offset.std(axis=1), 2.0, rtol=0.02)
+    assert abs(np.corrcoef(offset)[0, 1]) < 0.02
+    assert np.array_equal(nearest[ev[L.EV_STATION] >= 0], ev[L.EV_STATION][ev[L.EV_STATION] >= 0])
+    sent = np.bincount(nearest[ev[L.EV_STATION] < 0], minlength=3) / (n / 4)
+    assert_allclose(sent, 1 / 3, atol=0.015)  # EVs without a station: any, equally likely
+    # price limit uniform in [0.5, 1.5]
+    price = ev[L.EV_MAX_PRICE]
+    assert price.min() >= 0.5 and price.max() <= 1.5
+    assert_allclose([price.mean(), price.var()], [1.0, 1 / 12], rtol=0.02)
+    # no-shows 10 %; of the others 30 % late by ceil(Exp(mean 4 ticks)) >= 1 tick, a geometric
+    # number of ticks with mean 1 / (1 - exp(-1/4))
+    came = np.isfinite(arrival)
+    assert_allclose(1 - came.mean(), 0.1, atol=0.006)
+    delay = arrival[came] - planned[came]
+    assert set(np.unique(delay[delay <= 0])) == {0.0}
+    late = delay > 0
+    assert_allclose(late.mean(), 0.3, atol=0.008)
+    assert_allclose(delay[late].mean(), 1 / (1 - np.exp(-0.25)), rtol=0.03)

@@ -6,6 +6,8 @@ plain arrays to these kernels: handing a ``Generator`` to numba costs tens of mi
 per call, which the vector env, where a thousand envs reset every episode, cannot afford.
 """
 
+import math
+
 import numpy as np
 
 from evgrid_gym.core.jit import kernel
@@ -16,11 +18,16 @@ from evgrid_gym.core.layout import (
     EV_DEPARTURE,
     EV_MAX_AC_KW,
     EV_MAX_DC_KW,
+    EV_MAX_PRICE,
     EV_MAX_V2G_KW,
+    EV_PLANNED_ARRIVAL,
+    EV_REQUEST,
     EV_SOC_ARRIVAL,
     EV_SOC_TARGET,
     EV_STATION,
     EV_TARIFF,
+    EV_X_KM,
+    EV_Y_KM,
     N_EV_FIELDS,
 )
 
@@ -150,3 +157,51 @@ def sample_elaad_sessions(
                 n += 1
     table = table[:, :n]
     return table[:, np.argsort(table[EV_ARRIVAL], kind="mergesort")]
+
+
+REQUEST_UNIFORMS = 7
+"""Uniform numbers one EV's reservation request takes: a station (for an EV without one), two
+for its origin, its price limit, no-show, late, and the delay."""
+
+
+@kernel
+def plan_requests(
+    ev,
+    u,
+    station_xy_km,
+    lead_ticks,
+    origin_spread_km,
+    max_price_low,
+    max_price_high,
+    no_show_probability,
+    late_probability,
+    late_mean_ticks,
+):
+    """Sets the reservation fields of the EV table ``ev`` (N_EV_FIELDS, n) in place and returns
+    it sorted by the actual arrival (stable; no-shows last, arrival +inf).
+
+    The rules are :class:`~evgrid_gym.reservations.RequestPlanner`'s; EV ``e`` takes the
+    uniform numbers ``u[e]`` in [0, 1) (shape (n, REQUEST_UNIFORMS)): its origin is normal
+    around its station (Box-Muller transform of two of them), its delay exponential (inverse
+    CDF), at least one tick. ``station_xy_km``: station locations, shape (2, S).
+    """
+    n_stations = station_xy_km.shape[1]
+    for e in range(ev.shape[1]):
+        ue = u[e]
+        planned = ev[EV_ARRIVAL, e]
+        ev[EV_PLANNED_ARRIVAL, e] = planned
+        ev[EV_REQUEST, e] = max(planned - lead_ticks, 0.0)
+        s = int(ev[EV_STATION, e])
+        if s < 0:
+            s = min(int(ue[0] * n_stations), n_stations - 1)
+        radius_km = origin_spread_km * math.sqrt(-2.0 * math.log(1.0 - ue[1]))
+        ev[EV_X_KM, e] = station_xy_km[0, s] + radius_km * math.cos(2.0 * math.pi * ue[2])
+        ev[EV_Y_KM, e] = station_xy_km[1, s] + radius_km * math.sin(2.0 * math.pi * ue[2])
+        ev[EV_MAX_PRICE, e] = max_price_low + (max_price_high - max_price_low) * ue[3]
+        arrival = planned
+        if ue[5] < late_probability:
+            arrival += max(math.ceil(-late_mean_ticks * math.log(1.0 - ue[6])), 1.0)
+        if ue[4] < no_show_probability or arrival >= ev[EV_DEPARTURE, e]:
+            arrival = np.inf
+        ev[EV_ARRIVAL, e] = arrival
+    return ev[:, np.argsort(ev[EV_ARRIVAL], kind="mergesort")]
