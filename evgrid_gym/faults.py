@@ -2,11 +2,11 @@
 
 Faults are drawn with the episode's other inputs (like the wind), so the core reads them as a
 plain array (``core.layout``: per tick, K chargers, S station links, then the fraction of
-wind capacity down) and a test can inject one at any tick. Random outages: each component that is
-up fails at a tick with its probability (``faults.*_probability``) and stays down for a
-geometric number of ticks with mean ``mean_repair_ticks`` (a constant repair rate, the usual
-two-state Markov availability model); scheduled outages are added on top. The wind lost to
-turbines down is their share of the rated wind capacity.
+wind capacity down) and a test can inject one at any tick. Random outages: each component
+that is up fails at a tick with its probability (``faults.*_probability``) and stays down for
+a geometric number of ticks with mean ``mean_repair_ticks`` (a constant repair rate, the
+usual two-state Markov availability model); scheduled outages are added on top. The wind
+lost to turbines down is their share of the rated wind capacity.
 """
 
 from __future__ import annotations

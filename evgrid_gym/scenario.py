@@ -10,7 +10,6 @@ state.
 from __future__ import annotations
 
 import datetime
-import functools
 
 import numpy as np
 import pandas as pd
@@ -181,12 +180,12 @@ class Scenario:
     def n_chargers(self) -> int:
         return self.charger_f.shape[1]
 
-    @functools.cached_property
+    @property
     def reservation_hours(self) -> int:
         """Hourly buckets of upcoming reservations per station in the observation."""
         return int(self.cfg[L.CFG_RESERVATION_HOURS])
 
-    @functools.cached_property
+    @property
     def n_outage_rows(self) -> int:
         """Outage rows in the observation: K + S + 1 when faults are on, else 0."""
         return (self.n_chargers + self.n_stations + 1) * int(self.config.faults.enabled)
