@@ -934,7 +934,10 @@ class RefSim:
         """Observation at the current tick (layout: ``core.tick.write_observation``)."""
         t = self.tick
         occupied, soc, needed, to_go, max_kw = [], [], [], [], []
-        headroom = [st["grid_kw"] - self.bess_range_kw(s)[0] for s, st in enumerate(self.stations)]
+        headroom = [  # a station without link has its BESS idle: no discharge to count
+            st["grid_kw"] - (0.0 if s in self.link_down[t] else self.bess_range_kw(s)[0])
+            for s, st in enumerate(self.stations)
+        ]
         for c, slot in enumerate(self.slots):
             high = self.connector_range_kw(c)[1] if self._up(c, t) else 0.0
             headroom[self.conn_station[c]] -= high

@@ -142,7 +142,10 @@ def test_charger_outage_cuts_only_its_connectors():
 def test_station_link_outage_runs_the_station_on_its_fallback():
     base, faulted = _pair(row=3 + 1)  # 3 chargers, then the links: station 1's
     _run_to_fault(base, faulted)
-    assert _obs_diff(base, faulted) == {_outage_obs_index(base, 4)}
+    # the observation shows the link down and station 1's headroom without its BESS's 20 kW
+    headroom_1 = 5 * 5 + 2 + 1  # 5 connectors x 5 features, 2 BESS soc, station 0's headroom
+    assert _obs_diff(base, faulted) == {headroom_1, _outage_obs_index(base, 4)}
+    assert_allclose(base.obs[headroom_1] - faulted.obs[headroom_1], 20.0, rtol=1e-6)
     bess_soc = faulted.bess_soc.copy()
     base.step(ACTION)
     faulted.step(ACTION)

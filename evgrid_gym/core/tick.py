@@ -344,8 +344,9 @@ def write_observation(
     (0/1); ``[C:2C]`` soc; ``[2C:3C]`` energy still needed to the target soc, kWh; ``[3C:4C]``
     ticks to departure; ``[4C:5C]`` max average power the EV can take this tick, kW (0 while its
     charger is down); ``[5C:5C+S]`` BESS soc; ``[5C+S:5C+2S]`` station headroom, kW (grid
-    capacity plus available BESS discharge minus the connectors' max power now; negative when
-    the EVs could draw more than the station can supply); then sin and cos of the time of day,
+    capacity plus available BESS discharge, none while the station's link is down, minus the
+    connectors' max power now; negative when the EVs could draw more than the station can
+    supply); then sin and cos of the time of day,
     the external price now and for the next F ticks (EUR/kWh), the renewable output now and for
     the next F ticks (kW, before turbine outages), and the household load now (kW). With
     reservations, then S x H counts (H = ``CFG_RESERVATION_HOURS``, station-major): confirmed
@@ -356,10 +357,13 @@ def write_observation(
     """
     tick = clock[CLK_TICK]
     n_conn = conn.shape[1]
+    n_ch = charger_f.shape[1]
     n_st = station_f.shape[1]
     headroom = scratch[:n_st]
     for s in range(n_st):
         low, _ = _bess_limits_kw(cfg, station_f, bess_soc, s)
+        if outage[tick, n_ch + s] > 0.0:  # link down: the BESS idles this tick
+            low = 0.0
         headroom[s] = station_f[ST_GRID_KW, s] - low
         obs[5 * n_conn + s] = bess_soc[s]
     for c in range(n_conn):

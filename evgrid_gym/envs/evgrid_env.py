@@ -114,7 +114,7 @@ class EVGridEnv(gym.Env):
     | [3C, 4C) | ticks to departure | ticks | [0, episode_ticks] |
     | [4C, 5C) | max average power the EV can take now (0: charger down) | kW | [0, rated] |
     | [5C, 5C+S) | BESS state of charge (0 without BESS) | fraction | [0, 1] |
-    | [5C+S, 5C+2S) | headroom: grid + BESS discharge - EVs' max power | kW | see below |
+    | [5C+S, 5C+2S) | headroom: grid + BESS discharge (link up) - EVs' max power | kW | see below |
     | next 2 | sin, cos of the time of day | - | [-1, 1] |
     | next F+1 | external price now and the next F ticks | EUR/kWh | price range |
     | next F+1 | renewable output now, next F ticks (before outages) | kW | [0, installed] |
