@@ -60,6 +60,7 @@ class Scenario:
         reward_weights: weight of each KPI in the reward, shape (N_KPI,).
         connector_rated_kw: rated power of each connector's charger, kW, shape (C,).
         connector_station: station index per connector, int64, shape (C,).
+        station_connectors: connectors per station, int64, shape (S,).
         connector_ids: the id of each connector (``chargers[].ids``) or None.
         observation_low, observation_high: float32 bounds of the observation.
         episode_days: the days a reset draws from when no date is fixed.
@@ -86,6 +87,10 @@ class Scenario:
                 np.arange(len(chargers), dtype=np.int64), [ch.connectors for _, ch in chargers]
             )
         )
+        self.connector_station = _readonly(self.charger_station[self.conn_charger])
+        self.station_connectors = _readonly(
+            np.bincount(self.connector_station, minlength=len(c.stations))
+        )
         self.connector_ids = [
             i
             for st in c.stations
@@ -100,7 +105,6 @@ class Scenario:
             weights[L.KPI[name]] = weight
         self.reward_weights = _readonly(weights)
         self.connector_rated_kw = _readonly(charger_f[L.CH_MAX_KW, self.conn_charger])
-        self.connector_station = _readonly(self.charger_station[self.conn_charger])
         self.inputs = Inputs(c, self.n_exo_ticks)
         self.arrivals = make_arrivals(c, self.connector_ids, self.connector_station)
         self.requests = RequestPlanner(c, self.station_f[[L.ST_X_KM, L.ST_Y_KM]])
@@ -112,9 +116,6 @@ class Scenario:
 
     def _station_params(self) -> np.ndarray:
         station_f = np.zeros((L.N_STATION_FIELDS, len(self.config.stations)))
-        connectors = np.bincount(
-            self.charger_station[self.conn_charger], minlength=len(self.config.stations)
-        )
         for s, st in enumerate(self.config.stations):
             station_f[L.ST_GRID_KW, s] = st.grid_capacity_kw
             station_f[L.ST_X_KM, s] = st.x_km
@@ -124,7 +125,7 @@ class Scenario:
                 if st.reservation_price_eur_per_kwh is None
                 else st.reservation_price_eur_per_kwh
             )
-            station_f[L.ST_FALLBACK_KW, s] = st.grid_capacity_kw / connectors[s]
+            station_f[L.ST_FALLBACK_KW, s] = st.grid_capacity_kw / self.station_connectors[s]
             if st.bess is not None:
                 station_f[L.ST_BESS_KWH, s] = st.bess.capacity_kwh
                 station_f[L.ST_BESS_KW, s] = st.bess.power_kw
@@ -214,7 +215,7 @@ class Scenario:
         )
         # at most every connector of the station reserved anew each tick of the hour
         reservations_per_hour = np.repeat(
-            np.bincount(self.connector_station, minlength=n_s) * round(1.0 / c.dt_h),
+            self.station_connectors * round(1.0 / c.dt_h),
             self.reservation_hours,
         )
         price_low, price_high = self.inputs.price_range

@@ -1323,3 +1323,11 @@ class CoreSim:
     @property
     def done(self):
         return self.clock[L.CLK_TICK] >= self.sc["cfg"][L.CFG_N_TICKS]
+
+    def tick_kpi(self, name):
+        """This tick's KPI ``name`` (``layout.KPI_NAMES``)."""
+        return self.kpi[L.KPI[name]]
+
+    def total_kpi(self, name):
+        """The episode total of KPI ``name`` so far."""
+        return self.kpi_total[L.KPI[name]]

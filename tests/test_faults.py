@@ -75,10 +75,6 @@ def _obs_diff(a, b):
     return set(np.flatnonzero(a.obs != b.obs).tolist())
 
 
-def _kpi(core, name):
-    return core.kpi[L.KPI[name]]
-
-
 def _run_to_fault(base, faulted):
     """Steps both to tick T; identical up to the observation of tick T."""
     _assert_identical(base, faulted)
@@ -116,13 +112,13 @@ def test_charger_outage_cuts_only_its_connectors():
     # the battery energy its EVs could have taken: 11 kW x 0.25 h x 90 %
     assert_allclose(faulted.conn[L.CN_OUTAGE_KWH], [2.475, 2.475, 0.0, 0.0, 0.0])
     assert np.all(base.conn[L.CN_OUTAGE_KWH] == 0.0)
-    assert_allclose(_kpi(base, "ev_charge_grid_kwh") - _kpi(faulted, "ev_charge_grid_kwh"),
+    assert_allclose(base.tick_kpi("ev_charge_grid_kwh") - faulted.tick_kpi("ev_charge_grid_kwh"),
                     (8.8 + 6.6) * DT)  # fmt: skip
     assert_allclose(faulted.station_out[L.SO_NET_KW], base.station_out[L.SO_NET_KW] - [15.4, 0])
     np.testing.assert_array_equal(faulted.station_out[:, 1], base.station_out[:, 1])
-    assert _kpi(faulted, "missed_deadlines") == 0
+    assert faulted.tick_kpi("missed_deadlines") == 0
     for name in ("renewable_kwh", "household_kwh", "wind_outage_kwh", "arrivals"):
-        assert _kpi(faulted, name) == _kpi(base, name)
+        assert faulted.tick_kpi(name) == base.tick_kpi(name)
 
     # repaired at T + 1: the same powers again (no limit binds), only the socs differ
     base.step(ACTION)
@@ -155,16 +151,16 @@ def test_station_link_outage_runs_the_station_on_its_fallback():
     assert_allclose(base.station_out[L.SO_BESS_KW], [0.0, 10.0])
     assert faulted.bess_soc[1] == bess_soc[1]
     assert base.bess_soc[1] > bess_soc[1]
-    assert _kpi(faulted, "missed_deadlines") == 1 and _kpi(base, "missed_deadlines") == 0
+    assert faulted.tick_kpi("missed_deadlines") == 1 and base.tick_kpi("missed_deadlines") == 0
     # its demand (11 kW x 0.25 h) is bought outside the market although wind is left over
     assert_allclose(faulted.station_out[L.SO_NET_KW, 1], 11.0)
     assert faulted.station_out[L.SO_OWN_KWH, 1] == 0.0
     assert_allclose(faulted.station_out[L.SO_EXTERNAL_KWH, 1], 2.75)
     assert_allclose(base.station_out[L.SO_OWN_KWH, 1], (7.7 + 10.0) * DT)
     assert base.station_out[L.SO_EXTERNAL_KWH, 1] == 0.0
-    assert_allclose(_kpi(faulted, "external_energy_kwh"), 2.75)
-    assert_allclose(_kpi(faulted, "energy_cost_eur"), 2.75 * 0.3)
-    assert_allclose(_kpi(faulted, "export_kwh") - _kpi(base, "export_kwh"), (7.7 + 10.0) * DT)
+    assert_allclose(faulted.tick_kpi("external_energy_kwh"), 2.75)
+    assert_allclose(faulted.tick_kpi("energy_cost_eur"), 2.75 * 0.3)
+    assert_allclose(faulted.tick_kpi("export_kwh") - base.tick_kpi("export_kwh"), (7.7 + 10.0) * DT)
     # station 0 is untouched
     np.testing.assert_array_equal(faulted.station_out[:, 0], base.station_out[:, 0])
     np.testing.assert_array_equal(faulted.conn[:, :3], base.conn[:, :3])
@@ -178,13 +174,13 @@ def test_turbine_outage_loses_the_wind_share():
     base.step(ACTION)
     faulted.step(ACTION)
     # 600 kW of the 1000 kW are wind: 300 kW x 0.25 h lost
-    assert_allclose(_kpi(faulted, "wind_outage_kwh"), 75.0)
-    assert_allclose(_kpi(faulted, "renewable_kwh"), 700.0 * DT)
-    assert_allclose(_kpi(base, "renewable_kwh"), 1000.0 * DT)
-    assert_allclose(_kpi(base, "export_kwh") - _kpi(faulted, "export_kwh"), 75.0)
+    assert_allclose(faulted.tick_kpi("wind_outage_kwh"), 75.0)
+    assert_allclose(faulted.tick_kpi("renewable_kwh"), 700.0 * DT)
+    assert_allclose(base.tick_kpi("renewable_kwh"), 1000.0 * DT)
+    assert_allclose(base.tick_kpi("export_kwh") - faulted.tick_kpi("export_kwh"), 75.0)
     np.testing.assert_array_equal(faulted.conn, base.conn)  # the EVs do not notice
     np.testing.assert_array_equal(faulted.station_out, base.station_out)
-    assert _kpi(faulted, "missed_deadlines") == 0
+    assert faulted.tick_kpi("missed_deadlines") == 0
 
 
 # --- reservations on a charger that fails ---------------------------------------------------
@@ -207,8 +203,9 @@ def test_reservation_on_a_failed_charger_moves_to_another_connector():
     assert core.res[L.RS_CONNECTOR, 0] == 0
     core.step(np.zeros(core.n_actions))  # tick 2: charger 0 is down, the request re-offered
     assert core.res[L.RS_STATUS, 0] == L.RES_CONFIRMED and core.res[L.RS_CONNECTOR, 0] == 1
-    assert _kpi(core, "reservations_cancelled") == 0
-    assert _kpi(core, "reservation_requests") == 0 and _kpi(core, "reservations_confirmed") == 0
+    assert core.tick_kpi("reservations_cancelled") == 0
+    assert core.tick_kpi("reservation_requests") == 0
+    assert core.tick_kpi("reservations_confirmed") == 0
     core.step(np.zeros(core.n_actions))
     core.step(np.zeros(core.n_actions))  # tick 4: it arrives at connector 1
     assert_allclose(core.conn[L.CN_EV], [-1, 0])
@@ -233,7 +230,7 @@ def test_reservation_without_another_offer_is_cancelled():
     core.step(np.zeros(core.n_actions))
     core.step(np.zeros(core.n_actions))  # tick 2: the only charger is down
     assert core.res[L.RS_STATUS, 0] == L.RES_CANCELLED and core.res[L.RS_CONNECTOR, 0] == -1
-    assert _kpi(core, "reservations_cancelled") == 1
+    assert core.tick_kpi("reservations_cancelled") == 1
     core.step(np.zeros(core.n_actions))
     core.step(np.zeros(core.n_actions))  # tick 4: up again, the EV walks in at its tariff
     assert core.conn[L.CN_EV, 0] == 0 and core.conn[L.CN_TARIFF, 0] == 0.4
@@ -255,7 +252,7 @@ def test_reservation_is_cancelled_when_the_other_station_cannot_answer():
     core.step(np.zeros(core.n_actions))
     core.step(np.zeros(core.n_actions))
     assert core.res[L.RS_STATUS, 0] == L.RES_CANCELLED
-    assert _kpi(core, "missed_deadlines") == 1  # the re-offer round at tick 2
+    assert core.tick_kpi("missed_deadlines") == 1  # the re-offer round at tick 2
 
 
 def test_walk_ins_skip_failed_chargers():

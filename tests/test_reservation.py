@@ -50,14 +50,6 @@ def _choose(scenario, offer, e=0):
     return choose_offer(scenario["cfg"], offer, need, ev[L.EV_MAX_PRICE, e])
 
 
-def _kpi(core, name):
-    return core.kpi[L.KPI[name]]
-
-
-def _total(core, name):
-    return core.kpi_total[L.KPI[name]]
-
-
 def _run(core, n_steps, action=None):
     for _ in range(n_steps):
         core.step(np.zeros(core.n_actions) if action is None else action)
@@ -91,7 +83,8 @@ def test_closer_station_wins_at_equal_price():
     scenario["ev"][L.EV_X_KM] = 2.0
     core = ref.CoreSim(scenario)
     core.reset()
-    assert _kpi(core, "reservation_requests") == 1 and _kpi(core, "reservations_confirmed") == 1
+    assert core.tick_kpi("reservation_requests") == 1
+    assert core.tick_kpi("reservations_confirmed") == 1
     assert core.res[L.RS_STATUS, 0] == L.RES_CONFIRMED
     assert_allclose(core.res[[L.RS_CONNECTOR, L.RS_PRICE, L.RS_ENERGY_KWH], 0], [0, 0.5, 19.8])
 
@@ -137,8 +130,9 @@ def test_price_above_the_limit_is_rejected():
     core.reset()
     assert core.res[L.RS_STATUS, 0] == L.RES_REJECTED
     assert core.res[L.RS_CONNECTOR, 0] == -1
-    assert _kpi(core, "reservation_requests") == 1
-    assert _kpi(core, "reservations_rejected") == 1 and _kpi(core, "reservations_confirmed") == 0
+    assert core.tick_kpi("reservation_requests") == 1
+    assert core.tick_kpi("reservations_rejected") == 1
+    assert core.tick_kpi("reservations_confirmed") == 0
     # a price equal to the limit is acceptable
     scenario["ev"][L.EV_MAX_PRICE] = 0.5
     assert _choose(scenario, _offers(scenario, 0)) == 0
@@ -154,7 +148,7 @@ def test_too_little_energy_is_rejected():
     core = ref.CoreSim(scenario)
     core.reset()
     assert core.res[L.RS_STATUS, 0] == L.RES_REJECTED
-    assert _kpi(core, "reservations_rejected") == 1
+    assert core.tick_kpi("reservations_rejected") == 1
     # 2.475 >= 0.1 x 20 = 2 is enough
     scenario["cfg"][L.CFG_MIN_ENERGY_FRACTION] = 0.1
     assert _choose(scenario, offer) == 0
@@ -239,12 +233,12 @@ def test_confirmed_reservation_holds_its_connector_against_walk_ins():
     core.reset()
     assert core.res[L.RS_STATUS, 2] == L.RES_CONFIRMED and core.res[L.RS_CONNECTOR, 2] == 0
     core.step(np.zeros(core.n_actions))
-    assert _kpi(core, "arrivals") == 2 and _kpi(core, "rejected_arrivals") == 1
+    assert core.tick_kpi("arrivals") == 2 and core.tick_kpi("rejected_arrivals") == 1
     assert core.conn[L.CN_EV, 0] == 1
     _run(core, 3)  # EV 1 leaves at 4, EV 2 arrives at 4
-    assert _kpi(core, "departures") == 1 and _kpi(core, "arrivals") == 1
+    assert core.tick_kpi("departures") == 1 and core.tick_kpi("arrivals") == 1
     assert core.conn[L.CN_EV, 0] == 2
-    assert core.res[L.RS_STATUS, 2] == L.RES_SERVED and _kpi(core, "reservations_served") == 1
+    assert core.res[L.RS_STATUS, 2] == L.RES_SERVED and core.tick_kpi("reservations_served") == 1
     assert core.conn[L.CN_TARIFF, 0] == 0.5  # the agreed price, not its tariff of 0.3
 
 
@@ -273,17 +267,17 @@ def test_no_show_is_released_after_the_grace_period():
     core.reset()
     assert core.res[L.RS_STATUS, 2] == L.RES_CONFIRMED
     _run(core, 2)  # -> tick 2
-    assert core.res[L.RS_STATUS, 2] == L.RES_CONFIRMED and _total(core, "no_shows") == 0
-    assert _kpi(core, "arrivals") == 1 and _kpi(core, "rejected_arrivals") == 1
+    assert core.res[L.RS_STATUS, 2] == L.RES_CONFIRMED and core.total_kpi("no_shows") == 0
+    assert core.tick_kpi("arrivals") == 1 and core.tick_kpi("rejected_arrivals") == 1
     core.step(np.zeros(core.n_actions))  # -> tick 3
-    assert _kpi(core, "no_shows") == 1
+    assert core.tick_kpi("no_shows") == 1
     assert core.res[L.RS_STATUS, 2] == L.RES_EXPIRED and core.res[L.RS_CONNECTOR, 2] == -1
-    assert _kpi(core, "arrivals") == 1 and _kpi(core, "rejected_arrivals") == 0
+    assert core.tick_kpi("arrivals") == 1 and core.tick_kpi("rejected_arrivals") == 0
     assert core.conn[L.CN_EV, 0] == 1
     _run(core, 9)
     assert core.done
-    assert _total(core, "reservations_confirmed") == 1 and _total(core, "no_shows") == 1
-    assert _total(core, "reservations_served") == 0
+    assert core.total_kpi("reservations_confirmed") == 1 and core.total_kpi("no_shows") == 1
+    assert core.total_kpi("reservations_served") == 0
 
 
 @pytest.mark.parametrize(("arrival", "served"), [(2, True), (3, True), (4, False)])
@@ -298,14 +292,14 @@ def test_late_ev_within_grace_is_served_and_pays_the_reservation_price(arrival, 
     assert_allclose(core.res[L.RS_PRICE, 0], 0.6)  # idle station: no markup
     _run(core, arrival)
     assert core.conn[L.CN_EV, 0] == 0
-    assert _total(core, "no_shows") == (0 if served else 1)
-    assert _total(core, "reservations_served") == (1 if served else 0)
+    assert core.total_kpi("no_shows") == (0 if served else 1)
+    assert core.total_kpi("reservations_served") == (1 if served else 0)
     assert core.res[L.RS_STATUS, 0] == (L.RES_SERVED if served else L.RES_EXPIRED)
     tariff = 0.6 if served else 0.4
     assert core.conn[L.CN_TARIFF, 0] == tariff
     core.step(np.ones(core.n_actions))
-    assert_allclose(_kpi(core, "ev_charge_grid_kwh"), 2.75)
-    assert_allclose(_kpi(core, "revenue_eur"), 2.75 * tariff)
+    assert_allclose(core.tick_kpi("ev_charge_grid_kwh"), 2.75)
+    assert_allclose(core.tick_kpi("revenue_eur"), 2.75 * tariff)
 
 
 def test_request_without_answer_is_retried_then_rejected_at_the_planned_arrival():
@@ -317,15 +311,15 @@ def test_request_without_answer_is_retried_then_rejected_at_the_planned_arrival(
     core = ref.CoreSim(scenario)
     core.reset()
     assert core.res[L.RS_STATUS, 0] == L.RES_PENDING
-    assert _kpi(core, "reservation_requests") == 1 and _kpi(core, "missed_deadlines") == 1
+    assert core.tick_kpi("reservation_requests") == 1 and core.tick_kpi("missed_deadlines") == 1
     core.step(np.zeros(core.n_actions))  # tick 0's setpoints miss, tick 1's request round too
     assert core.res[L.RS_STATUS, 0] == L.RES_PENDING
-    assert _kpi(core, "missed_deadlines") == 2 and _kpi(core, "reservation_requests") == 0
+    assert core.tick_kpi("missed_deadlines") == 2 and core.tick_kpi("reservation_requests") == 0
     core.step(np.zeros(core.n_actions))
     assert core.res[L.RS_STATUS, 0] == L.RES_REJECTED
-    assert _kpi(core, "reservations_rejected") == 1
+    assert core.tick_kpi("reservations_rejected") == 1
     assert core.conn[L.CN_EV, 0] == 0  # it still walks in
-    assert _total(core, "reservation_requests") == 1
+    assert core.total_kpi("reservation_requests") == 1
 
 
 def test_request_answered_when_the_link_comes_back_before_the_planned_arrival():
@@ -336,7 +330,7 @@ def test_request_answered_when_the_link_comes_back_before_the_planned_arrival():
     core.reset()
     _run(core, 2)
     assert core.res[L.RS_STATUS, 0] == L.RES_SERVED  # confirmed at 2, plugged in at 2
-    assert _total(core, "reservations_confirmed") == 1 and _total(core, "missed_deadlines") == 4
+    assert core.total_kpi("reservations_confirmed") == 1 and core.total_kpi("missed_deadlines") == 4
 
 
 def test_expired_no_show_frees_its_connector_for_a_request_in_the_same_tick():
@@ -363,9 +357,9 @@ def test_early_ev_whose_connector_is_still_taken_ends_its_reservation():
     core = ref.CoreSim(ref.hand_scenario(ONE_CONNECTOR, evs, n_ticks=8))
     core.reset()
     _run(core, 8)
-    assert core.done and _total(core, "rejected_arrivals") == 1
+    assert core.done and core.total_kpi("rejected_arrivals") == 1
     assert core.res[L.RS_STATUS, 1] == L.RES_CANCELLED
-    assert _total(core, "reservations_cancelled") == 1
+    assert core.total_kpi("reservations_cancelled") == 1
 
 
 # --- observation ------------------------------------------------------------------------------

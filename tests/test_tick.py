@@ -172,64 +172,26 @@ def test_matches_reference_bundled_scenario(name):
 
 
 def _hand_scenario(*, v2g=False, bess=False, renewable_kw=0.0, household_kw=0.0, n_evs=3):
-    """One station, one 11 kW AC charger (90 %) with two connectors, 40 kWh EVs at soc 0.5."""
-    cfg = np.zeros(L.N_CFG)
-    cfg[L.CFG_DT_H] = 0.25
-    cfg[L.CFG_FEEDER_KW] = 1000.0
-    cfg[L.CFG_TRANSITION_SOC] = 0.8
-    cfg[L.CFG_V2G_SOC_MIN] = 0.2
-    cfg[L.CFG_HOUSEHOLD_BID] = 1.0
-    cfg[L.CFG_EXPORT] = 1.0
-    cfg[L.CFG_UNMET_PENALTY] = 0.5
-    cfg[L.CFG_OVERLOAD_PENALTY] = 1.0
-    cfg[L.CFG_N_TICKS] = 4
-    cfg[L.CFG_FORECAST_TICKS] = 1
-    cfg[L.CFG_BESS_ACTION] = 1.0
-    cfg[L.CFG_TICKS_PER_DAY] = 96
-    charger_f = np.zeros((L.N_CHARGER_FIELDS, 1))
-    charger_f[:, 0] = [11.0, 0.9, 0.0, float(v2g)]
-    station_f = np.zeros((L.N_STATION_FIELDS, 1))
-    station_f[L.ST_GRID_KW] = 100.0
+    """One station, one 11 kW AC charger (90 %) with two connectors, 40 kWh EVs at soc 0.5
+    (7 kW V2G) leaving at tick 2, four ticks; ``bess``: a 100 kWh, 50 kW BESS (soc 0.1-0.9)."""
+    evs = [{"arrival": 0, "departure": 2, "v2g_kw": 7.0}] * n_evs
+    scenario = ref.hand_scenario(
+        [{"chargers": [(11.0, 2)]}], evs, n_ticks=4, reservation=False,
+        renewable_kw=renewable_kw, household_kw=household_kw,
+    )  # fmt: skip
+    scenario["charger_f"][L.CH_V2G] = float(v2g)
     if bess:
-        station_f[L.ST_BESS_KWH : L.ST_BESS_SOC_INIT + 1, 0] = [100.0, 50.0, 0.95, 0.1, 0.9, 0.5]
-    station_f[L.ST_RESERVATION_PRICE] = 0.5
-    station_f[L.ST_FALLBACK_KW] = 50.0  # 100 kW shared by two connectors
-    exo = np.zeros((L.N_EXO_FIELDS, 6))
-    exo[L.EXO_RENEWABLE_KW] = renewable_kw
-    exo[L.EXO_HOUSEHOLD_KW] = household_kw
-    exo[L.EXO_PRICE] = 0.3
-    exo[L.EXO_FEED_IN] = 0.05
-    ev = np.zeros((L.N_EV_FIELDS, n_evs))
-    ev[L.EV_DEPARTURE] = 2
-    ev[L.EV_BATTERY_KWH] = 40.0
-    ev[L.EV_SOC_ARRIVAL] = 0.5
-    ev[L.EV_SOC_TARGET] = 1.0
-    ev[L.EV_MAX_AC_KW] = 11.0
-    ev[L.EV_MAX_DC_KW] = 50.0
-    ev[L.EV_MAX_V2G_KW] = 7.0
-    ev[L.EV_TARIFF] = 0.4
-    ev[L.EV_CONNECTOR] = -1
-    ev[L.EV_REQUEST] = np.inf  # no reservations
-    weights = np.zeros(L.N_KPI)
-    for name, w in (("revenue_eur", 1.0), ("energy_cost_eur", -1.0), ("export_revenue_eur", 1.0),
-                    ("unmet_penalty_eur", -1.0), ("overload_penalty_eur", -1.0)):  # fmt: skip
-        weights[L.KPI[name]] = w
-    return {
-        "cfg": cfg, "conn_charger": np.array([0, 0], dtype=np.int64), "charger_f": charger_f,
-        "charger_station": np.array([0], dtype=np.int64), "station_f": station_f, "exo": exo,
-        "ev": ev, "reward_weights": weights,
-    }  # fmt: skip
-
-
-def _kpi(core, name):
-    return core.kpi[L.KPI[name]]
+        scenario["station_f"][L.ST_BESS_KWH : L.ST_BESS_SOC_INIT + 1, 0] = [
+            100.0, 50.0, 0.95, 0.1, 0.9, 0.5,
+        ]  # fmt: skip
+    return scenario
 
 
 def test_hand_worked_two_connectors_share_a_charger():
     core = ref.CoreSim(_hand_scenario(renewable_kw=10.0, household_kw=4.0))
     core.reset()
     # three EVs for two connectors: the third is rejected
-    assert _kpi(core, "arrivals") == 3 and _kpi(core, "rejected_arrivals") == 1
+    assert core.tick_kpi("arrivals") == 3 and core.tick_kpi("rejected_arrivals") == 1
     assert_allclose(core.conn[L.CN_OCCUPIED], [1.0, 1.0])
     assert_allclose(core.conn[L.CN_REQUESTED_KWH], [20.0, 20.0])
     assert_allclose(core.obs[8:10], [11.0, 11.0])  # max power now, before sharing
@@ -239,29 +201,29 @@ def test_hand_worked_two_connectors_share_a_charger():
     # 11 kW shared: 5.5 kW each, 1.375 kWh from the grid, 90 % into the battery
     assert_allclose(core.conn[L.CN_POWER_KW], [5.5, 5.5])
     assert_allclose(core.conn[L.CN_SOC], [0.5 + 0.9 * 1.375 / 40] * 2)
-    assert_allclose(_kpi(core, "ev_charge_grid_kwh"), 2.75)
-    assert_allclose(_kpi(core, "ev_energy_kwh"), 0.9 * 2.75)
-    assert_allclose(_kpi(core, "ev_losses_kwh"), 0.1 * 2.75)
+    assert_allclose(core.tick_kpi("ev_charge_grid_kwh"), 2.75)
+    assert_allclose(core.tick_kpi("ev_energy_kwh"), 0.9 * 2.75)
+    assert_allclose(core.tick_kpi("ev_losses_kwh"), 0.1 * 2.75)
     # market: households (1 kWh) first, the station gets the other 1.5 kWh of 2.5 kWh wind;
     # its fill is 40 / 80 kWh, so it bids 0.5 - x / 80
-    assert_allclose(_kpi(core, "household_payment_eur"), 1.0)
+    assert_allclose(core.tick_kpi("household_payment_eur"), 1.0)
     assert_allclose(core.station_out[L.SO_OWN_KWH], [1.5])
     assert_allclose(core.station_out[L.SO_MARKET_PAYMENT_EUR], [0.5 * 1.5 - 1.5**2 / 160])
-    assert_allclose(_kpi(core, "clearing_price_eur_per_kwh"), 0.5 - 1.5 / 80)
-    assert_allclose(_kpi(core, "external_energy_kwh"), 1.25)
-    assert_allclose(_kpi(core, "energy_cost_eur"), 1.25 * 0.3)
-    assert_allclose(_kpi(core, "revenue_eur"), 2.75 * 0.4)
+    assert_allclose(core.tick_kpi("clearing_price_eur_per_kwh"), 0.5 - 1.5 / 80)
+    assert_allclose(core.tick_kpi("external_energy_kwh"), 1.25)
+    assert_allclose(core.tick_kpi("energy_cost_eur"), 1.25 * 0.3)
+    assert_allclose(core.tick_kpi("revenue_eur"), 2.75 * 0.4)
     assert_allclose(reward, 2.75 * 0.4 - 1.25 * 0.3)
 
     core.step(np.array([1.0, 0.0, 0.0]))
     # connector 0 alone gets the full 11 kW; then both EVs leave at tick 2
-    assert_allclose(_kpi(core, "ev_charge_grid_kwh"), 2.75)
+    assert_allclose(core.tick_kpi("ev_charge_grid_kwh"), 2.75)
     delivered = [0.9 * (1.375 + 2.75), 0.9 * 1.375]
-    assert _kpi(core, "departures") == 2
-    assert_allclose(_kpi(core, "requested_kwh"), 40.0)
-    assert_allclose(_kpi(core, "delivered_kwh"), sum(delivered))
-    assert_allclose(_kpi(core, "unmet_energy_kwh"), 40.0 - sum(delivered))
-    assert_allclose(_kpi(core, "unmet_penalty_eur"), 0.5 * (40.0 - sum(delivered)))
+    assert core.tick_kpi("departures") == 2
+    assert_allclose(core.tick_kpi("requested_kwh"), 40.0)
+    assert_allclose(core.tick_kpi("delivered_kwh"), sum(delivered))
+    assert_allclose(core.tick_kpi("unmet_energy_kwh"), 40.0 - sum(delivered))
+    assert_allclose(core.tick_kpi("unmet_penalty_eur"), 0.5 * (40.0 - sum(delivered)))
     assert_allclose(core.conn[L.CN_OCCUPIED], [0.0, 0.0])
     assert_allclose(core.conn[L.CN_EV], [-1.0, -1.0])
 
@@ -273,14 +235,14 @@ def test_hand_worked_v2g_feeds_households_and_exports():
     # the EV's own V2G limit, 7 kW, applies (not the charger's 11 kW)
     assert_allclose(core.conn[L.CN_POWER_KW], [-7.0, 0.0])
     assert_allclose(core.conn[L.CN_SOC, 0], 0.5 - 1.75 / 0.9 / 40)
-    assert_allclose(_kpi(core, "ev_discharge_grid_kwh"), 1.75)
-    assert_allclose(_kpi(core, "ev_energy_kwh"), -1.75 / 0.9)
+    assert_allclose(core.tick_kpi("ev_discharge_grid_kwh"), 1.75)
+    assert_allclose(core.tick_kpi("ev_energy_kwh"), -1.75 / 0.9)
     # 1.75 kWh into the grid: households take 1 kWh, 0.75 kWh is exported
-    assert_allclose(_kpi(core, "own_energy_used_kwh"), 1.0)
-    assert_allclose(_kpi(core, "external_energy_kwh"), 0.0, atol=1e-15)
-    assert_allclose(_kpi(core, "export_kwh"), 0.75)
-    assert_allclose(_kpi(core, "export_revenue_eur"), 0.75 * 0.05)
-    assert_allclose(_kpi(core, "revenue_eur"), -1.75 * 0.4)  # the driver is paid for V2G
+    assert_allclose(core.tick_kpi("own_energy_used_kwh"), 1.0)
+    assert_allclose(core.tick_kpi("external_energy_kwh"), 0.0, atol=1e-15)
+    assert_allclose(core.tick_kpi("export_kwh"), 0.75)
+    assert_allclose(core.tick_kpi("export_revenue_eur"), 0.75 * 0.05)
+    assert_allclose(core.tick_kpi("revenue_eur"), -1.75 * 0.4)  # the driver is paid for V2G
     assert_allclose(core.station_out[L.SO_NET_KW], [-7.0])
 
 
@@ -301,10 +263,10 @@ def test_hand_worked_bess_charges_and_curtailment():
     core.step(np.array([0.0, 0.0, 1.0]))
     # 50 kW for 15 min at 95 %: +11.875 kWh of 100 kWh; the rest of 25 kWh wind is curtailed
     assert_allclose(core.bess_soc, [0.5 + 0.95 * 12.5 / 100])
-    assert_allclose(_kpi(core, "bess_charge_grid_kwh"), 12.5)
-    assert_allclose(_kpi(core, "bess_losses_kwh"), 0.05 * 12.5)
-    assert_allclose(_kpi(core, "curtailed_kwh"), 12.5)
-    assert _kpi(core, "export_kwh") == 0.0
+    assert_allclose(core.tick_kpi("bess_charge_grid_kwh"), 12.5)
+    assert_allclose(core.tick_kpi("bess_losses_kwh"), 0.05 * 12.5)
+    assert_allclose(core.tick_kpi("curtailed_kwh"), 12.5)
+    assert core.tick_kpi("export_kwh") == 0.0
     assert_allclose(core.station_out[L.SO_BESS_KW], [50.0])
 
 
@@ -335,11 +297,11 @@ def test_last_tick_unplugs_everybody():
     core.reset()
     for _ in range(3):
         core.step(np.zeros(3))
-        assert _kpi(core, "departures") == 0
+        assert core.tick_kpi("departures") == 0
     core.step(np.zeros(3))
     assert core.done
-    assert _kpi(core, "departures") == 2
-    assert_allclose(_kpi(core, "unmet_energy_kwh"), 40.0)
+    assert core.tick_kpi("departures") == 2
+    assert_allclose(core.tick_kpi("unmet_energy_kwh"), 40.0)
     assert_allclose(core.kpi_total[L.KPI["unmet_energy_kwh"]], 40.0)
 
 
@@ -350,6 +312,7 @@ def test_arrivals_take_the_asked_connector_then_the_first_free_one():
     scenario["charger_f"] = np.repeat(scenario["charger_f"], 2, axis=1)
     scenario["charger_station"] = np.array([0, 1], dtype=np.int64)
     scenario["station_f"] = np.repeat(scenario["station_f"], 2, axis=1)
+    del scenario["outage"]  # nothing down: CoreSim and RefSim size it for the two stations
     ev = scenario["ev"]
     ev[L.EV_DEPARTURE] = 3
     ev[L.EV_ARRIVAL] = [0, 0, 0, 0, 0, 1, 1]
@@ -361,10 +324,10 @@ def test_arrivals_take_the_asked_connector_then_the_first_free_one():
     # EV 0: first free of station 1 -> 2; EV 1: asks for 1 -> 1; EV 2: asks for 1 (taken),
     # station 0 -> 0; EV 3: any station -> 3; EV 4: station 0 full -> rejected
     assert_allclose(core.conn[L.CN_EV], [2, 1, 0, 3])
-    assert _kpi(core, "arrivals") == 5 and _kpi(core, "rejected_arrivals") == 1
+    assert core.tick_kpi("arrivals") == 5 and core.tick_kpi("rejected_arrivals") == 1
     core.step(np.zeros(6))
     # all full at tick 1: EV 5 (any station) and EV 6 (asks for 3) are rejected
-    assert _kpi(core, "arrivals") == 2 and _kpi(core, "rejected_arrivals") == 2
+    assert core.tick_kpi("arrivals") == 2 and core.tick_kpi("rejected_arrivals") == 2
     sim = ref.RefSim(**scenario)
     sim.reset()
     assert_allclose(np.array(sim.packed_conn())[L.CN_EV], [2, 1, 0, 3])

@@ -148,6 +148,7 @@ from evgrid_gym.core.reservation import (
     N_OFFER_FIELDS,
     busy_ticks,
     close_reservations,
+    energy_needed_kwh,
     reservation_phase,
 )
 
@@ -303,9 +304,7 @@ def _arrive(
         conn[CN_MAX_V2G_KW, slot] = (
             min(ev[EV_MAX_V2G_KW, e], charger_f[CH_MAX_KW, k]) * charger_f[CH_V2G, k]
         )
-        conn[CN_REQUESTED_KWH, slot] = (
-            max(ev[EV_SOC_TARGET, e] - ev[EV_SOC_ARRIVAL, e], 0.0) * ev[EV_BATTERY_KWH, e]
-        )
+        conn[CN_REQUESTED_KWH, slot] = energy_needed_kwh(ev, e)
         conn[CN_DELIVERED_KWH, slot] = 0.0
         conn[CN_TARIFF, slot] = tariff
         conn[CN_POWER_KW, slot] = 0.0
@@ -346,9 +345,9 @@ def write_observation(
     charger is down); ``[5C:5C+S]`` BESS soc; ``[5C+S:5C+2S]`` station headroom, kW (grid
     capacity plus available BESS discharge, none while the station's link is down, minus the
     connectors' max power now; negative when the EVs could draw more than the station can
-    supply); then sin and cos of the time of day,
-    the external price now and for the next F ticks (EUR/kWh), the renewable output now and for
-    the next F ticks (kW, before turbine outages), and the household load now (kW). With
+    supply); then sin and cos of the time of day, the external price now and for the next F
+    ticks (EUR/kWh), the renewable output now and for the next F ticks (kW, before turbine
+    outages), and the household load now (kW). With
     reservations, then S x H counts (H = ``CFG_RESERVATION_HOURS``, station-major): confirmed
     reservations of station s whose planned arrival is h..h+1 hours ahead (overdue ones in hour
     0). With ``CFG_OUTAGE_OBSERVATION``, then the outage timeline now: K chargers down (0/1), S
