@@ -20,9 +20,13 @@ The model (all energies in kWh at tick boundaries, powers in kW averaged over a 
   function lies above its chords and below its tangent ``A``, so this is an inner
   approximation equal to ``G`` outside the interval, and every planned power is attainable
   on replay (``cv_segments`` chords; more chords, less conservative).
-* A binary ``z[j]`` where an EV can both charge and discharge (``p <= P (1 - z)``,
-  ``q <= V z``): simultaneous charging and V2G would let the LP dispose of energy at a
-  profit (the tariff is paid on grid energy) that the env cannot realise.
+* Charging and V2G on one connector at once: drivers pay (and are paid) their tariff per
+  kWh into (out of) their batteries, so doing both only loses the round trip's energy; a
+  1e-6 EUR/kWh cost on V2G energy keeps the LP from it where that energy is free. A binary
+  ``z[j]`` (``p <= P (1 - z)``, ``q <= V z``) is needed only where consuming energy can pay
+  (a negative price or feed-in, soft-mode export overload) and for an EV that starts below
+  the V2G floor (``E - dt / eta q >= e_min z``: the floor binds only when discharging);
+  elsewhere the floor is linear. Without those the model is an LP.
 * Station battery (``action.bess_control``): ``B[s, t+1] = B[s, t] + eta_b dt c - dt / eta_b
   d``, ``0 <= c, d <= P_b``, ``soc_min Q_b <= B <= soc_max Q_b``; a binary makes ``c`` and
   ``d`` exclusive on ticks where burning energy could pay (own consumption with a positive
@@ -37,24 +41,33 @@ The model (all energies in kWh at tick boundaries, powers in kW averaged over a 
   ``y[t]`` (exported or curtailed) with ``x - y = (households + sum_s n - renewable) dt``,
   ``x, y >= 0``. Where the reward of buying and selling at once is positive (the feed-in
   price above the external price) a binary makes them exclusive; elsewhere the LP is exact.
+* A station whose link is down (``tick.step``): the env asks each of its connectors for the
+  fallback power ``f`` and the EV takes what its curve allows, a gain of
+  ``min(eta f dt, G(E), target - E)``: those powers are *forced*, pinned by binaries that
+  pick the binding affine piece (:func:`_add_fallback`); no V2G, the BESS idles; its demand
+  is bought outside the market, and it counts as inflexible load at the feeder.
 * Objective: the scenario's reward weights (``Scenario.reward_weights``) times the KPIs,
-  summed over the episode: tariff revenue ``tariff * (p - q) dt``, energy cost
+  summed over the episode: tariff revenue ``tariff * (eta p - q / eta) dt``, energy cost
   ``price * x``, export revenue ``feed_in * y``, unmet energy ``target - E_departure``
-  (times the penalty), overload, external energy, EV energy. Payments between community
-  members are transfers and cancel (DESIGN.md "Economics and the optimum").
+  (times the penalty), overload, external energy, EV energy, and the change of the worth of
+  the energy in each BESS, ``storage value * eta_b * (B_end - B_start)`` (the env books it
+  tick by tick; the sum telescopes). Payments between community members are transfers and
+  cancel.
 
 Build (:func:`build_model`) and solve (:func:`solve`) are separate; the schedule's actions
 are replayed through the env (:class:`OptimalPolicy`), so its KPIs come from the same code
 as every other policy's.
 
-Inner restriction (the model is exact otherwise): EVs that arrive above their target soc
-only discharge (the env would let them recharge to the target after V2G).
+Inner restrictions (the model is exact otherwise): EVs that arrive above their target soc
+only discharge (the env would let them recharge to the target after V2G); at a station whose
+link is down, an EV whose CV power at the transition is below the fallback power is kept out
+of the short energy window where its curved CC-CV gain would bind (:func:`_add_fallback`).
 
 Numerics: shared limits (charger, station, feeder) are modelled 1e-6 kW tighter than the
 env's, above HiGHS's feasibility tolerance, and actions are rounded to float32 towards zero,
 so the env never projects a replayed schedule; a 1e-6 EUR/kWh tie-break on BESS throughput
 (added back to the reported objective) keeps the solver from charging and discharging a BESS
-at once where that costs nothing. The replayed reward matches the objective to ~1e-7
+(or an EV) at once where that costs nothing. The replayed reward matches the objective to ~1e-7
 relative (float32 actions).
 """
 
@@ -80,8 +93,9 @@ SUPPORTED_KPIS = tuple(term for term in REWARD_TERMS if term != "own_energy_used
 on each station's sign of net import, which is not linear)."""
 
 _EPS = 1e-9
-_BESS_THROUGHPUT_EUR_PER_KWH = 1e-6
-"""Tie-breaking cost on BESS throughput (added back to the reported objective)."""
+_THROUGHPUT_EUR_PER_KWH = 1e-6
+"""Tie-breaking cost on BESS throughput and V2G energy (added back to the reported
+objective)."""
 _COMPLEMENTARITY_TOL_KW = 1e-5
 
 
@@ -286,13 +300,18 @@ def reward_weights(scenario: Scenario) -> dict[str, float]:
 
     Raises:
         OptimalModelError: a weight on a KPI the model cannot represent (listed in the
-            message with the supported ones).
+            message with the supported ones), or ACN pilots (``battery.pilot: acn``).
     """
     weights = {
         name: float(w)
         for name, w in zip(L.KPI_NAMES, scenario.reward_weights, strict=True)
         if w != 0.0
     }
+    if scenario.cfg[L.CFG_ACN_PILOT] > 0.0:
+        raise OptimalModelError(
+            "battery.pilot: got 'acn'; the optimal model plans average powers "
+            "(battery.pilot: 'average')"
+        )
     unsupported = sorted(set(weights) - set(SUPPORTED_KPIS))
     if unsupported:
         raise OptimalModelError(
@@ -333,6 +352,122 @@ def _cv_lines(q_kwh, p_kw, eta, theta, dt_h, segments):
     return lines
 
 
+def _reachable_kwh(e_start, e_ub, gain_kwh, ev_of_pair, k_of_pair, e_index):
+    """Per (EV, tick) pair: the most energy its EV can hold at the tick's start, kWh (its
+    start energy plus a full CC tick per tick plugged, at most its upper bound)."""
+    return np.minimum(np.asarray(e_ub)[e_index], e_start[ev_of_pair] + k_of_pair * gain_kwh)
+
+
+def _curved_window_kwh(q_kwh, p_kw, eta, theta, dt_h, cap_kwh, target_kwh):
+    """``(low, high)``: energies at tick start where a fallback gain ``cap_kwh`` meets the
+    *curved* part of the CC-CV gain ``G`` (its mixed interval), so that
+    ``min(cap, G(E), target - E)`` is not ``min`` of the affine pieces; empty when
+    ``low >= high``.
+
+    On the mixed interval ``[a, b] = [theta Q - eta P dt, theta Q]`` both ``G`` and
+    ``E + G(E)`` are monotone (``-1 <= G' <= 0``): ``G < cap`` above ``E1`` and
+    ``G < target - E`` below ``E2``; the window is ``(max(a, E1), min(b, E2))``.
+    """
+    if theta >= 1.0:
+        return 0.0, 0.0
+    b = theta * q_kwh
+    a = max(b - eta * p_kw * dt_h, 0.0)
+
+    def gain(e):
+        return _gain_kwh(e, q_kwh, p_kw, eta, theta, dt_h)
+
+    def crossing(f, level):  # the E in [a, b] where the non-increasing f falls to level
+        if f(a) <= level:
+            return a
+        if f(b) > level:
+            return b
+        low, high = a, b
+        for _ in range(100):
+            mid = 0.5 * (low + high)
+            low, high = (mid, high) if f(mid) > level else (low, mid)
+        return high
+
+    e1 = crossing(gain, cap_kwh)
+    e2 = crossing(lambda e: -(e + gain(e)), -target_kwh)
+    return e1, e2
+
+
+def _add_fallback(m, forced, e_index, eta, dt, fallback_kw, p_max, cap, e_target, e_low,
+                  e_high, theta):  # fmt: skip
+    """Pins the forced pairs: EVs at a station whose link is down, on a charger that is up.
+
+    The env asks their connectors for the fallback power ``f`` and the EV takes what its
+    CC-CV curve allows (``tick.step``): a battery gain of ``min(eta f dt, G(E), target - E)``
+    at tick-start energy ``E``. Outside the curved part of ``G`` (its mixed interval) that is
+    the minimum of affine pieces: the constant ``eta min(f, P) dt``, the CV line
+    ``A(E) = (Q - E)(1 - exp(-k dt))`` and ``target - E``; a binary per piece that can bind
+    makes the gain equal to one of them, and a binary keeps ``E`` out of the window where
+    the curved part would bind (:func:`_curved_window_kwh`): the model's one inner restriction,
+    met only by EVs whose CV power at the transition is below the fallback. The gain is then
+    exactly the env's, so the replay matches.
+
+    Args:
+        m: the model (``p``, ``E`` exist); adds ``fallback_*`` components.
+        forced: the forced pairs.
+        e_index: per pair, the index of ``E`` at its tick start.
+        eta, fallback_kw, p_max, cap, e_target: per pair, the charger efficiency, fallback
+            power (<= ``p_max``) kW, the EV's max power kW, capacity kWh, target energy kWh.
+        e_low, e_high: per pair, bounds on ``E`` at its tick start, kWh.
+        theta: the transition soc; dt: the tick, h.
+    """
+    rows = []  # (j, alpha, beta, big): gain <= alpha - beta E, and >= when its binary is 1
+    windows = []  # (j, e1, e2, big left, big right)
+    eta = [float(x) for x in eta]
+    for j in forced:
+        q_kwh, p_kw, e_t = float(cap[j]), float(p_max[j]), float(e_target[j])
+        lo, hi = float(e_low[j]), float(e_high[j])
+        flat = eta[j] * float(fallback_kw[j]) * dt
+        lines = [(flat, 0.0), (e_t, 1.0)]
+        if theta < 1.0:
+            decay = -math.expm1(-eta[j] * p_kw / (q_kwh * (1.0 - theta)) * dt)
+            lines.append((q_kwh * decay, decay))
+        # a piece that stays above the flat one over the reachable range never binds
+        lines = [line for line in lines if line[1] == 0.0 or line[0] - line[1] * hi < flat]
+        rows += [(j, alpha, beta, max(alpha - beta * lo, 0.0)) for alpha, beta in lines]
+        e1, e2 = _curved_window_kwh(q_kwh, p_kw, eta[j], theta, dt, flat, e_t)
+        if max(e1, lo) < min(e2, hi):
+            windows.append((j, e1, e2, hi - e1, e2 - lo))
+    pieces = range(len(rows))
+    m.fallback_piece = pyo.Var(pieces, domain=pyo.Binary)
+    m.fallback_upper = pyo.Constraint(
+        pieces,
+        rule=lambda m, r: (
+            (eta[rows[r][0]] * dt) * m.p[rows[r][0]] + rows[r][2] * m.E[e_index[rows[r][0]]]
+            <= rows[r][1]
+        ),
+    )
+    m.fallback_lower = pyo.Constraint(
+        pieces,
+        rule=lambda m, r: (
+            (eta[rows[r][0]] * dt) * m.p[rows[r][0]] + rows[r][2] * m.E[e_index[rows[r][0]]]
+            >= rows[r][1] - rows[r][3] * (1 - m.fallback_piece[r])
+        ),
+    )
+    by_pair: dict[int, list[int]] = {}
+    for r, row in enumerate(rows):
+        by_pair.setdefault(row[0], []).append(r)
+    m.fallback_one = pyo.Constraint(
+        list(by_pair), rule=lambda m, j: sum(m.fallback_piece[r] for r in by_pair[j]) == 1
+    )
+    for only in (rs for rs in by_pair.values() if len(rs) == 1):
+        m.fallback_piece[only[0]].fix(1)  # the flat piece alone: the fallback power
+    w = range(len(windows))
+    m.fallback_above = pyo.Var(w, domain=pyo.Binary)
+    m.fallback_left = pyo.Constraint(
+        w, rule=lambda m, i: m.E[e_index[windows[i][0]]]
+        <= windows[i][1] + windows[i][3] * m.fallback_above[i],
+    )
+    m.fallback_right = pyo.Constraint(
+        w, rule=lambda m, i: m.E[e_index[windows[i][0]]]
+        >= windows[i][2] - windows[i][4] * (1 - m.fallback_above[i]),
+    )
+
+
 def build_model(
     scenario: Scenario,
     plan: EpisodePlan,
@@ -359,11 +494,10 @@ def build_model(
             energy; default True for a window that ends before the episode does (MPC).
             EVs still plugged in at a window's end are counted as departing then.
 
-    Outages (``plan.outage``): chargers and turbines down are modelled exactly (no power; the
-    wind share lost). During a station-link outage the model bounds the station's connectors
-    by the fallback power and idles its BESS, but the env then applies the fallback power
-    itself and buys the station's demand from the supplier: in those ticks the replay may
-    differ from the model's objective. Reservations enter through ``plan.connector_ev`` and
+    Outages (``plan.outage``) are modelled as the env applies them: chargers down deliver
+    nothing, the wind share of turbines down is lost, and a station whose link is down runs
+    on its fallback (forced powers, no V2G, BESS idle), buys outside the market and is out of
+    the feeder's curtailment. Reservations enter through ``plan.connector_ev`` and
     ``plan.ev_tariff``.
 
     Returns:
@@ -464,8 +598,6 @@ def build_model(
     keep = active[ev_of_pair]
     has_p = keep & can_charge[ev_of_pair]
     has_q = keep & can_discharge[ev_of_pair]
-    # households alone above the feeder (hard mode): see "feeder" below
-    hh_over = (household_kw > feeder_kw) if not soft else np.zeros(horizon, dtype=bool)
     sel = np.flatnonzero(has_p | has_q)
     # energy variables: per active EV, one per tick boundary
     e_offset = np.full(n_ev, -1)
@@ -478,21 +610,26 @@ def build_model(
     pairs = sel.tolist()
     p_pairs = [j for j in pairs if has_p[j]]
     q_pairs = [j for j in pairs if has_q[j]]
-    z_pairs = [j for j in pairs if has_p[j] and has_q[j]]
-    p_max_l, v_max_l = p_max.tolist(), v_max.tolist()
     # outages: a charger down delivers nothing; a station without link runs on its fallback
-    # (at most ST_FALLBACK_KW per connector, no V2G)
+    # (CH_FALLBACK_KW per connector, no V2G): the env sets those powers, they are *forced*
+    charger_down = outage[charger, tt] > 0.0
     pair_link_down = link_down[station, tt - t0]
-    p_ub = np.where(
-        outage[charger, tt] > 0.0,
-        0.0,
-        np.where(
-            pair_link_down,
-            np.minimum(p_max, scenario.station_f[L.ST_FALLBACK_KW, station]),
-            p_max,
-        ),
-    ).tolist()
-    q_ub = np.where((outage[charger, tt] > 0.0) | pair_link_down, 0.0, v_max).tolist()
+    forced = has_p & pair_link_down & ~charger_down
+    fallback_kw = np.minimum(charger_f[L.CH_FALLBACK_KW, charger], p_max)
+    p_ub = np.where(charger_down, 0.0, np.where(pair_link_down, fallback_kw, p_max)).tolist()
+    q_ub = np.where(charger_down | pair_link_down, 0.0, v_max).tolist()
+    # charging and V2G on one connector at once: the tariff is paid per battery kWh, so it
+    # only ever loses the round trip's energy, and a tiny throughput cost keeps the LP from it;
+    # a binary is needed only where consuming energy can pay (a negative price or feed-in,
+    # soft-mode export overload) and where the EV starts below the V2G floor (which binds
+    # only once it discharges)
+    burn_pays = np.maximum(ext_coef, -sur_coef) > 1e-12
+    below_floor = (e_start < e_min - _EPS * cap)[ev_of_pair]
+    z_pairs = [
+        j for j in pairs
+        if has_p[j] and has_q[j] and (soft or burn_pays[tt[j] - t0] or below_floor[j])
+    ]  # fmt: skip
+    p_max_l, v_max_l = p_max.tolist(), v_max.tolist()
     m.p = pyo.Var(p_pairs, bounds=lambda _, j: (0.0, p_ub[j]))
     m.q = pyo.Var(q_pairs, bounds=lambda _, j: (0.0, q_ub[j]))
     m.z = pyo.Var(z_pairs, domain=pyo.Binary)
@@ -546,7 +683,7 @@ def build_model(
             binds = alpha - beta * e_reach < gain * (1.0 - 1e-12)
             for k in np.flatnonzero(binds).tolist():
                 j = j0 + k
-                if has_p[j]:
+                if has_p[j] and not forced[j]:  # forced pairs: _add_fallback
                     cv_rows.append([j, alpha, beta, a, b])
     m.cv = pyo.Constraint(
         range(len(cv_rows)),
@@ -560,21 +697,33 @@ def build_model(
     for r, row in enumerate(cv_rows):
         row.append(m.cv[r])
 
-    # charge / V2G exclusive; V2G only down to v2g_soc_min
+    # charge / V2G exclusive where it can pay (z_pairs); V2G only down to v2g_soc_min, which
+    # binds only when discharging: linear for an EV that starts above it (it never gets
+    # below), with the binary otherwise
     e_min_pair = e_min[ev_of_pair].tolist()
+    z_set = set(z_pairs)
     m.z_charge = pyo.Constraint(z_pairs, rule=lambda m, j: m.p[j] <= p_max_l[j] * (1 - m.z[j]))
     m.z_discharge = pyo.Constraint(z_pairs, rule=lambda m, j: m.q[j] <= v_max_l[j] * m.z[j])
-    m.z_floor = pyo.Constraint(
-        z_pairs,
-        rule=lambda m, j: m.E[e_index[j]] - (dt / eta_l[j]) * m.q[j] >= e_min_pair[j] * m.z[j],
+    both = [j for j in pairs if has_p[j] and has_q[j]]
+    m.v2g_floor = pyo.Constraint(
+        both,
+        rule=lambda m, j: (
+            m.E[e_index[j]] - (dt / eta_l[j]) * m.q[j]
+            >= e_min_pair[j] * (m.z[j] if j in z_set else 1.0)
+        ),
     )
     # the env's own rule, gain <= target - E at tick start: implied by E <= target without
     # V2G, but with it a much tighter relaxation (no charging and V2G at once at the target)
     e_target_pair = e_target[ev_of_pair].tolist()
-    m.z_headroom = pyo.Constraint(
-        z_pairs,
+    m.v2g_headroom = pyo.Constraint(
+        both,
         rule=lambda m, j: m.E[e_index[j]] + (eta_l[j] * dt) * m.p[j] <= e_target_pair[j],
     )
+    _add_fallback(
+        m, np.flatnonzero(forced & keep).tolist(), e_index, eta, dt, fallback_kw, p_max,
+        cap[ev_of_pair], e_target[ev_of_pair], e_lb[e_index],
+        _reachable_kwh(e_start, e_ub, eta * p_max * dt, ev_of_pair, k_of_pair, e_index), theta,
+    )  # fmt: skip
 
     # chargers: sum |p| over their connectors
     by_charger: dict[tuple[int, int], list[int]] = {}
@@ -649,9 +798,9 @@ def build_model(
     max_out = {}
     for key in n_idx:
         js = by_station[key]
-        b = bess_kw.get(key[0], 0.0)
-        max_in[key] = sum(p_max_l[j] for j in js if has_p_l[j]) + b
-        max_out[key] = sum(v_max_l[j] for j in js if has_q_l[j]) + b
+        b = 0.0 if link_down[key[0], key[1] - t0] else bess_kw.get(key[0], 0.0)
+        max_in[key] = sum(p_ub[j] for j in js if has_p_l[j]) + b
+        max_out[key] = sum(q_ub[j] for j in js if has_q_l[j]) + b
 
     def n_bounds(_, s, t):
         if soft:
@@ -672,6 +821,13 @@ def build_model(
     n_by_tick: dict[int, list[tuple[int, int]]] = {}
     for key in n_idx:
         n_by_tick.setdefault(key[1], []).append(key)
+    # a station whose link is down buys its demand outside the market, and the feeder's
+    # curtailment cannot reach it: with the households it may alone exceed the feeder
+    down_keys = {key for key in n_idx if link_down[key[0], key[1] - t0]}
+    inflexible_kw = household_kw + np.array(
+        [sum(m.n[k].ub for k in n_by_tick.get(t, []) if k in down_keys) for t in ticks.tolist()]
+    )
+    hh_over = (inflexible_kw > feeder_kw) if not soft else np.zeros(horizon, dtype=bool)
 
     # overload (soft mode: stations and feeder; hard mode: households above the feeder)
     over_station = [k for k in n_idx if soft and max(max_in[k], max_out[k]) > grid_kw[k[0]]]
@@ -717,14 +873,16 @@ def build_model(
             household_kw[t - t0] + sum(m.n[k] for k in n_by_tick[t]) <= _inside(feeder_kw)
         ),
     )
-    # Households alone above the feeder (hard mode): either the stations export enough that
-    # nothing is projected (v = 1), or the env cuts all charging to zero and books the rest
-    # as overload (v = 0; projection.py step 4 with zero floors, since n >= -grid).
+    # Households (with stations out of reach) alone above the feeder (hard mode): either the
+    # stations export enough that nothing is projected (v = 1), or the env cuts all charging
+    # it can reach to zero and books the rest as overload (v = 0; projection.py step 4 with
+    # zero floors, since n >= -grid).
     v_ticks = [t for i, t in enumerate(ticks.tolist()) if hh_over[i] and t in n_by_tick]
     m.v = pyo.Var(v_ticks, domain=pyo.Binary)
     v_rows = [
-        (j, t) for t in v_ticks for key in n_by_tick[t] for j in by_station[key] if has_p_l[j]
-    ]
+        (j, t) for t in v_ticks for key in n_by_tick[t] if key not in down_keys
+        for j in by_station[key] if has_p_l[j]
+    ]  # fmt: skip
     m.v_charge = pyo.Constraint(
         range(len(v_rows)),
         rule=lambda m, r: m.p[v_rows[r][0]] <= p_max_l[v_rows[r][0]] * m.v[v_rows[r][1]],
@@ -752,7 +910,7 @@ def build_model(
         rule=lambda m, t: (
             m.x[t] - m.y[t]
             == (household_kw[t - t0] - renewable_kw[t - t0]) * dt
-            + dt * sum(m.n[k] for k in n_by_tick[t])
+            + dt * sum(m.n[k] for k in n_by_tick[t] if k not in down_keys)
         ),
     )
     u_ticks = [t for t in market_ticks if ext_coef[t - t0] + sur_coef[t - t0] > 1e-12]
@@ -768,9 +926,10 @@ def build_model(
     m.u_y = pyo.Constraint(u_ticks, rule=lambda m, t: m.y[t] <= y_big(t) * (1 - m.u[t]))
 
     # objective
+    # drivers pay (and are paid) their tariff per kWh into (out of) their batteries
     tariff = np.asarray(plan.ev_tariff)[ee]
-    p_coef = (w_rev * tariff * dt + w_eve * eta * dt).tolist()
-    q_coef = (-w_rev * tariff * dt - w_eve * dt / eta).tolist()
+    p_coef = ((w_rev * tariff + w_eve) * eta * dt).tolist()
+    q_coef = (-(w_rev * tariff + w_eve) * dt / eta - _THROUGHPUT_EUR_PER_KWH * dt).tolist()
     terms = [p_coef[j] * m.p[j] for j in p_pairs if p_coef[j] != 0.0]
     terms += [q_coef[j] * m.q[j] for j in q_pairs if q_coef[j] != 0.0]
     if w_unmet != 0.0:
@@ -782,12 +941,18 @@ def build_model(
             terms.append(float(ext_coef[t - t0]) * m.x[t])
         if sur_coef[t - t0] != 0.0:
             terms.append(float(sur_coef[t - t0]) * m.y[t])
+    terms += [float(ext_coef[k[1] - t0] * dt) * m.n[k] for k in down_keys]
+    # the change of the worth of the energy in the BESS (the per-tick terms telescope)
+    w_store = weights.get("storage_value_eur", 0.0) * float(exo[L.EXO_STORAGE_VALUE, t0])
+    for s in bess_stations if w_store else ():
+        worth = w_store * float(station_f[L.ST_BESS_EFFICIENCY, s])
+        terms.append(worth * (m.B[s, t1] - m.B[s, t0]))
     if w_over != 0.0:
         terms += [(w_over * dt) * m.o_station[k] for k in over_station]
         terms += [(w_over * dt) * m.o_feeder[t] for t in over_feeder]
     # a negligible cost on BESS throughput: where charging and discharging at once would
-    # cost nothing (energy left at the end has no value), the solver does not do it
-    terms += [-_BESS_THROUGHPUT_EUR_PER_KWH * dt * (m.bc[k] + m.bd[k]) for k in bess_idx]
+    # cost nothing (surplus energy is curtailed), the solver does not do it
+    terms += [-_THROUGHPUT_EUR_PER_KWH * dt * (m.bc[k] + m.bd[k]) for k in bess_idx]
     if not terms:  # nothing the decisions change: any feasible schedule is optimal
         m.zero = pyo.Var(bounds=(0.0, 0.0))
         terms = [0.0 * m.zero]
@@ -951,9 +1116,12 @@ def solve(
         res.solution_loader.load_vars()
         m = model.model
         regulariser = (
-            _BESS_THROUGHPUT_EUR_PER_KWH
+            _THROUGHPUT_EUR_PER_KWH
             * model.scenario.cfg[L.CFG_DT_H]
-            * sum((m.bc[k].value or 0.0) + (m.bd[k].value or 0.0) for k in m.bc)
+            * (
+                sum((m.bc[k].value or 0.0) + (m.bd[k].value or 0.0) for k in m.bc)
+                + sum(m.q[j].value or 0.0 for j in m.q)
+            )
         )
         objective = float(res.incumbent_objective) + regulariser
         gap = 0.0

@@ -332,6 +332,10 @@ class BatteryModelConfig(_Strict):
     transition_soc: Annotated[Number, Field(gt=0, le=1)] = 0.8
     v2g_soc_min: Fraction = 0.2
     """V2G never discharges an EV below this soc."""
+    pilot: Literal["average", "acn"] = "average"
+    """How a connector's charging power is read (``core.battery``): ``average``, the average
+    power over the tick (any average up to the curve's exact maximum; what the optimum
+    models), or ``acn``, a pilot held until the CC-CV curve binds, as in ACN-Sim."""
 
 
 REWARD_TERMS = (
@@ -340,6 +344,7 @@ REWARD_TERMS = (
     "export_revenue_eur",
     "unmet_penalty_eur",
     "overload_penalty_eur",
+    "storage_value_eur",
     "unmet_energy_kwh",
     "overload_kwh",
     "external_energy_kwh",
@@ -354,6 +359,11 @@ class RewardConfig(_Strict):
     name: Literal["profit", "cost", "satisfaction", "custom"] = "profit"
     unmet_penalty_eur_per_kwh: NonNegativeFloat = 0.5
     overload_penalty_eur_per_kwh: NonNegativeFloat = 1.0
+    storage_value_eur_per_kwh: Literal["mean_price"] | NonNegativeFloat = "mean_price"
+    """What a kWh a station battery gives back to the grid is worth, EUR/kWh: a number, or
+    ``mean_price``, the episode's mean external price. The energy stored in a BESS is worth
+    this times its efficiency per kWh; ``storage_value_eur`` books the change of that worth
+    each tick, so a battery drained at the end of an episode pays for what it gave away."""
     weights: dict[Literal[REWARD_TERMS], Number] = {}
 
     @model_validator(mode="after")

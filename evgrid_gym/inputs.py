@@ -165,4 +165,8 @@ class Inputs:
         else:
             exo[L.EXO_PRICE] = supplier.price_eur_per_kwh
         exo[L.EXO_FEED_IN] = supplier.feed_in_eur_per_kwh
+        value = c.reward.storage_value_eur_per_kwh
+        if value == "mean_price":
+            value = exo[L.EXO_PRICE, : c.episode_ticks].mean()
+        exo[L.EXO_STORAGE_VALUE] = value
         return exo

@@ -30,12 +30,14 @@ REWARD_PRESETS = {
         "export_revenue_eur": 1.0,
         "unmet_penalty_eur": -1.0,
         "overload_penalty_eur": -1.0,
+        "storage_value_eur": 1.0,
     },
     "cost": {
         "energy_cost_eur": -1.0,
         "export_revenue_eur": 1.0,
         "unmet_penalty_eur": -1.0,
         "overload_penalty_eur": -1.0,
+        "storage_value_eur": 1.0,
     },
     "satisfaction": {"unmet_energy_kwh": -1.0, "overload_kwh": -1.0},
 }
@@ -74,13 +76,6 @@ class Scenario:
         c = self.config = config
         chargers = [(s, ch) for s, st in enumerate(c.stations) for ch in st.chargers]
         chargers = [(s, ch) for s, ch in chargers for _ in range(ch.count)]
-        charger_f = np.zeros((L.N_CHARGER_FIELDS, len(chargers)))
-        for k, (_, ch) in enumerate(chargers):
-            charger_f[L.CH_MAX_KW, k] = ch.max_power_kw
-            charger_f[L.CH_EFFICIENCY, k] = ch.efficiency
-            charger_f[L.CH_IS_DC, k] = ch.kind == "DC"
-            charger_f[L.CH_V2G, k] = ch.v2g
-        self.charger_f = _readonly(charger_f)
         self.charger_station = _readonly(np.array([s for s, _ in chargers], dtype=np.int64))
         self.conn_charger = _readonly(
             np.repeat(
@@ -91,6 +86,17 @@ class Scenario:
         self.station_connectors = _readonly(
             np.bincount(self.connector_station, minlength=len(c.stations))
         )
+        charger_f = np.zeros((L.N_CHARGER_FIELDS, len(chargers)))
+        for k, (s, ch) in enumerate(chargers):
+            charger_f[L.CH_MAX_KW, k] = ch.max_power_kw
+            charger_f[L.CH_EFFICIENCY, k] = ch.efficiency
+            charger_f[L.CH_IS_DC, k] = ch.kind == "DC"
+            charger_f[L.CH_V2G, k] = ch.v2g
+            charger_f[L.CH_FALLBACK_KW, k] = min(
+                c.stations[s].grid_capacity_kw / self.station_connectors[s],
+                ch.max_power_kw / ch.connectors,
+            )
+        self.charger_f = _readonly(charger_f)
         self.connector_ids = [
             i
             for st in c.stations
@@ -125,7 +131,6 @@ class Scenario:
                 if st.reservation_price_eur_per_kwh is None
                 else st.reservation_price_eur_per_kwh
             )
-            station_f[L.ST_FALLBACK_KW, s] = st.grid_capacity_kw / self.station_connectors[s]
             if st.bess is not None:
                 station_f[L.ST_BESS_KWH, s] = st.bess.capacity_kwh
                 station_f[L.ST_BESS_KW, s] = st.bess.power_kw
@@ -162,6 +167,7 @@ class Scenario:
         cfg[L.CFG_ENERGY_WEIGHT] = r.weights.energy_per_kwh
         cfg[L.CFG_RESERVATION_HOURS] = r.observation_hours if r.enabled else 0
         cfg[L.CFG_OUTAGE_OBSERVATION] = c.faults.enabled
+        cfg[L.CFG_ACN_PILOT] = c.battery.pilot == "acn"
         return cfg
 
     @property

@@ -81,6 +81,35 @@ def charge_gain_ode_kwh(
     return energy - soc * capacity_kwh
 
 
+def pilot_charge_gain_kwh(
+    soc, capacity_kwh, pilot_kw, max_power_kw, efficiency, transition_soc, dt_h
+):
+    """Battery energy gained in ``dt_h`` under a pilot the charger holds until the curve binds.
+
+    The grid power is ``min(pilot, P (1 - soc) / (1 - theta))`` at every instant (the pilot
+    capped at ``P``): constant power ``pilot`` up to the soc where the curve falls to it,
+    ``1 - pilot (1 - theta) / P``, then the curve, whose empty part decays exponentially with
+    rate ``efficiency * P / (cap (1 - theta))``.
+    """
+    pilot_kw = min(pilot_kw, max_power_kw)
+    if soc >= 1.0 or pilot_kw <= 0.0:
+        return 0.0
+    battery_kw = efficiency * pilot_kw
+    if transition_soc >= 1.0:
+        return min(battery_kw * dt_h, (1.0 - soc) * capacity_kwh)
+    knee_soc = 1.0 - pilot_kw * (1.0 - transition_soc) / max_power_kw
+    soc_now, hours_left = soc, dt_h
+    if soc_now < knee_soc:
+        hours_to_knee = (knee_soc - soc_now) * capacity_kwh / battery_kw
+        if hours_to_knee >= hours_left:
+            return battery_kw * hours_left
+        hours_left -= hours_to_knee
+        soc_now = knee_soc
+    rate_per_h = efficiency * max_power_kw / (capacity_kwh * (1.0 - transition_soc))
+    empty_end = (1.0 - soc_now) * math.exp(-rate_per_h * hours_left)
+    return (1.0 - soc - empty_end) * capacity_kwh
+
+
 def discharge_loss_kwh(soc, capacity_kwh, max_power_kw, efficiency, soc_min, dt_h):
     """Battery energy lost in ``dt_h`` discharging at grid-side power ``max_power_kw``.
 
@@ -159,6 +188,7 @@ def project(
     household_kw,
     feeder_kw,
     soft,
+    station_fixed=(),
 ):
     """Projects requested powers; returns ``(conn_kw, bess_kw, station_net_kw, overload_kw)``.
 
@@ -167,8 +197,9 @@ def project(
     scale the offending side of a station (consumers on import, producers on export) so the
     net lies in ``[-grid, grid]``; 4. (hard) scale all consumers by the largest common factor
     that meets the feeder limit, never cutting a station below the consumption that keeps its
-    export within its grid capacity; whatever still exceeds (or, in soft mode, every excess
-    over a station or the feeder limit) is overload.
+    export within its grid capacity, nor a station in ``station_fixed`` (the curtailment
+    cannot reach it) at all; whatever still exceeds (or, in soft mode, every excess over a
+    station or the feeder limit) is overload.
     """
 
     def clip(requested, low, high):
@@ -233,7 +264,9 @@ def project(
             overload += excess
         else:
             floor = [
-                min(max(produce[s] - station_grid_kw[s], 0.0), consume[s])
+                consume[s]
+                if s in station_fixed
+                else min(max(produce[s] - station_grid_kw[s], 0.0), consume[s])
                 for s in range(n_stations)
             ]
 
@@ -435,12 +468,14 @@ class RefSim:
         self.weight_kwh = cfg[L.CFG_ENERGY_WEIGHT]
         self.reservation_hours = int(cfg[L.CFG_RESERVATION_HOURS])
         self.outage_observation = cfg[L.CFG_OUTAGE_OBSERVATION] > 0
+        self.acn_pilot = cfg[L.CFG_ACN_PILOT] > 0
         self.chargers = [
             {
                 "max_kw": float(charger_f[L.CH_MAX_KW, k]),
                 "eff": float(charger_f[L.CH_EFFICIENCY, k]),
                 "dc": charger_f[L.CH_IS_DC, k] > 0,
                 "v2g": charger_f[L.CH_V2G, k] > 0,
+                "fallback_kw": float(charger_f[L.CH_FALLBACK_KW, k]),
                 "station": int(charger_station[k]),
             }
             for k in range(len(charger_station))
@@ -461,7 +496,6 @@ class RefSim:
                     ("x_km", L.ST_X_KM),
                     ("y_km", L.ST_Y_KM),
                     ("price", L.ST_RESERVATION_PRICE),
-                    ("fallback_kw", L.ST_FALLBACK_KW),
                 )
             }  # fmt: skip
             for s in range(station_f.shape[1])
@@ -474,6 +508,7 @@ class RefSim:
                 ("price", L.EXO_PRICE),
                 ("feed_in", L.EXO_FEED_IN),
                 ("wind_kw", L.EXO_WIND_KW),
+                ("storage_value", L.EXO_STORAGE_VALUE),
             )
         }
         self.evs = [
@@ -774,6 +809,20 @@ class RefSim:
             self.dt_h,
         )  # fmt: skip
 
+    def pilot_power_kw(self, c, pilot_kw):
+        """The average power the EV of connector ``c`` draws under ``pilot_kw`` (ACN pilots);
+        the projection then applies to these draws."""
+        slot = self.slots[c]
+        if pilot_kw <= 0.0 or slot is None:
+            return pilot_kw
+        eff = self.chargers[self.conn_charger[c]]["eff"]
+        gain = pilot_charge_gain_kwh(
+            slot["soc"], slot["battery_kwh"], pilot_kw, slot["max_kw"], eff,
+            self.transition_soc, self.dt_h,
+        )  # fmt: skip
+        gain = min(gain, max(slot["soc_target"] - slot["soc"], 0.0) * slot["battery_kwh"])
+        return gain / (eff * self.dt_h)
+
     def bess_range_kw(self, s):
         st = self.stations[s]
         if st["bess_kwh"] <= 0.0:
@@ -808,10 +857,12 @@ class RefSim:
             charger = self.chargers[self.conn_charger[c]]
             low, high = self.connector_range_kw(c)
             if self.conn_station[c] in links_down:
-                requested.append(self.stations[self.conn_station[c]]["fallback_kw"])
+                requested.append(charger["fallback_kw"])
                 low = max(low, 0.0)
             else:
                 requested.append(clip(action[c]) * charger["max_kw"])
+            if self.acn_pilot:
+                requested[c] = self.pilot_power_kw(c, requested[c])
             if not self._up(c, t):
                 if self.slots[c] is not None:
                     self.slots[c]["outage_kwh"] += battery_change_kwh(high, charger["eff"], dt)[0]
@@ -840,6 +891,7 @@ class RefSim:
             [ch["max_kw"] for ch in self.chargers], [ch["station"] for ch in self.chargers],
             bess_requested, [r[0] for r in bess_ranges], [r[1] for r in bess_ranges],
             [st["grid_kw"] for st in self.stations], household_kw, self.feeder_kw, self.soft,
+            station_fixed=links_down,
         )  # fmt: skip
 
         # the bids of a station without link never reach the market: the supplier serves it
@@ -891,7 +943,7 @@ class RefSim:
                 kpi["ev_charge_grid_kwh"] += p * dt
             else:
                 kpi["ev_discharge_grid_kwh"] -= p * dt
-            kpi["revenue_eur"] += p * dt * slot["tariff"]
+            kpi["revenue_eur"] += delta * slot["tariff"]  # paid per kWh into the battery
         for s, st in enumerate(self.stations):
             if st["bess_kwh"] <= 0.0:
                 continue
@@ -899,6 +951,8 @@ class RefSim:
             delta, losses = battery_change_kwh(p, st["eff"], dt)
             self.bess_soc[s] = min(max(self.bess_soc[s] + delta / st["bess_kwh"], 0.0), 1.0)
             kpi["bess_losses_kwh"] += losses
+            # the stored energy is worth what it gives back to the grid at the storage value
+            kpi["storage_value_eur"] += delta * st["eff"] * self.exo["storage_value"][t]
             if p > 0:
                 kpi["bess_charge_grid_kwh"] += p * dt
             else:
@@ -991,6 +1045,7 @@ def random_scenario(
     scarce=False,
     reservation=False,
     outages=False,
+    acn_pilot=False,
 ):
     """A random scenario as a dict of the arrays ``core.tick.reset/step`` take.
 
@@ -1001,6 +1056,7 @@ def random_scenario(
     the actual arrival; random score weights, grace, markup and observation hours.
     ``outages=True`` adds a random outage timeline (chargers, station links, wind share) and
     often shows it in the observation. The key ``outage`` is always there (zeros when off).
+    ``acn_pilot=True`` reads connector powers as ACN-Sim pilots (``battery.pilot: acn``).
     """
     charger_station, charger_rows, conn_charger = [], [], []
     for s in range(n_stations):
@@ -1013,6 +1069,7 @@ def random_scenario(
                     rng.uniform(0.85, 1.0),
                     float(rng.random() < 0.3),
                     float(rng.random() < 0.5),
+                    0.0,  # fallback, below
                 ]
             )
             conn_charger += [k] * int(rng.integers(1, 4))
@@ -1032,9 +1089,12 @@ def random_scenario(
             station_f[L.ST_BESS_SOC_MIN, s] = soc_min
             station_f[L.ST_BESS_SOC_MAX, s] = soc_max
             station_f[L.ST_BESS_SOC_INIT, s] = rng.uniform(soc_min, soc_max)
-    # the fallback while a station's link is down: its grid capacity shared by its connectors
-    station_f[L.ST_FALLBACK_KW] = station_f[L.ST_GRID_KW] / np.bincount(
-        conn_station, minlength=n_stations
+    # the fallback while a station's link is down: its grid capacity shared by its connectors,
+    # at most the charger's power shared by its connectors
+    charger_f[L.CH_FALLBACK_KW] = np.minimum(
+        station_f[L.ST_GRID_KW, charger_station]
+        / np.bincount(conn_station, minlength=n_stations)[charger_station],
+        charger_f[L.CH_MAX_KW] / np.bincount(conn_charger, minlength=n_chargers),
     )
     household_peak = rng.uniform(0.0, 60.0)
     total_rated = charger_f[L.CH_MAX_KW].sum()
@@ -1056,6 +1116,7 @@ def random_scenario(
     cfg[L.CFG_FORECAST_TICKS] = forecast_ticks
     cfg[L.CFG_BESS_ACTION] = bess_action
     cfg[L.CFG_TICKS_PER_DAY] = round(24.0 / dt_h)
+    cfg[L.CFG_ACN_PILOT] = acn_pilot
 
     n_exo = n_ticks + forecast_ticks + 1
     exo = np.zeros((L.N_EXO_FIELDS, n_exo))
@@ -1064,6 +1125,7 @@ def random_scenario(
     exo[L.EXO_HOUSEHOLD_KW] = rng.uniform(0.0, household_peak, n_exo)
     exo[L.EXO_PRICE] = rng.uniform(0.0, 1.0, n_exo)
     exo[L.EXO_FEED_IN] = rng.uniform(0.0, 0.1, n_exo)
+    exo[L.EXO_STORAGE_VALUE] = exo[L.EXO_PRICE, :n_ticks].mean()
     # the wind part of the renewables (the rest is PV)
     exo[L.EXO_WIND_KW] = exo[L.EXO_RENEWABLE_KW] * rng.choice([0.0, 1.0, rng.uniform()], n_exo)
 
@@ -1137,6 +1199,7 @@ def random_scenario(
         ("export_revenue_eur", 1.0),
         ("unmet_penalty_eur", -1.0),
         ("overload_penalty_eur", -1.0),
+        ("storage_value_eur", 1.0),
     ):
         weights[L.KPI[name]] = w
     return {
@@ -1192,7 +1255,7 @@ def hand_scenario(
         for max_kw, n in st["chargers"]:
             conn_charger += [len(charger_station)] * n
             charger_station.append(s)
-            charger_rows.append([max_kw, 0.9, 0.0, 0.0])
+            charger_rows.append([max_kw, 0.9, 0.0, 0.0, max_kw / n])
             n_conn += n
         station_f[L.ST_GRID_KW, s] = st.get("grid_kw", 100.0)
         if st.get("bess_kw", 0.0) > 0:
@@ -1204,7 +1267,9 @@ def hand_scenario(
         station_f[L.ST_X_KM, s] = st.get("x_km", 0.0)
         station_f[L.ST_Y_KM, s] = st.get("y_km", 0.0)
         station_f[L.ST_RESERVATION_PRICE, s] = st.get("price", 0.5)
-        station_f[L.ST_FALLBACK_KW, s] = station_f[L.ST_GRID_KW, s] / n_conn
+        # the fallback: the grid shared by the connectors, at most the charger's share
+        for k in range(len(charger_rows) - len(st["chargers"]), len(charger_rows)):
+            charger_rows[k][4] = min(charger_rows[k][4], station_f[L.ST_GRID_KW, s] / n_conn)
     cfg = np.zeros(L.N_CFG)
     cfg[L.CFG_DT_H] = dt_h
     cfg[L.CFG_FEEDER_KW] = feeder_kw
@@ -1234,6 +1299,7 @@ def hand_scenario(
     exo[L.EXO_HOUSEHOLD_KW] = household_kw
     exo[L.EXO_PRICE] = 0.3
     exo[L.EXO_FEED_IN] = 0.05
+    exo[L.EXO_STORAGE_VALUE] = 0.3
     ev = np.zeros((L.N_EV_FIELDS, len(evs)))
     for e, spec in enumerate(evs):
         arrival = spec["arrival"]
@@ -1251,7 +1317,8 @@ def hand_scenario(
     assert np.all(ev[L.EV_ARRIVAL, 1:] >= ev[L.EV_ARRIVAL, :-1]), "give the EVs by arrival"
     weights = np.zeros(L.N_KPI)
     for name, w in (("revenue_eur", 1.0), ("energy_cost_eur", -1.0), ("export_revenue_eur", 1.0),
-                    ("unmet_penalty_eur", -1.0), ("overload_penalty_eur", -1.0)):  # fmt: skip
+                    ("unmet_penalty_eur", -1.0), ("overload_penalty_eur", -1.0),
+                    ("storage_value_eur", 1.0)):  # fmt: skip
         weights[L.KPI[name]] = w
     return {
         "cfg": cfg,

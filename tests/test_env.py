@@ -1,4 +1,4 @@
-"""EVGrid-v1: registration, scenario arguments, action checks, determinism, checkers, KPIs."""
+"""EVGrid-v2: registration, scenario arguments, action checks, determinism, checkers, KPIs."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import evgrid_gym
 from evgrid_gym import EVGridEnv, ScenarioError, bundled_scenarios, load_scenario
 from evgrid_gym.core.layout import KPI, KPI_NAMES
 
-ENV_ID = "evgrid_gym/EVGrid-v1"
+ENV_ID = "evgrid_gym/EVGrid-v2"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -44,7 +44,7 @@ def test_make_with_module_prefix_in_a_fresh_interpreter():
         import sys
         import gymnasium as gym
         assert "evgrid_gym" not in sys.modules, "evgrid_gym imported too early"
-        env = gym.make("evgrid_gym:evgrid_gym/EVGrid-v1", scenario="electra_station")
+        env = gym.make("evgrid_gym:evgrid_gym/EVGrid-v2", scenario="electra_station")
         observation, _ = env.reset(seed=0)
         assert env.observation_space.contains(observation)
         print(type(env.unwrapped).__module__, type(env.unwrapped).__name__)
@@ -394,6 +394,7 @@ def _profit(info):
         + info["export_revenue_eur"]
         - info["unmet_penalty_eur"]
         - info["overload_penalty_eur"]
+        + info["storage_value_eur"]
     )
 
 

@@ -57,7 +57,7 @@ _SOLVED: dict = {}
 def _solved(name: str, seed: int):
     """(env, plan, schedule) of one episode, solved once per test session."""
     if (name, seed) not in _SOLVED:
-        env = gym.make("evgrid_gym/EVGrid-v1", scenario=name)
+        env = gym.make("evgrid_gym/EVGrid-v2", scenario=name)
         env.reset(seed=seed)
         plan = env.unwrapped.episode_plan()
         schedule = solve(build_model(env.unwrapped.scenario, plan), 120, mip_rel_gap=MIP_GAP)
@@ -249,7 +249,7 @@ def test_optimal_policy_through_the_benchmark_runner():
 
 
 def test_optimal_policy_needs_the_plan():
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario="electra_station")
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario="electra_station")
     with pytest.raises(ValueError, match="episode_plan"):
         OptimalPolicy(env.unwrapped.scenario).reset(seed=0, plan=None)
     with pytest.raises(ValueError, match="episode_plan"):
@@ -283,19 +283,44 @@ VARIANTS = {
     "no taper": {"battery.transition_soc": 1.0},
     "early taper": {"battery.transition_soc": 0.5},
     "uniform price": {"market.mode": "uniform"},
-    # modelled exactly (a station-link outage is not: the optimum approximates its fallback)
     "charger and turbine outages": {
         "faults.scheduled": [
             {"component": "charger", "index": 0, "start_tick": 1, "duration_ticks": 3},
             {"component": "turbine", "index": 0, "start_tick": 2, "duration_ticks": 4},
         ]
     },
+    # the station runs on its fallback, buys outside the market, out of the feeder's reach
+    "station-link outage": {
+        "faults.scheduled": [
+            {"component": "station_link", "index": 0, "start_tick": 2, "duration_ticks": 4}
+        ]
+    },
+    "station-link outage, households and station above the feeder": {
+        "faults.scheduled": [
+            {"component": "station_link", "index": 0, "start_tick": 1, "duration_ticks": 5}
+        ],
+        "grid.feeder_limit_kw": 12.0,
+        "households.count": 10,
+    },
+    "station-link outage, no taper": {
+        "faults.scheduled": [
+            {"component": "station_link", "index": 0, "start_tick": 0, "duration_ticks": 8}
+        ],
+        "battery.transition_soc": 1.0,
+    },
+    "random outages of every kind": {
+        "faults.charger_probability": 0.2,
+        "faults.station_link_probability": 0.2,
+        "faults.turbine_probability": 0.2,
+        "faults.mean_repair_ticks": 2.0,
+    },
+    "negative feed-in (burning surplus pays)": {"supplier.feed_in_eur_per_kwh": -0.2},
 }
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_tiny_variants_replay_exactly_and_dominate(variant, tiny_scenario):
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario=tiny_scenario(VARIANTS[variant]))
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=tiny_scenario(VARIANTS[variant]))
     sc = env.unwrapped.scenario
     rng = np.random.default_rng(0)
     for seed in (0, 1):
@@ -322,7 +347,7 @@ def test_tiny_variants_replay_exactly_and_dominate(variant, tiny_scenario):
 def test_households_above_the_feeder_can_still_charge_from_station_exports(tiny_scenario):
     # the feeder is exceeded by the households alone; the BESS exports so that EVs can charge
     env = gym.make(
-        "evgrid_gym/EVGrid-v1",
+        "evgrid_gym/EVGrid-v2",
         scenario=tiny_scenario({"grid.feeder_limit_kw": 1.0, "households.count": 10}),
     )
     env.reset(seed=0)
@@ -341,7 +366,7 @@ def test_unsupported_reward_weights_raise(tiny_scenario):
     scenario = tiny_scenario(
         {"reward.name": "custom", "reward.weights": {"own_energy_used_kwh": 1.0}}
     )
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario=scenario)
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=scenario)
     env.reset(seed=0)
     with pytest.raises(OptimalModelError, match="own_energy_used_kwh"):
         build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
@@ -353,14 +378,14 @@ def test_rewarded_overload_raises(tiny_scenario):
     scenario = tiny_scenario(
         {"grid.limits": "soft", "reward.name": "custom", "reward.weights": {"overload_kwh": 1.0}}
     )
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario=scenario)
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=scenario)
     env.reset(seed=0)
     with pytest.raises(OptimalModelError, match="overload"):
         build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
 
 
 def test_bad_windows_raise(tiny_scenario):
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario=tiny_scenario())
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=tiny_scenario())
     env.reset(seed=0)
     sc, plan = env.unwrapped.scenario, env.unwrapped.episode_plan()
     for kwargs in ({"start_tick": 8}, {"start_tick": -1}, {"horizon": 9}, {"horizon": 0}):
@@ -376,7 +401,7 @@ def test_bad_windows_raise(tiny_scenario):
 
 
 def test_infeasible_model_gives_a_clear_status(tiny_scenario):
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario=tiny_scenario())
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=tiny_scenario())
     env.reset(seed=0)
     model = build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
     j = model.pair_ids[0]
@@ -388,7 +413,7 @@ def test_infeasible_model_gives_a_clear_status(tiny_scenario):
 
 
 def test_timed_out_model_gives_a_clear_status_and_the_policy_idles():
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario="default")
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario="default")
     env.reset(seed=1)
     sc, plan = env.unwrapped.scenario, env.unwrapped.episode_plan()
     schedule = solve(build_model(sc, plan), time_limit_s=0.0)
@@ -442,3 +467,96 @@ def test_mpc_lies_between_uncontrolled_and_the_optimum():
     assert uncontrolled < mpc <= full.objective_eur + _tolerance(full)
     with pytest.raises(ValueError, match="replan_every"):
         MPCPolicy(sc, horizon=4, replan_every=5)
+
+
+# --------------------------------------------------------------------------------------------
+# An LP again: charging and discharging one battery at once never pays
+# --------------------------------------------------------------------------------------------
+
+
+def _charged_and_discharged_at_once(model) -> list:
+    m = model.model
+    tol = 1e-5
+    both = [j for j in m.q if j in m.p and min(m.p[j].value or 0, m.q[j].value or 0) > tol]
+    both += [k for k in m.bc if min(m.bc[k].value or 0, m.bd[k].value or 0) > tol]
+    return both
+
+
+@pytest.mark.parametrize("name, seed", CASES)
+def test_no_connector_or_bess_charges_and_discharges_in_one_tick(name, seed):
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=name)
+    env.reset(seed=seed)
+    model = build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
+    schedule = solve(model, 120, mip_rel_gap=MIP_GAP)
+    assert schedule.ok
+    assert _charged_and_discharged_at_once(model) == []
+
+
+def test_positive_prices_and_evs_above_the_v2g_floor_make_an_lp(tiny_scenario):
+    """Binaries only where the reward can pay for burning energy or an EV starts below the
+    V2G floor: neither here (the V2G EV arrives at soc 0.3 > 0.2)."""
+    env = gym.make(
+        "evgrid_gym/EVGrid-v2", scenario=tiny_scenario({"evs.sessions[0].soc_arrival": 0.3})
+    )
+    env.reset(seed=0)
+    model = build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
+    assert model.n_binaries == 0
+    schedule = solve(model, 30)
+    assert schedule.status == "optimal" and schedule.rounds >= 1
+    assert _charged_and_discharged_at_once(model) == []
+    assert model.model.q[next(iter(model.model.q))] is not None  # V2G is in the model
+
+
+# --------------------------------------------------------------------------------------------
+# Every bundled scenario, every fault kind, reservations on: exact replay, dominance
+# --------------------------------------------------------------------------------------------
+
+FAULT_KINDS = {
+    "charger": ("charger_probability", "charger"),
+    "link": ("station_link_probability", "station_link"),
+    "turbine": ("turbine_probability", "turbine"),
+}
+
+
+def _faulty(name: str, kind: str, schedule: str) -> dict:
+    """Bundled scenario ``name`` with reservations on and only outages of ``kind``: random
+    (p = 0.02 per component and tick) or scheduled (the first component down for 6 ticks
+    at tick 30)."""
+    from evgrid_gym.config import load_scenario
+
+    data = load_scenario(name).model_dump(mode="json")
+    probability, component = FAULT_KINDS[kind]
+    faults = {"mean_repair_ticks": 4.0}
+    if schedule == "random":
+        faults[probability] = 0.02
+    else:
+        faults["scheduled"] = [
+            {"component": component, "index": 0, "start_tick": 30, "duration_ticks": 6}
+        ]
+    if kind == "turbine" and not data["wind"]["turbines"]:
+        data["wind"]["turbines"] = [{"turbine_type": "E-53/800", "hub_height_m": 73.0}]
+    data["faults"] = faults
+    data["reservation"] = {"enabled": True}
+    return data
+
+
+@pytest.mark.parametrize("schedule", ["scheduled", "random"])
+@pytest.mark.parametrize("kind", list(FAULT_KINDS))
+@pytest.mark.parametrize("name", evgrid_gym.bundled_scenarios())
+def test_optimum_is_exact_and_dominates_under_every_fault(name, kind, schedule):
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=_faulty(name, kind, schedule))
+    sc = env.unwrapped.scenario
+    seed = 3
+    env.reset(seed=seed)
+    plan = env.unwrapped.episode_plan()
+    solved = solve(build_model(sc, plan), 300, mip_rel_gap=MIP_GAP)
+    assert solved.status == "optimal", solved.message
+    optimum, _ = _replay(env, seed, solved.actions)
+    assert optimum == pytest.approx(solved.objective_eur, rel=0, abs=1e-4)
+    rewards = {}
+    for policy_name in POLICIES:
+        policy = make_policy(policy_name, sc)
+        policy.reset(seed=seed)
+        rewards[policy_name], _ = _run(env, seed, policy.act)
+    best = max(rewards, key=rewards.get)
+    assert optimum >= rewards[best] - _tolerance(solved), (best, rewards[best], optimum)

@@ -78,6 +78,7 @@ def episodes(draw, reservation=None, outages=None, max_ticks=5):
         scarce=draw(st.booleans()),
         reservation=reservation,
         outages=outages,
+        acn_pilot=draw(st.booleans()),
     )
     station_f = scenario["station_f"]
     if stress:  # everybody comes at tick 0, as planned; requests at tick 0
@@ -217,7 +218,12 @@ def _check_tick(core, action):
         _close(overload_kw, station_excess.sum() + max(feeder_excess, 0.0), eps_kw / REL)
     else:
         assert np.all(station_excess <= eps_kw)  # station grid capacity (+ BESS discharge)
-        _close(overload_kw, max(feeder_excess, 0.0), eps_kw / REL)  # feeder: households only
+        # feeder: only households and the stations it cannot reach (link down) may overload it
+        _close(overload_kw, max(feeder_excess, 0.0), eps_kw / REL)
+        if overload_kw > eps_kw:
+            reachable = ~link_down & (np.maximum(-net, 0.0) < station_f[L.ST_GRID_KW] - eps_kw)
+            consuming = np.bincount(conn_station, weights=np.maximum(power, 0.0), minlength=n_st)
+            assert np.all(consuming[reachable] + np.maximum(bess_kw[reachable], 0.0) <= eps_kw)
 
     # --- outages -----------------------------------------------------------------------------
     efficiency = charger_f[L.CH_EFFICIENCY, conn_charger]
@@ -308,7 +314,11 @@ def _check_tick(core, action):
     # --- money: reward = its terms ------------------------------------------------------------
     tariff = before["conn"][L.CN_TARIFF]
     money_scale = 1.0 + market_scale + np.abs(power * dt * tariff).sum()
-    _close(kpi["revenue_eur"], (power * dt * tariff).sum(), money_scale)
+    # drivers pay (and are paid) per kWh into (out of) their batteries
+    _close(kpi["revenue_eur"], (np.where(occupied, delivered, 0.0) * tariff).sum(), money_scale)
+    stored_change = (core.bess_soc - before["bess"]) * station_f[L.ST_BESS_KWH]
+    value = exo[L.EXO_STORAGE_VALUE, t] * station_f[L.ST_BESS_EFFICIENCY]
+    _close(kpi["storage_value_eur"], (stored_change * value).sum(), money_scale + bess_scale)
     _close(kpi["energy_cost_eur"], kpi["external_energy_kwh"] * exo[L.EXO_PRICE, t], money_scale)
     _close(kpi["export_revenue_eur"], kpi["export_kwh"] * exo[L.EXO_FEED_IN, t], money_scale)
     _close(kpi["overload_penalty_eur"], kpi["overload_kwh"] * cfg[L.CFG_OVERLOAD_PENALTY],
@@ -316,7 +326,8 @@ def _check_tick(core, action):
     _close(kpi["unmet_penalty_eur"], kpi["unmet_energy_kwh"] * cfg[L.CFG_UNMET_PENALTY],
            money_scale + kpi["unmet_energy_kwh"])  # fmt: skip
     terms = (kpi["revenue_eur"] - kpi["energy_cost_eur"] + kpi["export_revenue_eur"]
-             - kpi["unmet_penalty_eur"] - kpi["overload_penalty_eur"])  # fmt: skip
+             - kpi["unmet_penalty_eur"] - kpi["overload_penalty_eur"]
+             + kpi["storage_value_eur"])  # fmt: skip
     _close(reward, terms, money_scale + kpi["unmet_penalty_eur"] + kpi["overload_penalty_eur"])
 
     # --- departures: delivered vs requested -------------------------------------------------

@@ -34,14 +34,16 @@ CFG_PRICE_WEIGHT = 19  # offer score per EUR/kWh of price (subtracted)
 CFG_ENERGY_WEIGHT = 20  # offer score per kWh offered (added)
 CFG_RESERVATION_HOURS = 21  # hourly buckets of upcoming reservations in the observation
 CFG_OUTAGE_OBSERVATION = 22  # 1.0: the observation shows the components that are down
-N_CFG = 23
+CFG_ACN_PILOT = 23  # 1.0: a connector's power is a pilot held until the CC-CV curve binds
+N_CFG = 24
 
 # --- charger_f: per-charger parameters, shape (N_CHARGER_FIELDS, n_chargers) -----------------
 CH_MAX_KW = 0  # power shared by the charger's connectors, kW
 CH_EFFICIENCY = 1  # grid -> battery (and battery -> grid) efficiency, (0, 1]
 CH_IS_DC = 2  # 1.0 for DC chargers (the EV's DC limit applies), 0.0 for AC
 CH_V2G = 3  # 1.0 if the charger can discharge EVs
-N_CHARGER_FIELDS = 4
+CH_FALLBACK_KW = 4  # per-connector charging power while its station's link is down, kW
+N_CHARGER_FIELDS = 5
 
 # --- station_f: per-station parameters, shape (N_STATION_FIELDS, n_stations) -----------------
 ST_GRID_KW = 0  # grid connection capacity, kW (import and export)
@@ -54,8 +56,7 @@ ST_BESS_SOC_INIT = 6  # soc at reset
 ST_X_KM = 7  # location, km
 ST_Y_KM = 8
 ST_RESERVATION_PRICE = 9  # base price of a reservation (station idle), EUR/kWh
-ST_FALLBACK_KW = 10  # per-connector charging power while the station's link is down, kW
-N_STATION_FIELDS = 11
+N_STATION_FIELDS = 10
 
 # --- exo: exogenous inputs per tick, shape (N_EXO_FIELDS, n_ticks + forecast_ticks) -----------
 EXO_RENEWABLE_KW = 0  # own wind (+ PV) output, kW
@@ -63,7 +64,8 @@ EXO_HOUSEHOLD_KW = 1  # household load, kW
 EXO_PRICE = 2  # external supplier price, EUR/kWh
 EXO_FEED_IN = 3  # export price, EUR/kWh
 EXO_WIND_KW = 4  # the wind part of EXO_RENEWABLE_KW, kW (turbine outages remove a share)
-N_EXO_FIELDS = 5
+EXO_STORAGE_VALUE = 5  # worth of a kWh a BESS gives back to the grid, EUR/kWh (episode constant)
+N_EXO_FIELDS = 6
 
 # --- ev: the episode's EV sessions sorted by arrival, shape (N_EV_FIELDS, n_evs) -------------
 EV_ARRIVAL = 0  # arrival tick
@@ -156,11 +158,12 @@ KPI_NAMES = (
     "requested_kwh",  # requested battery energy of the EVs that departed
     "delivered_kwh",  # delivered battery energy of the EVs that departed
     "unmet_energy_kwh",  # requested - delivered, summed over departures
-    "revenue_eur",  # EV tariff revenue
+    "revenue_eur",  # EV tariff revenue, per kWh into (and out of) the EV batteries
     "energy_cost_eur",  # external energy at the supplier price
     "export_revenue_eur",
     "unmet_penalty_eur",
     "overload_penalty_eur",
+    "storage_value_eur",  # change of the worth of the energy stored in the BESS
     "household_payment_eur",  # households -> producers for own energy (transfer)
     "station_payment_eur",  # stations -> producers for own energy (transfer)
     "clearing_price_eur_per_kwh",  # lowest accepted bid for own energy
@@ -202,6 +205,7 @@ KPI_ENERGY_COST = KPI["energy_cost_eur"]
 KPI_EXPORT_REVENUE = KPI["export_revenue_eur"]
 KPI_UNMET_PENALTY = KPI["unmet_penalty_eur"]
 KPI_OVERLOAD_PENALTY = KPI["overload_penalty_eur"]
+KPI_STORAGE_VALUE = KPI["storage_value_eur"]
 KPI_HOUSEHOLD_PAYMENT = KPI["household_payment_eur"]
 KPI_STATION_PAYMENT = KPI["station_payment_eur"]
 KPI_CLEARING_PRICE = KPI["clearing_price_eur_per_kwh"]

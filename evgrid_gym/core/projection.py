@@ -16,9 +16,11 @@ Rules, applied in this order (each step only ever moves a power towards zero):
    mode every station's consuming entries are scaled by one common factor, the largest that
    meets the limit, except that a station's consumption never drops below
    ``produce - grid_kw`` (less would make it export more than its grid capacity, so it
-   keeps that floor and the others share the cut); households are inflexible and always
-   served, so when they alone exceed the limit EV and BESS charging drop to zero (or to
-   those floors) and the rest is reported as overload.
+   keeps that floor and the others share the cut), and a station the curtailment cannot
+   reach (``station_fixed``: its link is down) keeps all of its consumption; households are
+   inflexible and always served, so when they (with those stations) alone exceed the limit
+   EV and BESS charging drop to zero (or to those floors) and the rest is reported as
+   overload.
 
 In soft mode steps 3 and 4 are skipped; whatever exceeds a station or the feeder limit is
 returned as overload power (and penalised by the env).
@@ -82,6 +84,7 @@ def project_power(
     bess_low_kw,
     bess_high_kw,
     station_grid_kw,
+    station_fixed,
     household_kw,
     feeder_kw,
     soft,
@@ -99,6 +102,8 @@ def project_power(
         bess_kw: requested BESS powers, kW, shape (S,); overwritten with the result.
         bess_low_kw, bess_high_kw: BESS limits, kW, shape (S,).
         station_grid_kw: station grid capacities, kW, shape (S,).
+        station_fixed: > 0 where the feeder's curtailment cannot reach the station (its
+            consumption is kept in full), shape (S,).
         household_kw: inflexible household load on the feeder, kW.
         feeder_kw: feeder limit, kW.
         soft: if True, station and feeder limits are not enforced.
@@ -168,6 +173,8 @@ def project_power(
         else:
             for s in range(n_stations):
                 floor_kw[s] = min(max(produce_kw[s] - station_grid_kw[s], 0.0), consume_kw[s])
+                if station_fixed[s] > 0.0:
+                    floor_kw[s] = consume_kw[s]
             target_kw = consume_kw.sum() - feeder_excess_kw
             feeder_factor = _feeder_factor(consume_kw, floor_kw, target_kw, breaks)
             for s in range(n_stations):

@@ -18,9 +18,12 @@ never waits on a failed part and a later tick simply finds it up again:
   (one ``missed_deadlines`` per station and tick, and per request it cannot answer). The
   station runs on its safe fallback, like an OCPP charge point on its default charging
   profile when the central system is unreachable: every connector is asked for
-  ``ST_FALLBACK_KW`` (the station's grid capacity shared equally by its connectors), then
-  projected as usual; no V2G; the BESS idles. Its demand is bought from the external
-  supplier (its bid never reached the market);
+  ``CH_FALLBACK_KW`` (the station's grid capacity shared equally by its connectors, at most
+  the charger's power shared equally by its connectors, so neither limit ever binds), which
+  its EV takes up to its CC-CV limit; no V2G; the BESS idles. The feeder's curtailment
+  cannot reach the station either: its consumption counts like the households' at the
+  feeder (``projection.project_power``). Its demand is bought from the external supplier
+  (its bid never reached the market);
 - turbines down: the share of wind capacity down is lost (``wind_outage_kwh``).
 """
 
@@ -29,9 +32,10 @@ import math
 import numpy as np
 
 from evgrid_gym.core import market, projection
-from evgrid_gym.core.battery import battery_energy_kwh, power_limits_kw
+from evgrid_gym.core.battery import battery_energy_kwh, pilot_charge_energy_kwh, power_limits_kw
 from evgrid_gym.core.jit import kernel
 from evgrid_gym.core.layout import (
+    CFG_ACN_PILOT,
     CFG_BESS_ACTION,
     CFG_DT_H,
     CFG_EXPORT,
@@ -50,6 +54,7 @@ from evgrid_gym.core.layout import (
     CFG_UNMET_PENALTY,
     CFG_V2G_SOC_MIN,
     CH_EFFICIENCY,
+    CH_FALLBACK_KW,
     CH_IS_DC,
     CH_MAX_KW,
     CH_V2G,
@@ -84,6 +89,7 @@ from evgrid_gym.core.layout import (
     EXO_HOUSEHOLD_KW,
     EXO_PRICE,
     EXO_RENEWABLE_KW,
+    EXO_STORAGE_VALUE,
     EXO_WIND_KW,
     KPI_ARRIVALS,
     KPI_BESS_CHARGE,
@@ -117,6 +123,7 @@ from evgrid_gym.core.layout import (
     KPI_REVENUE,
     KPI_SERVED,
     KPI_STATION_PAYMENT,
+    KPI_STORAGE_VALUE,
     KPI_UNMET,
     KPI_UNMET_PENALTY,
     KPI_WIND_OUTAGE,
@@ -139,7 +146,6 @@ from evgrid_gym.core.layout import (
     ST_BESS_SOC_INIT,
     ST_BESS_SOC_MAX,
     ST_BESS_SOC_MIN,
-    ST_FALLBACK_KW,
     ST_GRID_KW,
 )
 from evgrid_gym.core.market import clear_market
@@ -200,6 +206,24 @@ def _connector_limits_kw(cfg, conn_charger, charger_f, conn, c):
         cfg[CFG_V2G_SOC_MIN],
         cfg[CFG_DT_H],
     )
+
+
+@kernel
+def _pilot_power_kw(cfg, conn_charger, charger_f, conn, c, pilot_kw):
+    """Average grid power the EV of connector ``c`` draws over the tick under the charging
+    pilot ``pilot_kw`` (``CFG_ACN_PILOT``): the pilot held until the CC-CV curve binds, up to
+    its target (:func:`~evgrid_gym.core.battery.pilot_charge_energy_kwh`). The projection
+    then works on these draws: a pilot it cuts is one the EV draws less under."""
+    if pilot_kw <= 0.0 or conn[CN_OCCUPIED, c] == 0.0:
+        return pilot_kw
+    efficiency = charger_f[CH_EFFICIENCY, conn_charger[c]]
+    dt_h = cfg[CFG_DT_H]
+    gain_kwh = pilot_charge_energy_kwh(
+        conn[CN_SOC, c], conn[CN_BATTERY_KWH, c], pilot_kw, conn[CN_MAX_KW, c], efficiency,
+        cfg[CFG_TRANSITION_SOC], dt_h,
+    )  # fmt: skip
+    to_target_kwh = max(conn[CN_SOC_TARGET, c] - conn[CN_SOC, c], 0.0) * conn[CN_BATTERY_KWH, c]
+    return min(gain_kwh, to_target_kwh) / (efficiency * dt_h)
 
 
 @kernel
@@ -527,10 +551,12 @@ def step(
         s = charger_station[k]
         conn_low[c], conn_high[c] = _connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
         if outage[tick, n_ch + s] > 0.0:
-            conn_kw[c] = station_f[ST_FALLBACK_KW, s]
+            conn_kw[c] = charger_f[CH_FALLBACK_KW, k]
             conn_low[c] = max(conn_low[c], 0.0)
         else:
             conn_kw[c] = min(max(action[c], -1.0), 1.0) * charger_f[CH_MAX_KW, k]
+        if cfg[CFG_ACN_PILOT] > 0.0:
+            conn_kw[c] = _pilot_power_kw(cfg, conn_charger, charger_f, conn, c, conn_kw[c])
         if outage[tick, k] > 0.0:
             conn[CN_OUTAGE_KWH, c] += battery_energy_kwh(
                 conn_high[c], charger_f[CH_EFFICIENCY, k], dt_h
@@ -562,6 +588,7 @@ def step(
         bess_low,
         bess_high,
         station_f[ST_GRID_KW],
+        outage[tick, n_ch : n_ch + n_st],
         household_kw,
         cfg[CFG_FEEDER_KW],
         cfg[CFG_SOFT_LIMITS] > 0.0,
@@ -630,7 +657,7 @@ def step(
         kpi[KPI_EV_LOSSES] += losses_kwh
         kpi[KPI_EV_CHARGE] += max(conn_kw[c], 0.0) * dt_h
         kpi[KPI_EV_DISCHARGE] += max(-conn_kw[c], 0.0) * dt_h
-        kpi[KPI_REVENUE] += conn_kw[c] * dt_h * conn[CN_TARIFF, c]
+        kpi[KPI_REVENUE] += delta_kwh * conn[CN_TARIFF, c]
     for s in range(n_st):
         if station_f[ST_BESS_KWH, s] <= 0.0:
             continue
@@ -639,6 +666,9 @@ def step(
         )
         bess_soc[s] = min(max(bess_soc[s] + delta_kwh / station_f[ST_BESS_KWH, s], 0.0), 1.0)
         kpi[KPI_BESS_LOSSES] += losses_kwh
+        kpi[KPI_STORAGE_VALUE] += (
+            delta_kwh * station_f[ST_BESS_EFFICIENCY, s] * exo[EXO_STORAGE_VALUE, tick]
+        )
         kpi[KPI_BESS_CHARGE] += max(bess_kw[s], 0.0) * dt_h
         kpi[KPI_BESS_DISCHARGE] += max(-bess_kw[s], 0.0) * dt_h
 

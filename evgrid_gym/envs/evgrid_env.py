@@ -1,4 +1,4 @@
-"""``EVGrid-v1``: smart EV charging on a local power grid, as a Gymnasium env."""
+"""``EVGrid-v2``: smart EV charging on a local power grid, as a Gymnasium env."""
 
 from __future__ import annotations
 
@@ -130,9 +130,14 @@ class EVGridEnv(gym.Env):
     ``reward = sum_i w_i * kpi_i`` over the tick's KPIs (all in ``info``). The default,
     ``profit``: EV tariff revenue - external energy cost + export revenue - unmet-energy
     penalty (EUR/kWh not delivered by departure) - overload penalty (EUR/kWh above station or
-    feeder limits, soft mode). Own wind costs nothing to the community; market payments
-    between members are transfers (in ``info``) and cancel out. Other presets: ``cost``
-    (no revenue), ``satisfaction`` (-unmet kWh - overload kWh), or ``custom`` weights.
+    feeder limits, soft mode) + the change of the worth of the energy stored in the station
+    batteries. Drivers pay their tariff per kWh into their battery and are paid it per kWh
+    of V2G out of it, so cycling energy through an EV only loses the round trip's energy;
+    a kWh stored in a BESS is worth its efficiency times ``reward.storage_value_eur_per_kwh``
+    (default: the episode's mean external price), so draining a BESS at the end is not free.
+    Own wind costs nothing to the community; market payments between members are transfers
+    (in ``info``) and cancel out. Other presets: ``cost`` (no revenue), ``satisfaction``
+    (-unmet kWh - overload kWh), or ``custom`` weights.
 
     ## Starting State
 
@@ -153,12 +158,19 @@ class EVGridEnv(gym.Env):
 
     ## Arguments
 
-    ``gymnasium.make("evgrid_gym/EVGrid-v1", scenario="default")``: ``scenario`` is a
+    ``gymnasium.make("evgrid_gym/EVGrid-v2", scenario="default")``: ``scenario`` is a
     bundled name (``evgrid_gym.bundled_scenarios()``), a YAML path, a dict or a
     :class:`~evgrid_gym.config.ScenarioConfig`.
 
     ## Version History
 
+    * v2: no reward from nothing. EV revenue is booked per kWh at the battery (v1: at the
+      connector, which paid for cycling energy through an EV by V2G); the BESS's stored
+      energy has a value (``storage_value_eur``); a station whose link is down charges each
+      connector at most at its charger's power shared by its connectors and is out of the
+      feeder's curtailment (v1: its grid capacity per connector, curtailed at the feeder);
+      ``battery.pilot: acn`` reads connector powers as ACN-Sim pilots. ``EVGrid-v1`` and
+      ``-v0`` are no longer registered: ``gymnasium.make`` names v2.
     * v1: charging reservations (contract net) and component outages; the observation gains
       their blocks when a scenario turns them on; ``scenario1_normal`` and
       ``scenario2_high_demand`` run with both. Without them the dynamics are v0's.
@@ -169,7 +181,7 @@ class EVGridEnv(gym.Env):
 
     def __init__(self, scenario: str | dict | ScenarioConfig = "default", render_mode=None):
         if render_mode is not None:
-            raise ValueError(f"render_mode: got {render_mode!r}; EVGrid-v1 renders nothing (None)")
+            raise ValueError(f"render_mode: got {render_mode!r}; EVGrid-v2 renders nothing (None)")
         self.scenario = Scenario(load_scenario(scenario))
         sc = self.scenario
         self.action_space = gym.spaces.Box(-1.0, 1.0, (sc.n_actions,), np.float32)

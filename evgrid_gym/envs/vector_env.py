@@ -19,7 +19,7 @@ from evgrid_gym.scenario import Scenario
 
 
 class EVGridVectorEnv(VectorEnv):
-    """N copies of ``EVGrid-v1`` stepped by one compiled call (``parallel=True`` over envs).
+    """N copies of ``EVGrid-v2`` stepped by one compiled call (``parallel=True`` over envs).
 
     Each copy behaves exactly like a single :class:`~evgrid_gym.envs.EVGridEnv` seeded the
     same way (a test checks observations, rewards and terminations step by step across
@@ -39,7 +39,7 @@ class EVGridVectorEnv(VectorEnv):
         num_envs: number of copies N.
         scenario: bundled name, YAML path, dict or :class:`~evgrid_gym.config.ScenarioConfig`.
 
-    Created by ``gymnasium.make_vec("evgrid_gym/EVGrid-v1", num_envs=N,
+    Created by ``gymnasium.make_vec("evgrid_gym/EVGrid-v2", num_envs=N,
     vectorization_mode="vector_entry_point", scenario=...)``.
     """
 
@@ -51,7 +51,7 @@ class EVGridVectorEnv(VectorEnv):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs: got {num_envs!r}; must be an integer >= 1")
         if render_mode is not None:
-            raise ValueError(f"render_mode: got {render_mode!r}; EVGrid-v1 renders nothing (None)")
+            raise ValueError(f"render_mode: got {render_mode!r}; EVGrid-v2 renders nothing (None)")
         self.scenario = sc = Scenario(load_scenario(scenario))
         self.num_envs = n = num_envs
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (sc.n_actions,), np.float32)
