@@ -85,6 +85,9 @@ def test_events_count_the_reservations_and_outages_of_the_episode(tiny_scenario)
     times = {pairs[t][1].tick: k for t, k in enumerate(kinds)}
     assert times[2] == ["outage"] and times[5] == ["repair", "outage"]
     assert times[6] == ["repair"]
+    # the station's link is down during tick 5: its demand is not bid in that tick's market
+    in_market = [market_of_tick(b, a)["consumers"][1]["in_market"] for b, a in pairs]
+    assert in_market == [t != 5 for t in range(8)]
     # scenario 1 reserves by contract net: every request and answer shows up once
     env = EVGridEnv("scenario1_normal")
     pairs = _episode_states(env, seed=2)
