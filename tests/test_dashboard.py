@@ -214,7 +214,7 @@ def served_dashboard():
     thread.join(timeout=10)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (apt-get install chromium)")
 def test_page_plays_ticks_in_chromium(served_dashboard, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api", reason="needs playwright (dev extra)")
     messages: list[str] = []

@@ -143,7 +143,8 @@ def test_station_layout_fits_without_overlap(stations, min_cell):
             row = st.cells[first : first + n]
             if n <= per_row:
                 assert len({c.y for c in row}) == 1
-                assert all(b.x == pytest.approx(a.right) for a, b in zip(row, row[1:]))
+                gaps = [b.x - a.right for a, b in zip(row[:-1], row[1:], strict=True)]
+                assert np.allclose(gaps, 0.0)
             first += n
 
 

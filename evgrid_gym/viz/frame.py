@@ -1,4 +1,4 @@
-"""The picture of one moment of an episode: a single-line diagram of the community and the day so far.
+"""A frame: one moment of an episode as a single-line diagram of the community, and the day so far.
 
 Left, the supply side: wind (turbines down greyed), households, the external supplier and the
 feeder with its load against its limit, all on the feeder bus. Right, one panel per station on
@@ -124,9 +124,10 @@ class FrameDrawer:
         icons.pylon(draw, Box(self.supply_nodes[2].x + 12, self.supply_nodes[2].y + 12, 28, 40),
                     style.TEXT)  # fmt: skip
         self._transformer(draw, self.supply_nodes[3])
-        for st in self.stations:
+        for s, st in enumerate(self.stations):
             row_y = st.panel.y - 6
             draw.line((self.bus_x, row_y, st.panel.x + 18, row_y), fill=style.TEXT, width=2)
+            self._station_base(draw, s, st)
         if not self.grid_only:
             for strip, name in zip(self.strips, self.strip_series, strict=True):
                 draw.rectangle(strip.xyxy(), fill=style.PANEL, outline=style.BORDER)
@@ -180,7 +181,7 @@ class FrameDrawer:
         total = state.kpi_total
         kpis = (
             ("reward", "-" if history is None else f"{history.reward:.1f} EUR"),
-            ("delivered", f"{total[L.KPI['delivered_kwh']]:.0f} kWh"),
+            ("charged", f"{total[L.KPI['ev_energy_kwh']]:.0f} kWh"),
             ("unmet", f"{total[L.KPI['unmet_energy_kwh']]:.1f} kWh"),
             ("external", f"{total[L.KPI['external_energy_kwh']]:.0f} kWh"),
         )
@@ -235,15 +236,30 @@ class FrameDrawer:
         if filled > 0:
             draw.rectangle((box.x, box.y, box.x + filled, box.bottom), fill=fill)
 
+    def _station_base(self, draw: ImageDraw.ImageDraw, s: int, st: StationLayout) -> None:
+        """What does not change: the panel, its bus bars, its chargers, every cell free."""
+        sc = self.scenario
+        draw.rounded_rectangle(st.panel.xyxy(), radius=6, fill=style.PANEL, outline=style.BORDER)
+        for row_y in st.rows:
+            in_row = [cell for cell in st.cells if cell.y == row_y]
+            if in_row and not self._tiny(in_row[0]):
+                draw.line((in_row[0].x + 4, row_y + 3, in_row[-1].right - 4, row_y + 3),
+                          fill=style.MUTED, width=2)  # fmt: skip
+        for cell in st.cells:
+            self._free_cell(draw, cell, reserved=False)
+        charger_ids = np.flatnonzero(sc.charger_station == s)
+        for k, box in zip(charger_ids, st.chargers, strict=True):
+            self._charger_frame(draw, k, box, down=False)
+
     def _station(self, draw: ImageDraw.ImageDraw, state: FrameState, s: int, st: StationLayout):
         sc = self.scenario
         link_down = bool(state.link_down[s])
-        draw.rounded_rectangle(st.panel.xyxy(), radius=6, fill=style.PANEL,
-                               outline=style.ALERT if link_down else style.BORDER,
-                               width=2 if link_down else 1)  # fmt: skip
+        if link_down:
+            draw.rounded_rectangle(st.panel.xyxy(), radius=6, outline=style.ALERT, width=2)
         net_kw = float(state.station_net_kw[s])
         draw.line((st.panel.x + 18, st.panel.y - 6, st.panel.x + 18, st.panel.y + 4),
-                  fill=_flow_colour(net_kw), width=_cable_width(net_kw, sc.station_f[L.ST_GRID_KW, s]))  # fmt: skip
+                  fill=_flow_colour(net_kw),
+                  width=_cable_width(net_kw, sc.station_f[L.ST_GRID_KW, s]))  # fmt: skip
         self._station_header(draw, state, s, st, link_down)
         if st.bess.w > 0:
             self._bess(draw, state, s, st.bess)
@@ -252,17 +268,12 @@ class FrameDrawer:
             if state.charger_down[k]:
                 draw.rectangle(box.inset(1).xyxy(), fill=style.DOWN_FILL)
                 icons.hatch(draw, box.inset(1), style.PANEL)
-        cells = np.flatnonzero(sc.connector_station == s)
-        for row_y in st.rows:
-            in_row = [st.cells[i] for i, _ in enumerate(cells) if st.cells[i].y == row_y]
-            if in_row:
-                draw.line((in_row[0].x + 4, row_y + 3, in_row[-1].right - 4, row_y + 3),
-                          fill=style.MUTED, width=2)  # fmt: skip
         reserved = set(state.reserved_connectors.tolist())
-        for c, cell in zip(cells, st.cells, strict=True):
+        for c, cell in zip(np.flatnonzero(sc.connector_station == s), st.cells, strict=True):
             self._connector(draw, state, int(c), cell, c in reserved)
         for k, box in zip(charger_ids, st.chargers, strict=True):
-            self._charger_label(draw, k, box, bool(state.charger_down[k]))
+            if state.charger_down[k]:
+                self._charger_frame(draw, k, box, down=True)
 
     def _station_header(self, draw, state: FrameState, s: int, st: StationLayout, link_down):
         sc = self.scenario
@@ -291,10 +302,14 @@ class FrameDrawer:
     def _bess(self, draw, state: FrameState, s: int, box: Box) -> None:
         sc = self.scenario
         if sc.station_f[L.ST_BESS_KWH, s] <= 0:
-            draw.text((box.x + box.w / 2, box.y + 4), "no\nBESS", anchor="ma", align="center",
-                      font=style.font(9), fill=style.MUTED)  # fmt: skip
+            if box.h >= 40:
+                draw.text((box.x + box.w / 2, box.y + 4), "no\nBESS", anchor="ma",
+                          align="center", font=style.font(9), fill=style.MUTED)  # fmt: skip
             return
         soc = float(state.observation.bess_soc[s])
+        if box.h < 60 or box.w < 30:  # no room for labels
+            icons.battery(draw, box.inset(2), soc, vertical=True, down=bool(state.link_down[s]))
+            return
         height = min(box.h - 34, 70.0)
         icon = Box(box.x + box.w / 2 - 11, box.y + 14, 22, height)
         draw.text((box.x + box.w / 2, box.y), "BESS", anchor="ma", font=style.font(9, True),
@@ -306,30 +321,66 @@ class FrameDrawer:
         draw.text((box.x + box.w / 2, icon.bottom + 16), f"{kw:+.0f} kW", anchor="ma",
                   font=style.font(9), fill=_flow_colour(kw) if kw else style.MUTED)  # fmt: skip
 
-    def _connector(self, draw, state: FrameState, c: int, cell: Box, reserved: bool) -> None:
-        sc, obs = self.scenario, state.observation
-        k = int(sc.conn_charger[c])
-        down = bool(state.charger_down[k])
-        power_kw = float(state.connector_power_kw[c])
-        cx = cell.x + cell.w / 2
-        occupied = obs.occupied[c] > 0.5
-        cable = _cable_width(power_kw, sc.connector_rated_kw[c]) if occupied else 1
-        inner = cell.inset(4, 3)
-        top = inner.y + 8
-        draw.line((cx, cell.y + 3, cx, top), fill=_flow_colour(power_kw if occupied else 0.0),
-                  width=cable)  # fmt: skip
-        detailed = inner.w >= 56 and inner.h >= 52
-        if not occupied:
-            if reserved or detailed:
-                text, colour = ("reserved", style.RESERVED) if reserved else ("free", style.MUTED)
-                size = 10 if detailed else 8
-                draw.text((cx, top + (inner.bottom - top) / 2), text, anchor="mm",
-                          font=style.font(size, reserved), fill=colour)  # fmt: skip
+    @staticmethod
+    def _tiny(cell: Box) -> bool:
+        """Whether a cell only has room for a coloured dot (a 1,000-connector feeder)."""
+        return cell.w < 16 or cell.h < 14
+
+    @staticmethod
+    def _detailed(inner: Box) -> bool:
+        """Whether a cell has room for a car and a label."""
+        return inner.w >= 56 and inner.h >= 52
+
+    @staticmethod
+    def _inner(cell: Box) -> Box:
+        """A cell less its margins (thinner for small cells)."""
+        return cell.inset(min(4.0, cell.w / 8), min(3.0, cell.h / 8))
+
+    def _free_cell(self, draw, cell: Box, reserved: bool) -> None:
+        """A cell without a car: ``free`` (or ``reserved``) where there is room."""
+        inner = self._inner(cell)
+        if self._tiny(cell):
+            draw.rectangle(inner.xyxy(), fill=style.RESERVED if reserved else style.GRID_LINE)
             return
+        cx, top = cell.x + cell.w / 2, inner.y + min(8, inner.h / 4)
+        draw.line((cx, cell.y + 3, cx, top), fill=style.IDLE, width=1)
+        if reserved and inner.w < 44:  # no room for the word
+            draw.rectangle(inner.xyxy(), outline=style.RESERVED)
+        elif reserved or self._detailed(inner):
+            text, colour = ("reserved", style.RESERVED) if reserved else ("free", style.MUTED)
+            draw.text((cx, top + (inner.bottom - top) / 2), text, anchor="mm",
+                      font=style.font(10 if self._detailed(inner) else 8, reserved),
+                      fill=colour)  # fmt: skip
+
+    def _connector(self, draw, state: FrameState, c: int, cell: Box, reserved: bool) -> None:
+        """The car on connector ``c`` (the base shows every cell free)."""
+        sc, obs = self.scenario, state.observation
+        occupied = obs.occupied[c] > 0.5
+        if not (occupied or reserved):
+            return
+        inner = self._inner(cell)
+        if self._tiny(cell):
+            if not occupied:
+                self._free_cell(draw, cell, reserved=True)
+                return
+            down = bool(state.charger_down[sc.conn_charger[c]])
+            colour = style.DOWN if down else style.soc_colour(float(obs.soc[c]))
+            draw.rectangle(inner.xyxy(), fill=colour)
+            return
+        cx, top = cell.x + cell.w / 2, inner.y + min(8, inner.h / 4)
+        if inner.w > 2 and inner.bottom - top > 2:
+            draw.rectangle((inner.x + 1, top, inner.right - 1, inner.bottom - 1), fill=style.PANEL)
+        if not occupied:
+            self._free_cell(draw, cell, reserved=True)
+            return
+        down = bool(state.charger_down[sc.conn_charger[c]])
+        power_kw = float(state.connector_power_kw[c])
+        draw.line((cx, cell.y + 3, cx, top), fill=_flow_colour(power_kw),
+                  width=_cable_width(power_kw, sc.connector_rated_kw[c]))  # fmt: skip
         soc = float(obs.soc[c])
-        if not detailed:
-            icons.battery(draw, Box(inner.x, top + 2, inner.w, max(inner.bottom - top - 4, 4)),
-                          soc, down=down)  # fmt: skip
+        if not self._detailed(inner):
+            icons.battery(draw, Box(inner.x, top + 1, inner.w, inner.bottom - top - 1), soc,
+                          down=down)  # fmt: skip
             return
         body = style.DOWN if down else (style.V2G if power_kw < -1e-6 else (51, 65, 85))
         icons.car(draw, Box(inner.x, top, inner.w, (inner.bottom - top) * 0.42), body)
@@ -339,7 +390,10 @@ class FrameDrawer:
         draw.text((cx, battery_box.bottom + 3), label, anchor="ma", font=style.font(10),
                   fill=style.TEXT)  # fmt: skip
 
-    def _charger_label(self, draw, k: int, box: Box, down: bool) -> None:
+    def _charger_frame(self, draw, k: int, box: Box, down: bool) -> None:
+        """A charger's outline and label (its spec, unless the station's header has it)."""
+        if self._tiny(box):
+            return
         draw.rounded_rectangle(box.inset(1).xyxy(), radius=4,
                                outline=style.DOWN if down else style.BORDER)  # fmt: skip
         uniform = self.station_spec[self.scenario.charger_station[k]] is not None
@@ -358,8 +412,10 @@ class FrameDrawer:
             unit = "EUR/kWh" if name == "price_eur_per_kwh" else "kW"
             low = min(float(values.min(initial=0.0)), 0.0)
             high = max(float(values.max(initial=0.0)), 0.0)
-            now = "-" if not values.shape[0] else (
-                _kw(values[-1]) if unit == "kW" else f"{values[-1]:.3f} {unit}"
+            now = (
+                "-"
+                if not values.shape[0]
+                else (_kw(values[-1]) if unit == "kW" else f"{values[-1]:.3f} {unit}")
             )
             draw.text((STRIP_LABEL_W - 8, strip.y + strip.h / 2), now, anchor="rm",
                       font=style.font(10), fill=style.TEXT)  # fmt: skip

@@ -1,4 +1,4 @@
-"""Small pictures drawn with PIL: a car, a battery filled to its soc, a turbine, a house, a pylon."""
+"""Small pictures drawn with PIL: a car, a battery filled to its soc, a turbine, a house."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def battery(
     down: bool = False,
 ) -> None:
     """A battery outline in ``box`` filled to ``soc`` (0..1), with a tick at ``target`` soc."""
+    if box.w < 4 or box.h < 4:
+        return
     nub = max(min(box.w, box.h) * 0.12, 2.0)
     if vertical:
         body = Box(box.x, box.y + nub, box.w, box.h - nub)

@@ -92,13 +92,22 @@ def _rows_needed(charger_connectors: list[int], columns: int) -> int:
     return row + math.ceil((col + n) / columns)
 
 
-def _best_grid(area: Box, stations: list[list[int]], bess_w: float):
-    """``(score, panel columns, cell columns, cell rows)`` that make cells largest."""
+def _bess_width(panel_w: float, with_bess: bool) -> float:
+    """Room for the station battery: a labelled icon in wide panels, a thin gauge in narrow ones."""
+    if not with_bess:
+        return 0.0
+    return BESS_W if panel_w >= 4 * BESS_W else 14.0
+
+
+def _best_grid(area: Box, stations: list[list[int]], with_bess: bool):
+    """``(score, panel columns, cell columns, cell rows, BESS width)`` that make cells largest."""
     best = None
     widest = max((sum(s) for s in stations), default=1) or 1
     for panel_cols in range(1, len(stations) + 1):
         panel_rows = math.ceil(len(stations) / panel_cols)
-        inner_w = (area.w - PANEL_GAP * (panel_cols - 1)) / panel_cols - bess_w - 8.0
+        panel_w = (area.w - PANEL_GAP * (panel_cols - 1)) / panel_cols
+        bess_w = _bess_width(panel_w, with_bess)
+        inner_w = panel_w - bess_w - 8.0
         inner_h = (area.h - PANEL_GAP * (panel_rows - 1)) / panel_rows - HEADER_H - 6.0
         if inner_w <= 0 or inner_h <= 0:
             continue
@@ -107,7 +116,7 @@ def _best_grid(area: Box, stations: list[list[int]], bess_w: float):
             cell_w, cell_h = inner_w / columns, inner_h / rows
             score = min(cell_w / CELL_TARGET[0], cell_h / CELL_TARGET[1])
             if best is None or score > best[0] + 1e-9:
-                best = (score, panel_cols, columns, rows)
+                best = (score, panel_cols, columns, rows, bess_w)
     return best
 
 
@@ -124,8 +133,7 @@ def station_layouts(
     Returns:
         One :class:`StationLayout` per station.
     """
-    bess_w = BESS_W if with_bess else 0.0
-    _, panel_cols, columns, rows = _best_grid(area, station_chargers, bess_w)
+    _, panel_cols, columns, rows, bess_w = _best_grid(area, station_chargers, with_bess)
     panel_rows = math.ceil(len(station_chargers) / panel_cols)
     inner_w = (area.w - PANEL_GAP * (panel_cols - 1)) / panel_cols - bess_w - 8.0
     inner_h = (area.h - PANEL_GAP * (panel_rows - 1)) / panel_rows - HEADER_H - 6.0
@@ -173,4 +181,6 @@ def charger_connectors(
 ) -> list[list[int]]:
     """For each station, the connector count of each of its chargers, in charger order."""
     counts = np.bincount(conn_charger, minlength=charger_station.shape[0])
-    return [[int(counts[k]) for k in np.flatnonzero(charger_station == s)] for s in range(n_stations)]
+    return [
+        [int(counts[k]) for k in np.flatnonzero(charger_station == s)] for s in range(n_stations)
+    ]

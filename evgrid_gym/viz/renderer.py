@@ -8,6 +8,7 @@ from evgrid_gym.viz.frame import FrameDrawer
 from evgrid_gym.viz.state import FrameState, History, frame_state
 from evgrid_gym.viz.window import Window
 
+
 class EnvRenderer:
     """Draws one env (or one copy of a vector env) for its ``render_mode``.
 

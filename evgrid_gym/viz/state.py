@@ -149,7 +149,10 @@ def frame_state(env, index: int | None = None) -> FrameState:
     tick = int(copy_of(env._clock)[L.CLK_TICK])
     exo = env._exo if index is None else env._exo[index]
     outage = env._outage if index is None else env._outage[index]
-    n_evs = env._ev.shape[-1] if index is None else int(np.isfinite(env._ev[index, L.EV_ARRIVAL]).sum())
+    if index is None:
+        n_evs = env._ev.shape[-1]
+    else:  # the vector env pads its EV tables with +inf
+        n_evs = int(np.isfinite(env._ev[index, L.EV_ARRIVAL]).sum())
     return FrameState(
         scenario=sc,
         tick=tick,

@@ -97,8 +97,11 @@ def create_app(
             "episode_ticks": config.episode_ticks,
             "dt_h": config.dt_h,
             "flows": [
-                {"name": name, "label": style.SERIES_LABELS[name],
-                 "colour": style.hex_colour(style.SERIES_COLOURS[name])}
+                {
+                    "name": name,
+                    "label": style.SERIES_LABELS[name],
+                    "colour": style.hex_colour(style.SERIES_COLOURS[name]),
+                }
                 for name in FLOW_NAMES
             ],  # fmt: skip
         }

@@ -67,9 +67,7 @@ class EpisodePlayer:
         seed: the episode's seed (env and policy).
     """
 
-    def __init__(
-        self, config: ScenarioConfig, policy_name: str, make_policy: Callable, seed: int
-    ):
+    def __init__(self, config: ScenarioConfig, policy_name: str, make_policy: Callable, seed: int):
         self.env = EVGridEnv(config)
         self.policy_name = policy_name
         self.policy = make_policy(self.env.scenario)
@@ -123,5 +121,6 @@ class EpisodePlayer:
             "counters": [
                 {"name": label, "value": state.kpi_value(key, total=True)}
                 for key, label in COUNTERS
-            ] + [{"name": "components down", "value": int((state.outage[:-1] > 0).sum())}],
+            ]
+            + [{"name": "components down", "value": int((state.outage[:-1] > 0).sum())}],
         }
