@@ -9,11 +9,8 @@ Playwright (skipped when chromium is missing). Pictures are stored with a 256-co
 
 from __future__ import annotations
 
-import shutil
-import socket
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -43,42 +40,23 @@ def frame(scenario: str, ticks: int, name: str, **reset_options) -> None:
 
 
 def dashboard_screenshot(name: str) -> None:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        print("no chromium: skipped the dashboard screenshot", file=sys.stderr)
-        return
-    import uvicorn
-    from playwright.sync_api import sync_playwright
-
     from baselines.benchmark import policy_factories
     from evgrid_gym.config import load_scenario
     from evgrid_gym.viz.dashboard.app import create_app
+    from evgrid_gym.viz.dashboard.headless import chromium_page, chromium_path, served
 
+    if chromium_path() is None:
+        print("no chromium: skipped the dashboard screenshot", file=sys.stderr)
+        return
     app = create_app(load_scenario("scenario1_normal"), policy_factories(["all"]), "edf", 20.0)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            profile, executable_path=chromium, headless=True, args=flags,
-            viewport={"width": 1440, "height": 1000},
-        )  # fmt: skip
-        page = context.new_page()
-        page.goto(f"http://127.0.0.1:{port}/")
-        page.wait_for_function("() => window.dashboard && window.dashboard.tick >= 60", timeout=120_000)
+    with served(app) as url, chromium_page() as page, tempfile.TemporaryDirectory() as tmp:
+        page.goto(url)
+        page.wait_for_function("() => window.dashboard && dashboard.tick >= 60", timeout=120_000)
         page.click("#play")
         time.sleep(0.5)
-        shot = Path(profile) / "shot.png"
+        shot = Path(tmp) / "shot.png"
         page.screenshot(path=str(shot), full_page=True)
-        context.close()
         save(Image.open(shot), name)
-    server.should_exit = True
 
 
 if __name__ == "__main__":

@@ -106,6 +106,10 @@ def dashboard(args: argparse.Namespace) -> int:
             f"dashboard: needs the dashboard extra ({err.name} is missing): "
             'pip install "evgrid-gym[dashboard]"'
         ) from None
+    if not 0 < args.port < 65536:
+        raise ValueError(f"port: got {args.port}; must be in 1..65535")
+    if args.agent is not None and not Path(args.agent).is_file():
+        raise ValueError(f"agent: no model file {args.agent}")
     config = _configure(args)
     policies = policy_factories(["all"], agent=args.agent)
     app = create_app(config, policies, args.policy, speed=args.speed, seed=args.seed)

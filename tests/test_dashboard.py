@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
-import socket
-import tempfile
-import threading
 import time
 
 import numpy as np
@@ -26,6 +22,7 @@ fastapi = pytest.importorskip("fastapi", reason="the dashboard needs the [dashbo
 from fastapi.testclient import TestClient  # noqa: E402
 
 from evgrid_gym.viz.dashboard.app import create_app  # noqa: E402
+from evgrid_gym.viz.dashboard.headless import chromium_page, chromium_path, served  # noqa: E402
 from evgrid_gym.viz.dashboard.player import GRID_IMAGE_SIZE  # noqa: E402
 
 SCHEDULED = [
@@ -170,6 +167,9 @@ def test_page_loads_everything_from_the_server(client):
         (["--policy", "nope"], ["policy", "'nope'"]),
         (["--speed", "0"], ["speed", "0"]),
         (["--scenario", "no_such_scenario"], ["no_such_scenario"]),
+        (["--seed", "-1"], ["seed", "-1"]),
+        (["--port", "70000"], ["port", "70000"]),
+        (["--agent", "no/model.zip"], ["agent", "no/model.zip"]),
     ],
 )
 def test_cli_dashboard_bad_flags_exit_2_with_one_line(capsys, argv, words):
@@ -182,56 +182,22 @@ def test_cli_dashboard_bad_flags_exit_2_with_one_line(capsys, argv, words):
 
 # --- the page in a real headless browser ------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def served_dashboard():
-    """The default scenario's dashboard served by uvicorn on a free local port."""
-    import uvicorn
-
-    config = load_scenario("default")
-    app = create_app(config, policy_factories(["edf", "uncontrolled"]), "edf", speed=20.0)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (apt-get install chromium)")
-def test_page_plays_ticks_in_chromium(served_dashboard, tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api", reason="needs playwright (dev extra)")
+@pytest.mark.skipif(chromium_path() is None, reason="no chromium here (apt-get install chromium)")
+def test_page_plays_ticks_in_chromium(tmp_path):
+    pytest.importorskip("playwright.sync_api", reason="needs playwright (dev extra)")
+    app = create_app(load_scenario("default"), policy_factories(["edf", "uncontrolled"]), "edf",
+                     speed=20.0)  # fmt: skip
     messages: list[str] = []
-    with tempfile.TemporaryDirectory() as profile, playwright.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1440, "height": 1000},
-        )  # fmt: skip
-        page = context.new_page()
+    shot = tmp_path / "dashboard.png"
+    with served(app) as url, chromium_page() as page:
         page.on("console", lambda m: messages.append(f"{m.type}: {m.text}") if m.type in (
             "error", "warning") else None)  # fmt: skip
         page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
-        page.goto(served_dashboard)
+        page.goto(url)
         page.wait_for_function("() => window.dashboard && window.dashboard.tick >= 6",
                                timeout=60_000)  # fmt: skip
-        state = page.evaluate("() => ({tick: dashboard.tick, errors: dashboard.errors})")
-        assert state["errors"] == []
+        assert page.evaluate("() => dashboard.errors") == []
         assert page.inner_text("#tick").startswith("tick ")
         page.click("#play")  # pause: the tick stops advancing
         time.sleep(0.3)
@@ -240,9 +206,7 @@ def test_page_plays_ticks_in_chromium(served_dashboard, tmp_path):
         assert page.evaluate("() => dashboard.tick") == paused
         page.click("#step")
         page.wait_for_function(f"() => dashboard.tick === {paused + 1}", timeout=10_000)
-        shot = tmp_path / "dashboard.png"
         page.screenshot(path=str(shot), full_page=True)
-        context.close()
     assert messages == []
     image = np.asarray(Image.open(shot).convert("RGB"))
     assert image.shape[1] == 1440 and image.std() > 20

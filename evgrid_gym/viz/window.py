@@ -49,10 +49,9 @@ class Window:
                 self._plt.show(block=False)
         else:
             self._image.set_data(frame)
-        if not self.interactive:
-            self.figure.canvas.draw_idle()
-            return
         self.figure.canvas.draw_idle()
+        if not self.interactive:
+            return
         wait = self._interval_s - (time.perf_counter() - self._last)
         self.figure.canvas.start_event_loop(max(wait, 1e-3))
         self._last = time.perf_counter()

@@ -5,7 +5,8 @@ API:
     ``GET /api/setup``: scenario, policies, defaults and the flow series (names, labels, colours).
     ``POST /api/episodes`` ``{"policy": str, "seed": int >= 0}``: starts an episode; 201 with
     ``{"id", "policy", "seed", "frame"}`` (``frame``: the payload of
-    :class:`~evgrid_gym.viz.dashboard.player.EpisodePlayer`). 422 names a bad field.
+    :class:`~evgrid_gym.viz.dashboard.player.EpisodePlayer`). 422 names a bad field (or says
+    why the policy could not be built).
     ``POST /api/episodes/{id}/step``: runs one tick; 200 with its payload, 404 for an unknown
     (or evicted) episode, 409 once the episode has ended.
 
@@ -66,12 +67,14 @@ def create_app(
         seed: the seed of the first episode.
 
     Raises:
-        ValueError: ``policy`` is not in ``policies``, or ``speed`` is not > 0.
+        ValueError: ``policy`` is not in ``policies``, ``speed`` is not > 0 or ``seed`` < 0.
     """
     if policy not in policies:
         raise ValueError(f"policy: got {policy!r}; must be one of {sorted(policies)}")
     if not speed > 0:
         raise ValueError(f"speed: got {speed!r}; must be > 0 ticks per second")
+    if seed < 0:
+        raise ValueError(f"seed: got {seed!r}; must be >= 0")
     app = FastAPI(title=f"evgrid_gym dashboard: {config.name}")
     episodes: OrderedDict[str, EpisodePlayer] = OrderedDict()
     lock = threading.Lock()
@@ -112,7 +115,10 @@ def create_app(
             raise HTTPException(
                 422, f"policy: got {request.policy!r}; must be one of {sorted(policies)}"
             )
-        player = EpisodePlayer(config, request.policy, policies[request.policy], request.seed)
+        try:
+            player = EpisodePlayer(config, request.policy, policies[request.policy], request.seed)
+        except (ValueError, FileNotFoundError) as err:  # e.g. an agent that does not load
+            raise HTTPException(422, str(err)) from None
         with lock:
             episode_id = str(next(ids))
             episodes[episode_id] = player
