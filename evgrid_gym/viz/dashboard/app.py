@@ -50,6 +50,24 @@ def plotly_js() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
+def _scenario_setup(config: ScenarioConfig) -> dict:
+    """What the page needs to know of the scenario and of the flow series it plots."""
+    return {
+        "scenario": config.name,
+        "description": config.description,
+        "episode_ticks": config.episode_ticks,
+        "dt_h": config.dt_h,
+        "flows": [
+            {
+                "name": name,
+                "label": style.SERIES_LABELS[name],
+                "colour": style.hex_colour(style.SERIES_COLOURS[name]),
+            }
+            for name in FLOW_NAMES
+        ],
+    }
+
+
 def create_app(
     config: ScenarioConfig,
     policies: dict[str, Callable],
@@ -90,24 +108,8 @@ def create_app(
 
     @app.get("/api/setup")
     def setup() -> dict:
-        return {
-            "scenario": config.name,
-            "description": config.description,
-            "policies": sorted(policies),
-            "policy": policy,
-            "speed": speed,
-            "seed": seed,
-            "episode_ticks": config.episode_ticks,
-            "dt_h": config.dt_h,
-            "flows": [
-                {
-                    "name": name,
-                    "label": style.SERIES_LABELS[name],
-                    "colour": style.hex_colour(style.SERIES_COLOURS[name]),
-                }
-                for name in FLOW_NAMES
-            ],  # fmt: skip
-        }
+        return {"policies": sorted(policies), "policy": policy, "speed": speed, "seed": seed,
+                **_scenario_setup(config)}  # fmt: skip
 
     @app.post("/api/episodes", status_code=201)
     def start(request: EpisodeRequest) -> dict:
