@@ -94,6 +94,30 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def dashboard(args: argparse.Namespace) -> int:
+    from baselines.benchmark import policy_factories
+
+    try:
+        import uvicorn
+
+        from evgrid_gym.viz.dashboard.app import create_app
+    except ImportError as err:
+        raise ValueError(
+            f"dashboard: needs the dashboard extra ({err.name} is missing): "
+            'pip install "evgrid-gym[dashboard]"'
+        ) from None
+    if not 0 < args.port < 65536:
+        raise ValueError(f"port: got {args.port}; must be in 1..65535")
+    if args.agent is not None and not Path(args.agent).is_file():
+        raise ValueError(f"agent: no model file {args.agent}")
+    config = _configure(args)
+    policies = policy_factories(["all"], agent=args.agent)
+    app = create_app(config, policies, args.policy, speed=args.speed, seed=args.seed)
+    print(f"dashboard of {config.name} on http://{args.host}:{args.port} (Ctrl+C stops it)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evgrid-gym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", default="runs/train", help="output folder")
     tr.add_argument("--seed", type=int, default=0)
     tr.set_defaults(run=train, days=None, sessions=None)
+    dash = sub.add_parser("dashboard", help="serve a live web dashboard that plays episodes")
+    dash.add_argument("--scenario", default="default", help="bundled name or YAML path")
+    dash.add_argument("--policy", default="edf", help="the policy selected when the page opens")
+    dash.add_argument("--agent", default=None, help="a trained model.zip, offered as 'agent'")
+    dash.add_argument("--speed", type=float, default=10.0, help="ticks per second at the start")
+    dash.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    dash.add_argument("--days", type=float, default=None, help="episode length in days")
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.add_argument("--port", type=int, default=8050)
+    dash.set_defaults(run=dashboard, sessions=None)
     return parser
 
 

@@ -91,9 +91,9 @@ def test_bad_scenario_argument_raises_scenario_error(tiny_scenario):
         gym.make(ENV_ID, scenario=tiny_scenario({"stations[0].grid_capacity_kw": 0}))
 
 
-def test_render_mode_other_than_none_is_rejected():
-    with pytest.raises(ValueError, match="render_mode"):
-        EVGridEnv("default", render_mode="human")
+def test_unknown_render_mode_is_rejected():
+    with pytest.raises(ValueError, match=r"render_mode: got 'ansi'.*'human', 'rgb_array'"):
+        EVGridEnv("default", render_mode="ansi")
 
 
 # --- actions --------------------------------------------------------------------------------

@@ -60,6 +60,25 @@ def float_actions(actions, space: gym.spaces.Box, name: str) -> np.ndarray:
     return actions
 
 
+def make_renderer(env, render_mode: str | None, index: int | None = None):
+    """The env's :class:`~evgrid_gym.viz.renderer.EnvRenderer`, or None when ``render_mode``
+    is None (then nothing is imported and stepping pays nothing for rendering).
+
+    Raises:
+        ValueError: ``render_mode`` is not None nor one of ``env.metadata["render_modes"]``.
+    """
+    if render_mode is None:
+        return None
+    if render_mode not in env.metadata["render_modes"]:
+        raise ValueError(
+            f"render_mode: got {render_mode!r}; must be None or one of "
+            f"{env.metadata['render_modes']}"
+        )
+    from evgrid_gym.viz.renderer import EnvRenderer
+
+    return EnvRenderer(env, render_mode, index)
+
+
 def _readonly(array: np.ndarray) -> np.ndarray:
     view = array.view()
     view.setflags(write=False)
@@ -162,6 +181,17 @@ class EVGridEnv(gym.Env):
     bundled name (``evgrid_gym.bundled_scenarios()``), a YAML path, a dict or a
     :class:`~evgrid_gym.config.ScenarioConfig`.
 
+    ## Rendering
+
+    ``render_mode="rgb_array"``: ``render()`` returns a (768, 1024, 3) uint8 frame (headless,
+    PIL): the feeder with wind, households and the external supplier; each station with its
+    grid connection, BESS soc, chargers (down ones greyed) and on every occupied connector a
+    car with a battery filled to its soc and the last tick's power on its cable (blue
+    charging, amber V2G); below, strips of the day so far (wind, households, EV charging,
+    BESS, external power, surplus, price). ``"human"`` shows the same frames live in a
+    matplotlib window at ``metadata["render_fps"]``. Frames come from
+    :mod:`evgrid_gym.viz`; ``gymnasium.wrappers.RecordVideo`` records them (extra ``[viz]``).
+
     ## Version History
 
     * v2: no reward from nothing. EV revenue is booked per kWh at the battery (v1: at the
@@ -177,11 +207,11 @@ class EVGridEnv(gym.Env):
     * v0: initial version.
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 8}
 
-    def __init__(self, scenario: str | dict | ScenarioConfig = "default", render_mode=None):
-        if render_mode is not None:
-            raise ValueError(f"render_mode: got {render_mode!r}; EVGrid-v2 renders nothing (None)")
+    def __init__(
+        self, scenario: str | dict | ScenarioConfig = "default", render_mode: str | None = None
+    ):
         self.scenario = Scenario(load_scenario(scenario))
         sc = self.scenario
         self.action_space = gym.spaces.Box(-1.0, 1.0, (sc.n_actions,), np.float32)
@@ -201,6 +231,8 @@ class EVGridEnv(gym.Env):
         )
         self._exo = self._ev = self._outage = None
         self._date = ""
+        self.render_mode = render_mode
+        self._renderer = make_renderer(self, render_mode)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Starts an episode; ``options={"date": "YYYY-MM-DD"}`` fixes its day.
@@ -225,6 +257,8 @@ class EVGridEnv(gym.Env):
             self._exo, self._ev, self._outage, self._conn, self._res, self._bess_soc,
             self._clock, self._kpi, self._kpi_total, self._station_out, self._obs, self._work,
         )  # fmt: skip
+        if self._renderer is not None:
+            self._renderer.record(self)
         return self._obs.copy(), self._info()
 
     def step(self, action):
@@ -250,7 +284,29 @@ class EVGridEnv(gym.Env):
         info = self._info()
         if terminated:
             info["episode_kpis"] = episode_kpis(self._kpi_total)
+        if self._renderer is not None:
+            self._renderer.record(self)
         return self._obs.copy(), reward, terminated, False, info
+
+    def render(self) -> np.ndarray | None:
+        """The frame of now, (768, 1024, 3) uint8, in ``"rgb_array"`` mode; shows it in
+        ``"human"`` mode (returns None). Without a render mode: a warning, None.
+
+        Raises:
+            RuntimeError: before the first ``reset``.
+        """
+        if self._renderer is None:
+            gym.logger.warn(
+                "render() without a render_mode; create the env with render_mode='rgb_array' "
+                "or 'human'"
+            )
+            return None
+        return self._renderer.render()
+
+    def close(self) -> None:
+        """Closes the ``"human"`` window, if any."""
+        if self._renderer is not None:
+            self._renderer.close()
 
     def _info(self) -> dict[str, Any]:
         info = dict(zip(L.KPI_NAMES, self._kpi.tolist(), strict=True))

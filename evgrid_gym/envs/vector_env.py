@@ -13,7 +13,7 @@ from gymnasium.vector.utils import batch_space
 from evgrid_gym.config import ScenarioConfig, load_scenario
 from evgrid_gym.core import batch as core
 from evgrid_gym.core import layout as L
-from evgrid_gym.envs.evgrid_env import float_actions
+from evgrid_gym.envs.evgrid_env import EVGridEnv, float_actions, make_renderer
 from evgrid_gym.kpis import episode_kpis
 from evgrid_gym.scenario import Scenario
 
@@ -35,23 +35,36 @@ class EVGridVectorEnv(VectorEnv):
     ``SyncVectorEnv`` builds in that mode. ``infos`` holds every tick KPI as an array of
     shape (N,).
 
+    Rendering (``render_mode`` as :class:`~evgrid_gym.envs.EVGridEnv`): copy
+    ``render_env_index`` only; ``render()`` returns a 1-tuple with its frame (``"rgb_array"``).
+    With same-step autoreset, the last tick of a finished episode is not drawn.
+
     Args:
         num_envs: number of copies N.
         scenario: bundled name, YAML path, dict or :class:`~evgrid_gym.config.ScenarioConfig`.
+        render_mode: None, ``"rgb_array"`` or ``"human"``.
+        render_env_index: the copy that is rendered, 0..N-1.
 
     Created by ``gymnasium.make_vec("evgrid_gym/EVGrid-v2", num_envs=N,
     vectorization_mode="vector_entry_point", scenario=...)``.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP} | EVGridEnv.metadata
 
     def __init__(
-        self, num_envs: int = 1, scenario: str | dict | ScenarioConfig = "default", render_mode=None
+        self,
+        num_envs: int = 1,
+        scenario: str | dict | ScenarioConfig = "default",
+        render_mode: str | None = None,
+        render_env_index: int = 0,
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs: got {num_envs!r}; must be an integer >= 1")
-        if render_mode is not None:
-            raise ValueError(f"render_mode: got {render_mode!r}; EVGrid-v2 renders nothing (None)")
+        if not isinstance(render_env_index, int) or not 0 <= render_env_index < num_envs:
+            raise ValueError(
+                f"render_env_index: got {render_env_index!r}; must be an integer in "
+                f"[0, {num_envs - 1}]"
+            )
         self.scenario = sc = Scenario(load_scenario(scenario))
         self.num_envs = n = num_envs
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (sc.n_actions,), np.float32)
@@ -80,6 +93,8 @@ class EVGridVectorEnv(VectorEnv):
         self._dates = np.full(n, "", dtype="<U10")  # ISO dates
         all_envs = np.ones(n, dtype=bool)
         self._info_masks = {f"_{key}": all_envs for key in (*L.KPI_NAMES, "tick", "date")}
+        self.render_mode = render_mode
+        self._renderer = make_renderer(self, render_mode, render_env_index)
 
     def reset(self, *, seed: int | list[int | None] | None = None, options=None):
         """Resets every env; ``seed`` int -> env i gets ``seed + i``; a list gives each its own.
@@ -99,6 +114,8 @@ class EVGridVectorEnv(VectorEnv):
             self._rngs[i], _ = seeding.np_random(s)
         self._obs = np.empty_like(self._obs)
         self._start_episodes(np.arange(self.num_envs))
+        if self._renderer is not None:
+            self._renderer.record(self)
         return self._obs, self._infos()
 
     def _start_episodes(self, envs: np.ndarray) -> None:
@@ -170,7 +187,28 @@ class EVGridVectorEnv(VectorEnv):
                 _final_info=terminated,
             )  # fmt: skip
         truncated = np.zeros(self.num_envs, dtype=bool)
+        if self._renderer is not None:
+            self._renderer.record(self)
         return self._obs, self._rewards.copy(), terminated, truncated, infos
+
+    def render(self) -> tuple[np.ndarray] | None:
+        """``(frame,)``: the frame of copy ``render_env_index`` in ``"rgb_array"`` mode, (768,
+        1024, 3) uint8; shows it in ``"human"`` mode (returns None). Without a render mode: a
+        warning, None.
+
+        Raises:
+            RuntimeError: before ``reset``.
+        """
+        if self._renderer is None:
+            gym.logger.warn("render() without a render_mode; create the vector env with one")
+            return None
+        frame = self._renderer.render()
+        return None if frame is None else (frame,)
+
+    def close_extras(self, **kwargs) -> None:
+        """Closes the ``"human"`` window, if any."""
+        if self._renderer is not None:
+            self._renderer.close()
 
     def _infos(self) -> dict[str, Any]:
         """Tick KPIs, tick and date of every env, each with its ``_key`` mask (all True)."""
