@@ -19,10 +19,13 @@ import csv
 import datetime
 import io
 import logging
+import math
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime
 
@@ -147,7 +150,24 @@ def _csv(sessions: list[Session]) -> str:
     return out.getvalue()
 
 
+def _json_safe(value):
+    """``value`` with non-finite floats as strings (a NaN in a body must be echoed, and JSON
+    has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, err: RequestValidationError):
+        detail = _json_safe(jsonable_encoder(err.errors()))
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.exception_handler(InvalidField)
     async def invalid_field(_request: Request, err: InvalidField):
         detail = [{"type": "value_error", "loc": ["body", err.field], "msg": str(err),

@@ -59,6 +59,8 @@ class Busy(ServiceError):
     status_code = 503
 
 
+_BOOST_TOL_KW = 1e-6  # a session the grid covers but for rounding is not boosted
+
 Change = Callable[
     [StationEngine, StationDocument, datetime.datetime],
     tuple[StationDocument, ClosedSession | None, SessionChange],
@@ -255,7 +257,7 @@ def station_status(topology: StationTopology, document: StationDocument) -> Stat
     if document.bess_power_kw < 0.0:
         for s in sorted(document.sessions, key=lambda s: s.number):
             served_kw += s.allocated_power_kw
-            if served_kw > grid_kw and s.allocated_power_kw > 0.0:
+            if served_kw > grid_kw + _BOOST_TOL_KW and s.allocated_power_kw > 0.0:
                 boosted.append(s.session_id)
     bess = None
     if document.bess_soc is not None:
