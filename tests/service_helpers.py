@@ -46,14 +46,16 @@ def hand_station(bess_soc: float = 0.5, grid_kw: float = 100.0) -> dict:
     }  # fmt: skip
 
 
-def hand_service(db: Path, policy: str = "bess_boost", clock=None, **station):
-    """``(service, clock)`` on :func:`hand_station` with a manual clock at :data:`T0`."""
+def hand_service(db: Path | str, policy: str = "bess_boost", clock=None, **station):
+    """``(service, clock)`` on :func:`hand_station` with a manual clock at :data:`T0`; ``db``
+    is a SQLite file or a database URL."""
     clock = clock or ManualClock(T0)
     config = load_scenario(hand_station(**station))
-    return build_service(config, policy, f"sqlite:///{db}", clock=clock), clock
+    url = db if "://" in str(db) else f"sqlite:///{db}"
+    return build_service(config, policy, url, clock=clock), clock
 
 
-def hand_client(db: Path, policy: str = "bess_boost", api_keys=None, **station):
+def hand_client(db: Path | str, policy: str = "bess_boost", api_keys=None, **station):
     """``(TestClient, service, clock)`` on :func:`hand_station`."""
     from fastapi.testclient import TestClient
 

@@ -27,7 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel
 
 from evgrid_gym.service.auth import HEADER, ApiKeys, Forbidden, Unauthorized
 from evgrid_gym.service.clock import decision_times
@@ -49,7 +49,8 @@ log = logging.getLogger("evgrid_gym.service")
 def create_app(
     service: StationService, api_keys: ApiKeys | None = None, ticker: bool = False
 ) -> FastAPI:
-    """The FastAPI app of ``service``.
+    """The FastAPI app of ``service``. Endpoints are coroutines that hand the service's
+    blocking work (database, decision) to the thread pool in one step.
 
     Args:
         service: the stations.
@@ -73,44 +74,52 @@ def create_app(
     )
     _add_error_handlers(app)
 
-    def authorized(station_id: str, key: Annotated[str | None, Header(alias=HEADER)] = None):
+    async def authorized(
+        station_id: str, key: Annotated[str | None, Header(alias=HEADER)] = None
+    ) -> None:
         if api_keys is not None:
             api_keys.check(key, station_id)
 
     @app.get("/health")
-    def health() -> dict:
+    async def health() -> dict:
         return {"status": "ok", "stations": len(service.station_ids)}
 
     @app.get("/stations")
-    def list_stations() -> dict:
+    async def list_stations() -> dict:
         return {"station_ids": service.station_ids}
 
     @app.get("/stations/{station_id}")
-    def topology(station_id: str) -> StationTopology:
+    async def topology(station_id: str) -> StationTopology:
         return service.topology(station_id)
 
-    @app.get("/stations/{station_id}/status")
-    def station_status(station_id: str) -> StationStatus:
-        return service.status(station_id)
+    @app.get("/stations/{station_id}/status", response_model=StationStatus)
+    async def station_status(station_id: str) -> Response:
+        return _json(await run_in_threadpool(service.status, station_id))
 
     @app.post(
         "/stations/{station_id}/sessions",
         status_code=status.HTTP_201_CREATED,
         dependencies=[Depends(authorized)],
+        response_model=SessionChange,
     )
-    def plug_in(station_id: str, request: SessionCreate) -> SessionChange:
-        return service.plug_in(station_id, request)
+    async def plug_in(station_id: str, request: SessionCreate) -> Response:
+        change = await run_in_threadpool(service.plug_in, station_id, request)
+        return _json(change, status.HTTP_201_CREATED)
 
-    @app.delete("/stations/{station_id}/sessions/{session_id}", dependencies=[Depends(authorized)])
-    def plug_out(station_id: str, session_id: str) -> SessionChange:
-        return service.plug_out(station_id, session_id)
+    @app.delete(
+        "/stations/{station_id}/sessions/{session_id}",
+        dependencies=[Depends(authorized)],
+        response_model=SessionChange,
+    )
+    async def plug_out(station_id: str, session_id: str) -> Response:
+        return _json(await run_in_threadpool(service.plug_out, station_id, session_id))
 
     @app.get(
         "/stations/{station_id}/sessions",
         response_model=SessionPage,
         responses={200: {"content": {"text/csv": {}}}},
     )
-    def sessions(
+    async def sessions(
         request: Request,
         station_id: str,
         state: Literal["closed", "active"] = "closed",
@@ -122,22 +131,31 @@ def create_app(
         ``limit`` per page) or the active sessions; CSV with ``Accept: text/csv`` (the next
         page's cursor then in the ``X-Next-Cursor`` header)."""
         if state == "closed":
-            page = service.closed_sessions(station_id, since, cursor, limit)
+            page = await run_in_threadpool(
+                service.closed_sessions, station_id, since, cursor, limit
+            )
             rows, next_cursor = page.sessions, page.next_cursor
         else:
-            rows, next_cursor = service.status(station_id).sessions, None
+            rows, next_cursor = (await run_in_threadpool(service.status, station_id)).sessions, None
         if "text/csv" in request.headers.get("accept", ""):
             headers = {} if next_cursor is None else {"X-Next-Cursor": next_cursor}
             return Response(_csv(rows), media_type="text/csv", headers=headers)
         return SessionPage(sessions=rows, next_cursor=next_cursor)
 
     @app.get("/stations/{station_id}/charging-profiles")
-    def profiles(station_id: str) -> list[dict]:
+    async def profiles(station_id: str) -> list[dict]:
         """The allocation as OCPP 2.0.1 SetChargingProfile requests, one per EVSE with a
         session plus the charger's maximum at EVSE 0."""
-        return charging_profiles(service.topology(station_id), service.status(station_id))
+        status = await run_in_threadpool(service.status, station_id)
+        return charging_profiles(service.topology(station_id), status)
 
     return app
+
+
+def _json(model: BaseModel, status_code: int = 200) -> Response:
+    """``model`` serialised once by pydantic (the service's models are valid by construction;
+    FastAPI would validate them again)."""
+    return Response(model.model_dump_json(), status_code, media_type="application/json")
 
 
 def _csv(sessions: list[Session]) -> str:

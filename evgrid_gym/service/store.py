@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     create_engine,
     event,
     insert,
@@ -60,6 +61,18 @@ closed_sessions = Table(
     Column("document", Text, nullable=False),
     Index("closed_sessions_by_time", "station_id", "closed_at_us", "session_id"),
 )
+
+# the statements of every request, built once
+_READ = select(stations.c.version, stations.c.document).where(
+    stations.c.station_id == bindparam("station")
+)
+_WRITE = (
+    update(stations)
+    .where(stations.c.station_id == bindparam("station"),
+           stations.c.version == bindparam("version"))
+    .values(version=bindparam("next_version"), document=bindparam("document"))
+)  # fmt: skip
+_LOG = insert(closed_sessions)
 
 
 class StationStore:
@@ -113,11 +126,7 @@ class StationStore:
             KeyError: no such station is stored.
         """
         with self._engine.connect() as db:
-            row = db.execute(
-                select(stations.c.version, stations.c.document).where(
-                    stations.c.station_id == station_id
-                )
-            ).one_or_none()
+            row = db.execute(_READ, {"station": station_id}).one_or_none()
         if row is None:
             raise KeyError(station_id)
         return row.version, StationDocument.model_validate_json(row.document)
@@ -136,19 +145,18 @@ class StationStore:
             False, and nothing written, if another write came first.
         """
         with self._engine.begin() as db:
-            result = db.execute(
-                update(stations)
-                .where(stations.c.station_id == station_id, stations.c.version == version)
-                .values(version=version + 1, document=document.model_dump_json())
-            )
+            result = db.execute(_WRITE, {
+                "station": station_id, "version": version, "next_version": version + 1,
+                "document": document.model_dump_json(),
+            })  # fmt: skip
             if result.rowcount != 1:
                 return False
             if closed is not None:
-                db.execute(insert(closed_sessions).values(
-                    station_id=station_id, session_id=closed.session_id,
-                    closed_at_us=microseconds(closed.closed_at),
-                    document=closed.model_dump_json(),
-                ))  # fmt: skip
+                db.execute(_LOG, {
+                    "station_id": station_id, "session_id": closed.session_id,
+                    "closed_at_us": microseconds(closed.closed_at),
+                    "document": closed.model_dump_json(),
+                })  # fmt: skip
         return True
 
     def closed(
