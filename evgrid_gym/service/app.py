@@ -22,7 +22,7 @@ import logging
 import math
 from typing import Annotated, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -73,6 +73,44 @@ def create_app(
         lifespan=lifespan,
     )
     _add_error_handlers(app)
+    app.include_router(_station_routes(service))
+    app.include_router(_session_routes(service, api_keys))
+    return app
+
+
+def _station_routes(service: StationService) -> APIRouter:
+    """The read-only endpoints of the stations."""
+    router = APIRouter()
+
+    @router.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "stations": len(service.station_ids)}
+
+    @router.get("/stations")
+    async def list_stations() -> dict:
+        return {"station_ids": service.station_ids}
+
+    @router.get("/stations/{station_id}")
+    async def topology(station_id: str) -> StationTopology:
+        return service.topology(station_id)
+
+    @router.get("/stations/{station_id}/status", response_model=StationStatus)
+    async def station_status(station_id: str) -> Response:
+        return _json(await run_in_threadpool(service.status, station_id))
+
+    @router.get("/stations/{station_id}/charging-profiles")
+    async def profiles(station_id: str) -> list[dict]:
+        """The allocation as OCPP 2.0.1 SetChargingProfile requests, one per EVSE with a
+        session plus the charger's maximum at EVSE 0."""
+        now = await run_in_threadpool(service.status, station_id)
+        return charging_profiles(service.topology(station_id), now)
+
+    return router
+
+
+def _session_routes(service: StationService, api_keys: ApiKeys | None) -> APIRouter:
+    """Plug-in, plug-out (with an API key when the service has keys) and the session log."""
+    router = APIRouter()
 
     async def authorized(
         station_id: str, key: Annotated[str | None, Header(alias=HEADER)] = None
@@ -80,23 +118,7 @@ def create_app(
         if api_keys is not None:
             api_keys.check(key, station_id)
 
-    @app.get("/health")
-    async def health() -> dict:
-        return {"status": "ok", "stations": len(service.station_ids)}
-
-    @app.get("/stations")
-    async def list_stations() -> dict:
-        return {"station_ids": service.station_ids}
-
-    @app.get("/stations/{station_id}")
-    async def topology(station_id: str) -> StationTopology:
-        return service.topology(station_id)
-
-    @app.get("/stations/{station_id}/status", response_model=StationStatus)
-    async def station_status(station_id: str) -> Response:
-        return _json(await run_in_threadpool(service.status, station_id))
-
-    @app.post(
+    @router.post(
         "/stations/{station_id}/sessions",
         status_code=status.HTTP_201_CREATED,
         dependencies=[Depends(authorized)],
@@ -106,7 +128,7 @@ def create_app(
         change = await run_in_threadpool(service.plug_in, station_id, request)
         return _json(change, status.HTTP_201_CREATED)
 
-    @app.delete(
+    @router.delete(
         "/stations/{station_id}/sessions/{session_id}",
         dependencies=[Depends(authorized)],
         response_model=SessionChange,
@@ -114,7 +136,7 @@ def create_app(
     async def plug_out(station_id: str, session_id: str) -> Response:
         return _json(await run_in_threadpool(service.plug_out, station_id, session_id))
 
-    @app.get(
+    @router.get(
         "/stations/{station_id}/sessions",
         response_model=SessionPage,
         responses={200: {"content": {"text/csv": {}}}},
@@ -142,14 +164,7 @@ def create_app(
             return Response(_csv(rows), media_type="text/csv", headers=headers)
         return SessionPage(sessions=rows, next_cursor=next_cursor)
 
-    @app.get("/stations/{station_id}/charging-profiles")
-    async def profiles(station_id: str) -> list[dict]:
-        """The allocation as OCPP 2.0.1 SetChargingProfile requests, one per EVSE with a
-        session plus the charger's maximum at EVSE 0."""
-        status = await run_in_threadpool(service.status, station_id)
-        return charging_profiles(service.topology(station_id), status)
-
-    return app
+    return router
 
 
 def _json(model: BaseModel, status_code: int = 200) -> Response:

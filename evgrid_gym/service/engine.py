@@ -318,7 +318,7 @@ class StationEngine:
             sc.station_f[L.ST_GRID_KW], household_kw, self._cfg[L.CFG_FEEDER_KW], False,
             self._net_kw, self._work,
         )  # fmt: skip
-        return conn_kw, float(bess_kw[0])
+        return conn_kw + 0.0, float(bess_kw[0]) + 0.0  # + 0.0: no -0.0 in the answers
 
 
 def build_engines(

@@ -10,12 +10,12 @@ Every answer is recorded: what the service acknowledged must be in its database 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
+import numpy as np
 
 TOL_KW = 1e-6
 
@@ -138,7 +138,7 @@ async def run_load(
         deadline = start + duration_s
         await asyncio.gather(*(
             _client(http, [topologies[s] for s in station_ids[i::clients]], deadline,
-                    random.Random(seed + i), status_every, result)
+                    np.random.default_rng(seed + i), status_every, result)
             for i in range(min(clients, len(station_ids)))
         ))  # fmt: skip
         result.elapsed_s = time.perf_counter() - start
@@ -156,7 +156,7 @@ async def _client(http, topologies, deadline, rng, status_every, result) -> None
         }
     n = 0
     while time.perf_counter() < deadline:
-        topology = rng.choice(topologies)
+        topology = topologies[rng.integers(len(topologies))]
         sid = topology["station_id"]
         n += 1
         try:
@@ -171,7 +171,7 @@ async def _client(http, topologies, deadline, rng, status_every, result) -> None
                 if (c["charger_id"], k) not in held[sid]
             ]
             if free and (not held[sid] or rng.random() < 0.5):
-                connector = rng.choice(free)
+                connector = free[rng.integers(len(free))]
                 body = {
                     "charger_id": connector[0],
                     "connector_id": connector[1],
@@ -186,7 +186,7 @@ async def _client(http, topologies, deadline, rng, status_every, result) -> None
                     held[sid][connector] = session_id
                     result.plugged[session_id] = sid
             else:
-                connector, session_id = rng.choice(sorted(held[sid].items()))
+                connector, session_id = sorted(held[sid].items())[rng.integers(len(held[sid]))]
                 answer = await _timed(http.delete(f"/stations/{sid}/sessions/{session_id}"),
                                       "plug_out", result)  # fmt: skip
                 if answer.status_code == 200:

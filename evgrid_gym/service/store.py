@@ -16,7 +16,9 @@ commit on this project's machine).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import threading
 from collections.abc import Iterable
 
 from sqlalchemy import (
@@ -96,8 +98,12 @@ class StationStore:
             options = {"connect_args": {"check_same_thread": False, "timeout": 30.0},
                        "pool_size": 8, "max_overflow": 32}  # fmt: skip
         self._engine = create_engine(self.url, **options)
+        # SQLite takes one writer at a time and makes the others sleep in its busy handler
+        # (1 to 100 ms steps); writers of this process queue on a lock instead
+        self._write_lock = contextlib.nullcontext()
         if self.url.get_backend_name() == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
+            self._write_lock = threading.Lock()
         metadata.create_all(self._engine)
 
     def close(self) -> None:
@@ -144,7 +150,7 @@ class StationStore:
         Returns:
             False, and nothing written, if another write came first.
         """
-        with self._engine.begin() as db:
+        with self._write_lock, self._engine.begin() as db:
             result = db.execute(_WRITE, {
                 "station": station_id, "version": version, "next_version": version + 1,
                 "document": document.model_dump_json(),
