@@ -185,7 +185,7 @@ def workspace_size(n_connectors, n_chargers, n_stations):
 
 
 @kernel
-def connector_limits_kw(cfg, conn_charger, charger_f, conn, c):
+def _connector_limits_kw(cfg, conn_charger, charger_f, conn, c):
     """``(low_kw, high_kw)``: average grid power the connector's EV can take this tick."""
     if conn[CN_OCCUPIED, c] == 0.0:
         return 0.0, 0.0
@@ -203,7 +203,7 @@ def connector_limits_kw(cfg, conn_charger, charger_f, conn, c):
 
 
 @kernel
-def bess_limits_kw(cfg, station_f, bess_soc, s):
+def _bess_limits_kw(cfg, station_f, bess_soc, s):
     """``(low_kw, high_kw)`` of station ``s``'s BESS: constant power between its soc limits."""
     if station_f[ST_BESS_KWH, s] <= 0.0:
         return 0.0, 0.0
@@ -360,13 +360,13 @@ def write_observation(
     n_st = station_f.shape[1]
     headroom = scratch[:n_st]
     for s in range(n_st):
-        low, _ = bess_limits_kw(cfg, station_f, bess_soc, s)
+        low, _ = _bess_limits_kw(cfg, station_f, bess_soc, s)
         if outage[tick, n_ch + s] > 0.0:  # link down: the BESS idles this tick
             low = 0.0
         headroom[s] = station_f[ST_GRID_KW, s] - low
         obs[5 * n_conn + s] = bess_soc[s]
     for c in range(n_conn):
-        _, high = connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
+        _, high = _connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
         if outage[tick, conn_charger[c]] > 0.0:
             high = 0.0
         obs[c] = conn[CN_OCCUPIED, c]
@@ -525,7 +525,7 @@ def step(
     for c in range(n_conn):
         k = conn_charger[c]
         s = charger_station[k]
-        conn_low[c], conn_high[c] = connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
+        conn_low[c], conn_high[c] = _connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
         if outage[tick, n_ch + s] > 0.0:
             conn_kw[c] = station_f[ST_FALLBACK_KW, s]
             conn_low[c] = max(conn_low[c], 0.0)
@@ -545,7 +545,7 @@ def step(
         kpi[KPI_MISSED_DEADLINES] += link_down
         if cfg[CFG_BESS_ACTION] > 0.0 and not link_down:
             bess_kw[s] = min(max(action[n_conn + s], -1.0), 1.0) * station_f[ST_BESS_KW, s]
-        bess_low[s], bess_high[s] = bess_limits_kw(cfg, station_f, bess_soc, s)
+        bess_low[s], bess_high[s] = _bess_limits_kw(cfg, station_f, bess_soc, s)
         stored_kwh[s] += bess_soc[s] * station_f[ST_BESS_KWH, s]
         storage_kwh[s] += station_f[ST_BESS_KWH, s]
 

@@ -7,12 +7,14 @@ implementation of any rule:
 - the station's state is put in the core's layout (:mod:`evgrid_gym.core.layout`: one
   ``conn`` row per connector, the BESS soc, the clock) from the stored document at each
   decision, in a *station view* of the scenario (:func:`~evgrid_gym.service.topology.station_view`);
-- the policy's observation is written by ``core.tick.write_observation``, its ``info`` holds
+- the policy's observation is written by ``core.tick.write_observation``; its ``info`` holds
   ``tick``, ``date`` and ``connector_ev`` (the sessions' plug-in numbers) as the env's does;
-- its action becomes powers as in ``core.tick.step`` (a fraction of the rated power, the EV's
-  CC-CV range from ``core.tick.connector_limits_kw``, the BESS range from
-  ``core.tick.bess_limits_kw``) projected onto the charger, station and feeder limits by
-  ``core.projection.project_power`` (always hard: a real grid connection is not a penalty);
+- its action is applied by the env's own tick, ``core.tick.step``, on a copy of that state:
+  the powers the core applies (``CN_POWER_KW``, ``SO_BESS_KW``: the action scaled to the rated
+  powers, cut to each EV's CC-CV range and projected onto the charger, station and feeder
+  limits by ``core.projection.project_power``, and whatever further rule the tick applies)
+  are the allocation. In that copy EVs never leave (they leave by request) and the limits are
+  hard (a real grid connection is not a penalty); its market and accounting are discarded;
 - between decisions the batteries advance at the allocated powers with
   ``core.battery.battery_energy_kwh``, the soc as in ``core.tick.step``.
 
@@ -49,13 +51,7 @@ from baselines.policy import Policy
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.battery import battery_energy_kwh
-from evgrid_gym.core.projection import project_power
-from evgrid_gym.core.tick import (
-    bess_limits_kw,
-    connector_limits_kw,
-    workspace_size,
-    write_observation,
-)
+from evgrid_gym.core.tick import STATUS_OK, step, workspace_size, write_observation
 from evgrid_gym.inputs import Inputs
 from evgrid_gym.scenario import Scenario
 from evgrid_gym.service.clock import decision_times
@@ -142,6 +138,7 @@ class StationEngine:
         )
         cfg = view.cfg.copy()
         cfg[L.CFG_SOFT_LIMITS] = 0.0
+        cfg[L.CFG_N_TICKS] = np.inf  # no episode end: the service runs on
         cfg.setflags(write=False)
         self._cfg = cfg
         self._timezone = ZoneInfo(view.config.calendar.timezone)
@@ -156,8 +153,12 @@ class StationEngine:
         self._bess_soc = np.zeros(1)
         self._clock = np.zeros(L.N_CLOCK, dtype=np.int64)
         self._obs = np.zeros(view.observation_low.shape, dtype=np.float32)
-        self._net_kw = np.zeros(1)
         self._work = np.zeros(workspace_size(n_conn, n_ch, 1))
+        # the copy of the state the action is applied to, and the tick's discarded outputs
+        self._trial = (self._conn.copy(), self._bess_soc.copy(), self._clock.copy())
+        self._kpi, self._kpi_total = np.zeros(L.N_KPI), np.zeros(L.N_KPI)
+        self._station_out = np.zeros((L.N_STATION_OUT, 1))
+        self._trial_obs = self._obs.copy()
         self._lock = threading.Lock()
 
     # --- the station's life --------------------------------------------------------------
@@ -227,7 +228,7 @@ class StationEngine:
             }
             self._policy.reset()
             action = self._policy.act(self._obs, info)
-            conn_kw, bess_kw = self._project(np.asarray(action), exo[L.EXO_HOUSEHOLD_KW, tick])
+            conn_kw, bess_kw = self._apply(np.asarray(action), exo)
         sessions = [
             s.model_copy(update={"allocated_power_kw": float(conn_kw[self._slot_of(s)])})
             for s in document.sessions
@@ -294,31 +295,32 @@ class StationEngine:
         self._bess_soc[0] = document.bess_soc or 0.0
         self._clock[L.CLK_TICK] = tick
 
-    def _project(self, action: np.ndarray, household_kw: float) -> tuple[np.ndarray, float]:
-        """The action as projected powers: connector kW, shape (C,), and BESS kW."""
+    def _apply(self, action: np.ndarray, exo: np.ndarray) -> tuple[np.ndarray, float]:
+        """The powers the env's tick applies for ``action`` in the loaded state: connector
+        kW, shape (C,), and BESS kW (a tick on a copy whose EVs do not leave)."""
         sc = self._view
-        n_conn = sc.n_connectors
-        if action.shape != (sc.n_actions,) or not np.isfinite(action).all():
+        if action.shape != (sc.n_actions,):
             raise RuntimeError(
-                f"policy: returned an action of shape {action.shape} with non-finite entries "
-                f"{np.flatnonzero(~np.isfinite(action)).tolist()}; the station view needs "
-                f"({sc.n_actions},) finite entries"
+                f"policy: returned an action of shape {action.shape}; the station view needs "
+                f"({sc.n_actions},)"
             )
-        limits = [connector_limits_kw(self._cfg, sc.conn_charger, sc.charger_f, self._conn, c)
-                  for c in range(n_conn)]  # fmt: skip
-        conn_low, conn_high = (np.array(x) for x in zip(*limits, strict=True))
-        conn_kw = np.clip(action[:n_conn], -1.0, 1.0) * sc.connector_rated_kw
-        bess_low, bess_high = bess_limits_kw(self._cfg, sc.station_f, self._bess_soc, 0)
-        bess_kw = np.zeros(1)
-        if self._cfg[L.CFG_BESS_ACTION] > 0.0:
-            bess_kw[0] = min(max(float(action[n_conn]), -1.0), 1.0) * sc.station_f[L.ST_BESS_KW, 0]
-        project_power(
-            conn_kw, conn_low, conn_high, sc.conn_charger, sc.charger_f[L.CH_MAX_KW],
-            sc.charger_station, bess_kw, np.array([bess_low]), np.array([bess_high]),
-            sc.station_f[L.ST_GRID_KW], household_kw, self._cfg[L.CFG_FEEDER_KW], False,
-            self._net_kw, self._work,
+        conn, bess_soc, clock = self._trial
+        conn[:] = self._conn
+        conn[L.CN_DEPARTURE] = np.inf
+        bess_soc[:] = self._bess_soc
+        clock[:] = self._clock
+        status, _ = step(
+            self._cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f, exo,
+            self._ev, self._outage, sc.reward_weights, conn, self._res, bess_soc, clock,
+            self._kpi, self._kpi_total, self._station_out, action, self._trial_obs, self._work,
         )  # fmt: skip
-        return conn_kw + 0.0, float(bess_kw[0]) + 0.0  # + 0.0: no -0.0 in the answers
+        if status != STATUS_OK:
+            raise RuntimeError(
+                f"policy: returned non-finite action entries "
+                f"{np.flatnonzero(~np.isfinite(action)).tolist()}"
+            )
+        # + 0.0: no -0.0 in the answers
+        return conn[L.CN_POWER_KW] + 0.0, float(self._station_out[L.SO_BESS_KW, 0]) + 0.0
 
 
 def build_engines(
