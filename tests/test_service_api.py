@@ -16,7 +16,7 @@ pytest.importorskip("fastapi")
 from service_helpers import hand_client, hand_service, hand_station, plug  # noqa: E402
 
 from evgrid_gym.cli import main  # noqa: E402
-from evgrid_gym.config import ScenarioError  # noqa: E402
+from evgrid_gym.config import ScenarioError, load_scenario  # noqa: E402
 from evgrid_gym.service import WallClock, build_service, create_app  # noqa: E402
 from evgrid_gym.service.auth import ApiKeys  # noqa: E402
 from evgrid_gym.service.profiles import charging_profiles  # noqa: E402
@@ -301,8 +301,6 @@ def test_a_database_of_another_scenario_is_refused(tmp_path):
     service.store.close()
     other = hand_station()
     other["stations"][0]["chargers"] = [{"max_power_kw": 60.0, "count": 3}]  # no connector 2
-    from evgrid_gym.config import load_scenario
-
     with pytest.raises(ValueError, match="connector '2'"):
         build_service(load_scenario(other), "bess_boost", f"sqlite:///{tmp_path / 'a.db'}",
                       clock=clock)  # fmt: skip
@@ -310,8 +308,6 @@ def test_a_database_of_another_scenario_is_refused(tmp_path):
 
 def test_the_periodic_tick_decides_on_the_wall_clock(tmp_path):
     from fastapi.testclient import TestClient
-
-    from evgrid_gym.config import load_scenario
 
     config = load_scenario(hand_station())
     service = build_service(config, "bess_boost", f"sqlite:///{tmp_path / 'a.db'}",

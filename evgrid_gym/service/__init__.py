@@ -18,6 +18,7 @@ Modules, each with one job:
 - ``auth``: API keys per station;
 - ``clock``: wall and manual clocks, the periodic decision times;
 - ``station_json``: seed 003's ``station_config.json`` as a scenario;
+- ``load``: a load client (the benchmark and the crash test);
 - ``app``: the FastAPI app.
 """
 
