@@ -118,6 +118,53 @@ def dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Runs the station energy-management service (``evgrid_gym.service``) until stopped."""
+    try:
+        import uvicorn
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from evgrid_gym.service import build_service, create_app
+        from evgrid_gym.service.auth import ApiKeys
+        from evgrid_gym.service.station_json import load_service_scenario
+    except ImportError as err:
+        raise ValueError(
+            f"serve needs the service extra ({err.name} is missing): "
+            "pip install 'evgrid-gym[service]'"
+        ) from None
+    if args.api_keys is None and args.host not in LOCAL_HOSTS:
+        raise ValueError(
+            f"--host: got {args.host!r}; without --api-keys the service is open to anyone "
+            "and binds to 127.0.0.1 only (give --api-keys FILE to serve other hosts)"
+        )
+    if args.agent is not None and args.policy not in (None, "agent"):
+        raise ValueError(f"--policy {args.policy} and --agent: give one of them")
+    policy = "agent" if args.agent is not None else args.policy or "bess_boost"
+    config = load_service_scenario(args.scenario)
+    try:
+        service = build_service(config, policy, args.db, agent=args.agent, tick_s=args.tick_s)
+    except (OSError, SQLAlchemyError) as err:
+        raise ValueError(f"{err.__class__.__name__}: {err}".splitlines()[0]) from None
+    keys = None if args.api_keys is None else ApiKeys.load(args.api_keys, service.station_ids)
+    access = (
+        f"API keys from {args.api_keys}"
+        if keys is not None
+        else "OPEN: no API keys, anyone on this machine may change the stations"
+    )
+    print(
+        f"evgrid-gym serve: {len(service.station_ids)} station(s) of {config.name}, policy "
+        f"{policy}, decisions every {service.tick_s:g} s, database {args.db}\n"
+        f"  {access}\n  listening on http://{args.host}:{args.port} (API docs at /docs)",
+        flush=True,
+    )
+    uvicorn.run(create_app(service, keys, ticker=True), host=args.host, port=args.port,
+                log_level="warning")  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evgrid-gym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +206,27 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=int, default=8050)
     dash.set_defaults(run=dashboard, sessions=None)
+    sv = sub.add_parser(
+        "serve", help="run a policy behind the stations' HTTP API (the service extra)"
+    )
+    sv.add_argument(
+        "--scenario", default="electra_station",
+        help="bundled name, YAML path, or a seed 003 station_config .json",
+    )  # fmt: skip
+    sv.add_argument("--policy", default=None, help="a heuristic's name (default bess_boost)")
+    sv.add_argument("--agent", default=None, help="serve the trained model.zip instead")
+    sv.add_argument("--db", default="sqlite:///ems.db", help="SQLAlchemy database URL")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument(
+        "--tick-s", type=float, default=None,
+        help="seconds between periodic decisions (default: the scenario's tick)",
+    )  # fmt: skip
+    sv.add_argument(
+        "--api-keys", default=None,
+        help="JSON file: key -> list of station ids it may change, or \"*\"",
+    )  # fmt: skip
+    sv.set_defaults(run=serve)
     return parser
 
 

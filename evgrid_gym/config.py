@@ -193,6 +193,9 @@ class ChargerConfig(_Strict):
     v2g: bool = False
     ids: list[str] | None = None
     """Connector ids (``count`` x ``connectors`` of them) that session traces refer to."""
+    charger_ids: list[str] | None = None
+    """Ids of the ``count`` chargers (the station service's ``charger_id``); None: their
+    1-based position in the station, ``"1"``, ``"2"``, ..."""
 
     @model_validator(mode="after")
     def _id_count(self):
@@ -200,6 +203,11 @@ class ChargerConfig(_Strict):
             raise ValueError(
                 f"ids: got {len(self.ids)}; must give count x connectors = "
                 f"{self.count * self.connectors} connector ids"
+            )
+        if self.charger_ids is not None and len(self.charger_ids) != self.count:
+            raise ValueError(
+                f"charger_ids: got {len(self.charger_ids)}; must give count = {self.count} "
+                "charger ids"
             )
         return self
 
@@ -213,6 +221,16 @@ class StationConfig(_Strict):
     """Base price of a reservation here (station idle); None: ``evs.tariff_eur_per_kwh``."""
     bess: BessConfig | None = None
     chargers: Annotated[list[ChargerConfig], Field(min_length=1)]
+
+    def resolved_charger_ids(self) -> list[str]:
+        """The id of every charger of the station, in order (``count`` expanded): its
+        ``charger_ids`` entry, else its 1-based position in the station."""
+        ids = []
+        for charger in self.chargers:
+            for k in range(charger.count):
+                given = charger.charger_ids
+                ids.append(given[k] if given is not None else str(len(ids) + 1))
+        return ids
 
 
 class EVModelConfig(_Strict):
@@ -498,6 +516,14 @@ class ScenarioConfig(_Strict):
         duplicates = sorted({i for i in connector_ids if connector_ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"charger ids must be unique; repeated: {duplicates}")
+        for i, station in enumerate(self.stations):
+            charger_ids = station.resolved_charger_ids()
+            duplicates = sorted({c for c in charger_ids if charger_ids.count(c) > 1})
+            if duplicates:
+                raise ValueError(
+                    f"stations[{i}].chargers: charger ids must be unique in a station; "
+                    f"repeated: {duplicates}"
+                )
         for i, session in enumerate(self.evs.sessions):
             if session.station not in ids:
                 raise ValueError(
