@@ -1,4 +1,4 @@
-"""Size and speed of the perfect-foresight optimum (``baselines/optimal.py``).
+"""Size and speed of the perfect-foresight optimum (``baselines/optimal/``).
 
 For each case: the Pyomo model's size (variables, constraints, binaries; fixed variables
 excluded), the build time, the solve time (Pyomo -> HiGHS transfer plus HiGHS, all rounds:
@@ -61,8 +61,8 @@ def run_case(label: str, scenario, seed: int, date: str | None, time_limit_s: fl
         "rounds": schedule.rounds,
         "status": schedule.status,
         "gap": schedule.mip_gap,
-        "reward": schedule.objective_eur,
-        "replay_gap": replay - schedule.objective_eur,
+        "reward": schedule.objective,
+        "replay_gap": replay - schedule.objective,
     }
 
 

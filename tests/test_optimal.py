@@ -1,10 +1,11 @@
-"""The perfect-foresight optimum (``baselines/optimal.py``): its CC-CV approximation, its
+"""The perfect-foresight optimum (``baselines/optimal/``): its CC-CV approximation, its
 replay through the env, its dominance over every other policy, its hard limits, its statuses,
 and the receding-horizon MPC built on the same model."""
 
 from __future__ import annotations
 
 import math
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -14,15 +15,7 @@ import pytest
 import evgrid_gym  # noqa: F401  (registers the env)
 from baselines import make_policy
 from baselines.heuristics import HEURISTICS as POLICIES
-from baselines.optimal import (
-    MPCPolicy,
-    OptimalModelError,
-    OptimalPolicy,
-    _chord,
-    _cv_lines,
-    build_model,
-    solve,
-)
+from baselines.optimal import MPCPolicy, OptimalModelError, OptimalPolicy, build_model, cccv, solve
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.battery import max_charge_energy_kwh
 
@@ -33,7 +26,7 @@ CASES = [("default", 0), ("default", 1), ("electra_station", 0), ("electra_stati
 def _tolerance(schedule) -> float:
     """How far below the true optimum a schedule may lie: its MIP gap, plus the solver's
     feasibility tolerance and the 1e-6 kW the model keeps from shared limits."""
-    return (schedule.mip_gap + 1e-6) * abs(schedule.objective_eur) + 1e-4
+    return (schedule.mip_gap + 1e-6) * abs(schedule.objective) + 1e-4
 
 
 def _run(env, seed, act):
@@ -87,7 +80,7 @@ def test_cc_cv_lines_are_an_inner_approximation_exact_outside_the_mixed_interval
         eta = rng.uniform(0.85, 1.0)
         theta = rng.uniform(0.5, 0.95)
         dt_h = rng.choice([1 / 12, 0.25, 0.5, 1.0])
-        lines = _cv_lines(q_kwh, p_kw, eta, theta, dt_h, segments)
+        lines = cccv.cv_lines(q_kwh, p_kw, eta, theta, dt_h, segments)
         energy = np.linspace(0.0, q_kwh, 2001)
         exact = np.array(
             [max_charge_energy_kwh(e / q_kwh, q_kwh, p_kw, eta, theta, dt_h) for e in energy]
@@ -110,7 +103,7 @@ def test_refined_chords_stay_below_the_curve_and_close_the_gap():
     lo, hi = theta * q_kwh - eta * p_kw * dt_h, theta * q_kwh
     for _ in range(100):
         a, b = np.sort(rng.uniform(lo, hi, 2))
-        alpha, beta = _chord(a, b, q_kwh, p_kw, eta, theta, dt_h)
+        alpha, beta = cccv.chord(a, b, q_kwh, p_kw, eta, theta, dt_h)
         energy = np.linspace(a, b, 101)
         exact = np.array(
             [max_charge_energy_kwh(e / q_kwh, q_kwh, p_kw, eta, theta, dt_h) for e in energy]
@@ -121,7 +114,7 @@ def test_refined_chords_stay_below_the_curve_and_close_the_gap():
 
 
 def test_theta_one_means_no_taper_rows():
-    assert _cv_lines(60.0, 11.0, 0.95, 1.0, 0.25, 2) == []
+    assert cccv.cv_lines(60.0, 11.0, 0.95, 1.0, 0.25, 2) == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,7 +126,7 @@ def test_theta_one_means_no_taper_rows():
 def test_replayed_reward_matches_the_model_objective(name, seed):
     env, _, schedule = _solved(name, seed)
     reward, _ = _replay(env, seed, schedule.actions)
-    assert reward == pytest.approx(schedule.objective_eur, rel=1e-7, abs=1e-4)
+    assert reward == pytest.approx(schedule.objective, rel=1e-7, abs=1e-4)
 
 
 @pytest.mark.parametrize("name, seed", CASES)
@@ -243,7 +236,7 @@ def test_optimal_policy_through_the_benchmark_runner():
     assert policy.perfect_foresight is True
     row = run_episode(env, policy, seed=3)
     assert policy.schedule.status == "optimal"
-    assert row["reward"] == pytest.approx(policy.schedule.objective_eur, rel=1e-7, abs=1e-4)
+    assert row["reward"] == pytest.approx(policy.schedule.objective, rel=1e-7, abs=1e-4)
     uncontrolled = run_episode(env, make_policy("uncontrolled", env.scenario), seed=3)
     assert row["reward"] >= uncontrolled["reward"]
 
@@ -328,7 +321,7 @@ def test_tiny_variants_replay_exactly_and_dominate(variant, tiny_scenario):
         schedule = solve(build_model(sc, env.unwrapped.episode_plan()), 30)
         assert schedule.status == "optimal", schedule.message
         optimum, _ = _replay(env, seed, schedule.actions)
-        assert optimum == pytest.approx(schedule.objective_eur, rel=1e-7, abs=1e-6)
+        assert optimum == pytest.approx(schedule.objective, rel=1e-7, abs=1e-6)
         others = {}
         for name in POLICIES:
             policy = make_policy(name, sc)
@@ -342,6 +335,19 @@ def test_tiny_variants_replay_exactly_and_dominate(variant, tiny_scenario):
             others[f"random {k}"], _ = _replay(env, seed, actions)
         best = max(others, key=others.get)
         assert optimum >= others[best] - _tolerance(schedule), (best, others[best])
+
+
+def test_every_variable_and_constraint_documents_its_unit(tiny_scenario):
+    overrides = (
+        VARIANTS["station-link outage"] | VARIANTS["negative feed-in (burning surplus pays)"]
+    )
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=tiny_scenario(overrides))
+    env.reset(seed=0)
+    model = build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
+    assert model.bess_binary  # with the BESS exclusivity block
+    components = list(model.model.component_objects((pyo.Var, pyo.Constraint)))
+    undocumented = [c.name for c in components if not re.search(r"(kWh?|\(-\))$", c.doc or "")]
+    assert len(components) > 40 and undocumented == []
 
 
 def test_households_above_the_feeder_can_still_charge_from_station_exports(tiny_scenario):
@@ -360,6 +366,21 @@ def test_households_above_the_feeder_can_still_charge_from_station_exports(tiny_
     # (float32 actions, rounded towards zero, leave ~1e-8 kWh where a BESS exports exactly
     # the households' excess)
     assert sum(info["overload_kwh"] for _, info in states[1:]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_an_episode_whose_evs_have_no_decision_is_solved(tiny_scenario):
+    # one EV that arrives above its target on a charger without V2G: no EV variable at all
+    scenario = tiny_scenario({"stations[0].chargers[0].v2g": False})
+    session = scenario["evs"]["sessions"][2] | {"soc_target": 0.8}  # arrives at 0.85
+    scenario["evs"]["sessions"] = [session]
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=scenario)
+    env.reset(seed=0)
+    model = build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
+    assert model.pair_ids == [] and len(model.model.p) == 0
+    schedule = solve(model, 30)
+    assert schedule.status == "optimal", schedule.message
+    optimum, _ = _replay(env, 0, schedule.actions)
+    assert optimum == pytest.approx(schedule.objective, rel=1e-7, abs=1e-6)
 
 
 def test_unsupported_reward_weights_raise(tiny_scenario):
@@ -408,7 +429,7 @@ def test_infeasible_model_gives_a_clear_status(tiny_scenario):
     model.model.impossible = pyo.Constraint(expr=model.model.p[j] >= 1e6)
     schedule = solve(model, 30)
     assert schedule.status == "infeasible"
-    assert not schedule.ok and schedule.actions is None and math.isnan(schedule.objective_eur)
+    assert not schedule.ok and schedule.actions is None and math.isnan(schedule.objective)
     assert "Infeasible" in schedule.message
 
 
@@ -450,9 +471,9 @@ def test_a_window_from_the_optimal_state_continues_the_optimum():
     model = build_model(sc, plan, start_tick=t0, ev_energy_kwh=energy, bess_soc=bess_soc)
     tail = solve(model, 30)
     assert tail.actions.shape == (96 - t0, sc.n_actions)
-    assert head + tail.objective_eur == pytest.approx(full.objective_eur, rel=1e-6)
+    assert head + tail.objective == pytest.approx(full.objective, rel=1e-6)
     rest = sum(env.step(action)[1] for action in tail.actions)
-    assert rest == pytest.approx(tail.objective_eur, rel=1e-7, abs=1e-4)
+    assert rest == pytest.approx(tail.objective, rel=1e-7, abs=1e-4)
 
 
 def test_mpc_lies_between_uncontrolled_and_the_optimum():
@@ -464,7 +485,7 @@ def test_mpc_lies_between_uncontrolled_and_the_optimum():
     mpc, _ = _run(env, 1, policy.act)
     assert len(policy.schedules) == 24 and all(s.ok for s in policy.schedules)
     uncontrolled, _ = _run(env, 1, make_policy("uncontrolled", sc).act)
-    assert uncontrolled < mpc <= full.objective_eur + _tolerance(full)
+    assert uncontrolled < mpc <= full.objective + _tolerance(full)
     with pytest.raises(ValueError, match="replan_every"):
         MPCPolicy(sc, horizon=4, replan_every=5)
 
@@ -552,7 +573,7 @@ def test_optimum_is_exact_and_dominates_under_every_fault(name, kind, schedule):
     solved = solve(build_model(sc, plan), 300, mip_rel_gap=MIP_GAP)
     assert solved.status == "optimal", solved.message
     optimum, _ = _replay(env, seed, solved.actions)
-    assert optimum == pytest.approx(solved.objective_eur, rel=0, abs=1e-4)
+    assert optimum == pytest.approx(solved.objective, rel=0, abs=1e-4)
     rewards = {}
     for policy_name in POLICIES:
         policy = make_policy(policy_name, sc)
