@@ -61,8 +61,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2_000_000)
     args = parser.parse_args()
     cases = [("default", CycleAtTarget), ("default", DrainBess), ("electra_station", DrainBess)]
-    print("| scenario | loophole | loophole (EUR) | uncontrolled (EUR) | difference (EUR) "
-          "| standard error | loophole wins |")
+    print(
+        "| scenario | loophole | loophole (EUR) | uncontrolled (EUR) | difference (EUR) "
+        "| standard error | loophole wins |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|")
     for scenario, loophole in cases:
         env = EVGridEnv(scenario)
@@ -71,8 +73,10 @@ def main() -> None:
         honest = np.array([episode_reward(env, Uncontrolled(env.scenario), s) for s in seeds])
         diff = trick - honest
         error = diff.std(ddof=1) / np.sqrt(len(diff))
-        print(f"| {scenario} | {loophole.__name__} | {trick.mean():.2f} | {honest.mean():.2f} | "
-              f"{diff.mean():+.2f} | {error:.2f} | {(diff > 0).sum()} of {len(diff)} |")
+        print(
+            f"| {scenario} | {loophole.__name__} | {trick.mean():.2f} | {honest.mean():.2f} | "
+            f"{diff.mean():+.2f} | {error:.2f} | {(diff > 0).sum()} of {len(diff)} |"
+        )
 
 
 if __name__ == "__main__":

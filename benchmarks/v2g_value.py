@@ -45,8 +45,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2_000_000)
     args = parser.parse_args()
     with_v2g, no_v2g = EVGridEnv(args.scenario), EVGridEnv(without_v2g(args.scenario))
-    print("| seed | date | optimum (EUR) | without V2G (EUR) | V2G value (EUR) | V2G energy (kWh) "
-          "| solve (s) | status |")
+    print(
+        "| seed | date | optimum (EUR) | without V2G (EUR) | V2G value (EUR) | V2G energy (kWh) "
+        "| solve (s) | status |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|---|")
     values = []
     for seed in range(args.seed, args.seed + args.episodes):
@@ -54,12 +56,16 @@ def main() -> None:
         reward_off, _, _, status_off = optimum(no_v2g, seed)
         values.append(reward - reward_off)
         date = with_v2g.episode_plan().date
-        print(f"| {seed} | {date} | {reward:.2f} | {reward_off:.2f} | {values[-1]:.3f} | "
-              f"{v2g_kwh:.1f} | {solve_s:.2f} | {status}/{status_off} |")
+        print(
+            f"| {seed} | {date} | {reward:.2f} | {reward_off:.2f} | {values[-1]:.3f} | "
+            f"{v2g_kwh:.1f} | {solve_s:.2f} | {status}/{status_off} |"
+        )
     values = np.array(values)
-    print(f"\nV2G value: mean {values.mean():.3f} EUR per day (standard error "
-          f"{values.std(ddof=1) / np.sqrt(len(values)):.3f}), min {values.min():.3f}, "
-          f"max {values.max():.3f}, > 0.01 EUR on {(values > 0.01).sum()} of {len(values)} days")
+    print(
+        f"\nV2G value: mean {values.mean():.3f} EUR per day (standard error "
+        f"{values.std(ddof=1) / np.sqrt(len(values)):.3f}), min {values.min():.3f}, "
+        f"max {values.max():.3f}, > 0.01 EUR on {(values > 0.01).sum()} of {len(values)} days"
+    )
 
 
 if __name__ == "__main__":
