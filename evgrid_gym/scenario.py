@@ -70,7 +70,6 @@ class Scenario:
 
     Raises:
         DataFileError: a real data file the config names is malformed.
-        ScenarioError: a split of ``calendar.splits`` holds no day with sessions.
         ValueError: a profile name the data file does not have.
     """
 
@@ -271,20 +270,10 @@ class Scenario:
         return tuple(first + datetime.timedelta(days=i) for i in range(n))
 
     def _split_days(self) -> dict[str, tuple[datetime.date, ...]]:
-        """The days of each of ``calendar.splits``.
-
-        Raises:
-            ScenarioError: a split holds no day (with sessions, for replayed sessions).
-        """
-        days = {}
-        for name, (first, last) in self.config.calendar.splits.items():
-            days[name] = self._days_between(first, last)
-            if not days[name]:
-                raise ScenarioError(
-                    f"calendar.splits.{name}: [{first}, {last}] holds no day with sessions "
-                    f"in evs.sessions_file ({self.config.evs.sessions_file!r})"
-                )
-        return days
+        """The days of each of ``calendar.splits`` (for replayed sessions, those with
+        arrivals: a split may hold none, which a reset drawing from it reports)."""
+        splits = self.config.calendar.splits.items()
+        return {name: self._days_between(first, last) for name, (first, last) in splits}
 
     def _episode_days(self) -> tuple[datetime.date, ...]:
         """The days an episode may start on when neither a date nor a split is given: the
@@ -298,6 +287,30 @@ class Scenario:
         if not days and isinstance(self.arrivals, TraceArrivals):
             return tuple(self.arrivals.days)
         return days
+
+    def _draw_day(self, rng: np.random.Generator, split: str | None) -> datetime.date:
+        """A day of ``split`` (None: of ``episode_days``), drawn with ``rng``.
+
+        Raises:
+            ValueError: ``split`` is not one of ``calendar.splits``.
+            ScenarioError: the split holds no day with sessions.
+        """
+        if split is None:
+            split, days = self.config.calendar.split, self.episode_days
+        elif split in self.split_days:
+            days = self.split_days[split]
+        else:
+            raise ValueError(
+                f"split: got {split!r}; must be one of the scenario's splits "
+                f"{sorted(self.split_days)}"
+            )
+        if not days:
+            first, last = self.config.calendar.splits[split]
+            raise ScenarioError(
+                f"calendar.splits.{split}: [{first}, {last}] holds no day with sessions in "
+                f"evs.sessions_file ({self.config.evs.sessions_file!r})"
+            )
+        return days[int(rng.integers(len(days)))]
 
     def sample_episode(
         self,
@@ -323,19 +336,12 @@ class Scenario:
         Raises:
             ValueError: ``date`` is not a date (or an ISO ``YYYY-MM-DD`` string), or ``split``
                 is not one of ``calendar.splits``.
+            ScenarioError: the split drawn from holds no day with sessions.
         """
-        if date is None and split is not None:
-            if split not in self.split_days:
-                raise ValueError(
-                    f"split: got {split!r}; must be one of the scenario's splits "
-                    f"{sorted(self.split_days)}"
-                )
-            days = self.split_days[split]
-            date = days[int(rng.integers(len(days)))]
-        if date is None:
+        if date is None and split is None:
             date = self.config.calendar.date
         if date is None:
-            date = self.episode_days[int(rng.integers(len(self.episode_days)))]
+            date = self._draw_day(rng, split)
         elif isinstance(date, str):
             try:
                 date = datetime.date.fromisoformat(date)

@@ -192,10 +192,30 @@ def test_sessions_keep_their_local_clock_time_in_any_scenario_time_zone(tmp_path
     np.testing.assert_array_equal(shifted[L.EV_DEPARTURE], [1, 4, 13, 88, 96])
 
 
-def test_a_split_without_sessions_is_rejected(tmp_path):
+def test_a_split_without_sessions_is_reported_when_drawn_from(tmp_path):
     data = trace_scenario(write_sessions(tmp_path / "s.csv"))
     data["calendar"]["splits"] = {"train": ["2019-06-03", "2019-06-03"],
                                   "empty": ["2019-06-10", "2019-06-20"]}  # fmt: skip
+    env = EVGridEnv(data)  # a date or another split still works
+    assert env.reset(seed=0, options={"split": "train"})[1]["date"] == "2019-06-03"
     with pytest.raises(ScenarioError, match=r"calendar\.splits\.empty: \[2019-06-10, 2019-06-20\] "
                        "holds no day with sessions"):  # fmt: skip
-        Scenario(load_scenario(data))
+        env.reset(seed=0, options={"split": "empty"})
+    data["calendar"]["split"] = "empty"
+    env = EVGridEnv(data)
+    assert env.reset(seed=0, options={"date": "2019-06-03"})[1]["date"] == "2019-06-03"
+    with pytest.raises(ScenarioError, match=r"calendar\.splits\.empty"):
+        env.reset(seed=0)
+
+
+def test_own_sessions_replay_in_caltech_acn_on_a_given_date(tmp_path, capsys):
+    from evgrid_gym.cli import main
+
+    # the file has sessions on 3 and 4 June 2019 only, two days of caltech_acn's train split
+    path = write_sessions(tmp_path / "own.csv")
+    args = ["simulate", "--scenario", "caltech_acn", "--sessions", str(path), "--policy", "edf"]
+    assert main(args) == 0
+    assert capsys.readouterr().out.split(" from ")[1][:10] in ("2019-06-03", "2019-06-04")
+    assert main([*args, "--split", "test"]) == 2
+    assert "calendar.splits.test: [2019-12-01, 2020-03-08] holds no day" in capsys.readouterr().err
+    assert main([*args, "--split", "test", "--date", "2019-06-03"]) == 0
