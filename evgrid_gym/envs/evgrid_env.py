@@ -172,7 +172,10 @@ class EVGridEnv(gym.Env):
       connector at most at its charger's power shared by its connectors and is out of the
       feeder's curtailment (v1: its grid capacity per connector, curtailed at the feeder);
       ``battery.pilot: acn`` reads connector powers as ACN-Sim pilots. ``EVGrid-v1`` and
-      ``-v0`` are no longer registered: ``gymnasium.make`` names v2.
+      ``-v0`` are no longer registered: ``gymnasium.make`` names v2. Since then, the env's
+      rules unchanged: replayed sessions' departures are rounded down like their arrivals
+      (ACN-Sim's convention; they were rounded up), ``caltech_acn`` has its DC fast charger
+      and date splits, and ``info`` has ``connector_kw``.
     * v1: charging reservations (contract net) and component outages; the observation gains
       their blocks when a scenario turns them on; ``scenario1_normal`` and
       ``scenario2_high_demand`` run with both. Without them the dynamics are v0's.
