@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_TOL_KW = 1e-9  # a cap or remainder at or below this is exhausted
+TOL_KW = 1e-9  # a cap or remainder at or below this is exhausted (a request within it is met)
 
 
 def allocate(
@@ -64,7 +64,7 @@ def allocate(
         ``feeder_kw`` (negative limits count as 0).
     """
     target = np.minimum(request_kw, cap_kw)
-    active = np.flatnonzero(target > _TOL_KW)
+    active = np.flatnonzero(target > TOL_KW)
     power = [0.0] * target.shape[0]
     if active.size == 0:
         return np.zeros(target.shape[0])
@@ -108,7 +108,7 @@ def _fill(group, want, rate, charger, station, power, charger_left, station_left
     largest that keeps every limit; the limit that set ``step`` is then exactly exhausted,
     so at least one connector leaves the group per round.
     """
-    while group and feeder_left[0] > _TOL_KW:
+    while group and feeder_left[0] > TOL_KW:
         charger_rate: dict[int, float] = {}
         station_rate: dict[int, float] = {}
         step, binding = float("inf"), None
@@ -142,7 +142,7 @@ def _fill(group, want, rate, charger, station, power, charger_left, station_left
         group = [
             c
             for c in group
-            if want[c] - power[c] > _TOL_KW
-            and charger_left[charger[c]] > _TOL_KW
-            and station_left[station[c]] > _TOL_KW
+            if want[c] - power[c] > TOL_KW
+            and charger_left[charger[c]] > TOL_KW
+            and station_left[station[c]] > TOL_KW
         ]

@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from baselines.allocation import allocate
+from baselines.allocation import TOL_KW, allocate
 from evgrid_gym.core import layout as L
 from evgrid_gym.observation import Observation
 from evgrid_gym.scenario import Scenario
@@ -145,6 +145,10 @@ class Heuristic:
     """
 
     perfect_foresight = False
+    pilot_to_need = False
+    """True: a connector granted all its EV takes asks at most for the power that delivers
+    the EV's remaining need within the tick (ACN-Sim's sorting algorithms; see
+    :meth:`action`)."""
 
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
@@ -192,7 +196,7 @@ class Heuristic:
         now = self.now(observation, info)
         self.sessions.update(now.obs, info, now.tick)
         connector_kw, bess_kw = self.decide(now)
-        return self.action(connector_kw, bess_kw)
+        return self.action(connector_kw, bess_kw, now)
 
     def decide(self, now: Now) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
@@ -360,10 +364,27 @@ class Heuristic:
             bess_kw[s] = charge
             left -= charge
 
-    def action(self, connector_kw: np.ndarray, bess_kw: np.ndarray | None) -> np.ndarray:
-        """Powers -> float32 action, each entry rounded towards zero."""
+    def action(self, connector_kw: np.ndarray, bess_kw: np.ndarray | None, now: Now) -> np.ndarray:
+        """Powers -> float32 action, each entry rounded towards zero.
+
+        A connector granted all its EV can take now (``ev_max_kw > 0``, within ``TOL_KW``) asks
+        for its charger's full power, or, with :attr:`pilot_to_need`, for at most the power
+        that would deliver the EV's remaining need within the tick. Under ``battery.pilot:
+        average`` both are the same power (the projection cuts the request to the EV's
+        CC-CV limit, which never exceeds that need); under ``acn`` the request is the pilot
+        the EV draws under, as ACN-Sim's algorithms set it: the EVSE's maximum pilot
+        (uncontrolled charging), or that maximum bounded by the remaining demand (its
+        sorting algorithms, ``remaining_amp_periods``). A pilot of the EV's average power
+        would hold it below its curve.
+        """
+        ev_max_kw = now.ev_max_kw
+        full_kw = self.rated_kw
+        if self.pilot_to_need:
+            need_kw = now.obs.energy_needed_kwh / (self.efficiency * self.dt_h)
+            full_kw = np.minimum(full_kw, need_kw)
+        full = (connector_kw >= ev_max_kw - TOL_KW) & (ev_max_kw > 0.0)
         fractions = np.zeros(self.scenario.n_actions)
-        fractions[: self.n_connectors] = connector_kw / self.rated_kw
+        fractions[: self.n_connectors] = np.where(full, full_kw, connector_kw) / self.rated_kw
         if self.bess_control and bess_kw is not None:
             fractions[self.n_connectors :] = np.divide(
                 bess_kw, self.bess_kw, out=np.zeros(self.n_stations), where=self.bess_kw > 0
@@ -436,6 +457,8 @@ class RoundRobin(Heuristic):
     others. BESS idle.
     """
 
+    pilot_to_need = True
+
     def decide(self, now: Now):
         return self.allocate(now.ev_max_kw, np.zeros(self.n_connectors), now), None
 
@@ -447,6 +470,8 @@ class EarliestDeadlineFirst(Heuristic):
     deadline share equally. BESS idle.
     """
 
+    pilot_to_need = True
+
     def decide(self, now: Now):
         return self.allocate(now.ev_max_kw, now.ticks_left, now), None
 
@@ -454,6 +479,8 @@ class EarliestDeadlineFirst(Heuristic):
 class LeastLaxityFirst(Heuristic):
     """ACN-Sim LLF: EVs in order of laxity (:meth:`Heuristic.laxity`, ticks of slack), each gets
     its max power while capacity lasts. BESS idle."""
+
+    pilot_to_need = True
 
     def decide(self, now: Now):
         return self.allocate(now.ev_max_kw, self.laxity(now), now), None
@@ -466,6 +493,8 @@ class GreedyFCFS(Heuristic):
     EV index); each gets its max power, cut to what its charger, station and the feeder still
     have. This is also ACN-Sim's FCFS. BESS idle.
     """
+
+    pilot_to_need = True
 
     def decide(self, now: Now):
         s = self.sessions

@@ -211,15 +211,32 @@ class ConfiguredSessions(_Arrivals):
 class TraceArrivals(_Arrivals):
     """Real sessions (ACN-Data format) replayed at their recorded connector.
 
-    Sessions keep their local clock time (in ``evs.sessions_timezone``): a session that
-    arrived at 08:00 at its site arrives at 08:00 on the episode's local day, whatever the
-    scenario's time zone. A session plugs into the connector whose id (``chargers[].ids``)
-    equals its ``station_id``; sessions with an id the scenario does not know take any free
-    connector (rejected when none is free). Arrival tick = floor, departure tick = ceil of the times
-    on the tick grid (at least one tick), cut at the episode end. The session's delivered or
-    requested energy (``evs.trace_demand``) is the EV's demand: the EV model comes from the
-    fleet, its battery enlarged where needed so that the demand fits below the lowest target
-    soc, and the soc follows from the demand (:func:`_soc_from_demand`).
+    The replay conventions, stated once here:
+
+    - **Time zone.** Sessions keep their local clock time (in ``evs.sessions_timezone``): a
+      session that arrived at 08:00 at its site arrives at 08:00 on the episode's local
+      day, whatever the scenario's time zone. An episode replays the sessions arriving
+      within its ticks.
+    - **Ticks.** Arrival and departure are both rounded down to the tick grid, as ACN-Sim
+      does (``acnsim.events.acndata_events._datetime_to_timestamp``, acnportal 0.3.3);
+      the stay is at least one tick and cut at the episode end (every EV leaves then).
+      Rounding both ends the same way keeps the recorded stays' mean length, and sessions
+      that followed each other at one EVSE never overlap there.
+    - **Connector.** A session plugs into the connector whose id (``chargers[].ids``) equals
+      its ``station_id``; when that connector is taken, into another free connector of the
+      same station. A session whose ``station_id`` the scenario does not know takes any free
+      connector of any station; with none free it is rejected (``rejected_arrivals``).
+    - **Energy.** The session's delivered or requested energy (``evs.trace_demand``) is what
+      the EV needs.
+    - **Battery** (``evs.trace_battery``). ``fleet``: the EV model comes from the fleet, its
+      battery enlarged where needed so that the demand fits below the lowest target soc, and
+      the soc follows from the demand (:func:`_soc_from_demand`). ``acnsim``: ACN-Sim's
+      convention (``_convert_to_ev`` without a ``capacity_fn``): the battery holds exactly
+      the demand and arrives empty (soc 0, target 1), with no power limit of its own (the
+      largest charger's rating), so its charger and the CC-CV curve limit it; a session with
+      no demand gets a 1 kWh battery that arrives full. ACN-Sim's ``force_feasible`` (cut
+      the demand to what the EVSE could deliver in the stay) is not applied: such a session
+      leaves with unmet energy.
     """
 
     def __init__(self, config: ScenarioConfig, connector_ids: list[str | None], connector_station):
@@ -227,6 +244,7 @@ class TraceArrivals(_Arrivals):
         evs = config.evs
         sessions = _acn(str(data_path(evs.sessions_file)), evs.sessions_timezone)
         self.sessions = sessions
+        """The trace, one row per session sorted by arrival (:func:`load_acn_sessions`)."""
         self._arrival_ns = _wall_clock_ns(sessions["arrival"])
         self._departure_ns = _wall_clock_ns(sessions["departure"])
         self._energy_kwh = sessions[f"energy_{evs.trace_demand}_kwh"].to_numpy()
@@ -236,29 +254,49 @@ class TraceArrivals(_Arrivals):
             self._connector >= 0, np.asarray(connector_station)[self._connector.astype(int)], -1
         ).astype(float)
         self._tick_ns = int(round(self.dt_h * 3600e9))
+        self._charger_kw = max(ch.max_power_kw for st in config.stations for ch in st.chargers)
         self.days = sorted(set(sessions["arrival"].dt.date))
         """Local dates with at least one arrival."""
         if len(self._energy_kwh):
-            largest_demand = self._energy_kwh.max() / self.evs.soc_target[0]
+            lowest_target = 1.0 if evs.trace_battery == "acnsim" else evs.soc_target[0]
+            largest_demand = self._energy_kwh.max() / lowest_target
             self.max_battery_kwh = max(self.max_battery_kwh, float(largest_demand))
 
-    def sample(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
+    def rows(self, start: pd.Timestamp) -> slice:
+        """The rows of :attr:`sessions` an episode starting at ``start`` (local midnight)
+        replays: those arriving within its ticks on the local clock, in the order of the
+        episode's EV table."""
         start_ns = start.tz_localize(None).value
         end_ns = start_ns + self.n_ticks * self._tick_ns
         first, last = np.searchsorted(self._arrival_ns, [start_ns, end_ns])
-        rows = slice(first, last)
+        return slice(int(first), int(last))
+
+    def sample(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
+        start_ns = start.tz_localize(None).value
+        rows = self.rows(start)
         arrival = (self._arrival_ns[rows] - start_ns) // self._tick_ns
-        departure = -((start_ns - self._departure_ns[rows]) // self._tick_ns)
+        departure = (self._departure_ns[rows] - start_ns) // self._tick_ns
         departure = np.minimum(np.maximum(departure, arrival + 1), self.n_ticks)
-        n = arrival.shape[0]
-        specs = self.fleet.sample(rng, n)
         energy = self._energy_kwh[rows]
-        specs[0] = np.maximum(specs[0], energy / self.evs.soc_target[0])
-        soc_arrival, soc_target = _soc_from_demand(rng, self.evs, energy, specs[0])
+        if self.evs.trace_battery == "acnsim":
+            specs, soc_arrival, soc_target = self._acnsim_batteries(energy)
+        else:
+            specs = self.fleet.sample(rng, energy.shape[0])
+            specs[0] = np.maximum(specs[0], energy / self.evs.soc_target[0])
+            soc_arrival, soc_target = _soc_from_demand(rng, self.evs, energy, specs[0])
         return ev_table(
             arrival.astype(float), departure.astype(float), self._station[rows], specs,
             soc_arrival, soc_target, self.evs.tariff_eur_per_kwh, self._connector[rows],
         )  # fmt: skip
+
+    def _acnsim_batteries(self, energy_kwh: np.ndarray):
+        """``(specs, soc_arrival, soc_target)`` of ACN-Sim's replay convention."""
+        n = energy_kwh.shape[0]
+        some = energy_kwh > 0.0
+        specs = np.zeros((4, n))
+        specs[0] = np.where(some, energy_kwh, 1.0)
+        specs[1:3] = self._charger_kw
+        return specs, np.where(some, 0.0, 1.0), np.ones(n)
 
 
 def _wall_clock_ns(times: pd.Series) -> np.ndarray:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from evgrid_gym.config import ScenarioConfig, ScenarioError, load_scenario
+from evgrid_gym.config import ScenarioConfig, ScenarioError, load_scenario, with_split
 from evgrid_gym.data.errors import DataFileError
 from evgrid_gym.envs import EVGridEnv
 from evgrid_gym.kpis import episode_kpis
@@ -24,12 +24,14 @@ HEADLINE_KPIS = (
 )
 
 
-def _configure(args: argparse.Namespace) -> ScenarioConfig:
+def _configure(args: argparse.Namespace, default_split: str | None = None) -> ScenarioConfig:
     """The scenario with the command line's overrides, validated again.
 
     ``--days`` sets the episode length; ``--sessions PATH`` replays an ACN-format file
     (``evs.source: acn``) at the connectors whose ids match its ``station_id`` (others take
-    any free connector).
+    any free connector); ``--split NAME`` draws the episodes' days from that split of
+    ``calendar.splits``, by default from ``default_split`` where the scenario has it (else
+    from the scenario's own ``calendar.split``).
     """
     config = load_scenario(args.scenario)
     data = config.model_dump()
@@ -37,7 +39,12 @@ def _configure(args: argparse.Namespace) -> ScenarioConfig:
         data["episode_ticks"] = round(args.days * 24.0 / config.dt_h)
     if args.sessions is not None:
         data["evs"] |= {"source": "acn", "sessions_file": args.sessions}
-    return load_scenario(data) if data != config.model_dump() else config
+    if data != config.model_dump():
+        config = load_scenario(data)
+    split = args.split
+    if split is None and default_split in config.calendar.splits:
+        split = default_split
+    return config if split is None else with_split(config, split)
 
 
 def simulate(args: argparse.Namespace) -> int:
@@ -68,11 +75,12 @@ def simulate(args: argparse.Namespace) -> int:
 def benchmark(args: argparse.Namespace) -> int:
     from baselines.benchmark import policy_factories, run_benchmark, write_outputs
 
-    config = _configure(args)
+    config = _configure(args, default_split="test")
     factories = policy_factories(args.policies.split(","), agent=args.agent)
     results = run_benchmark(config, factories, args.episodes, first_seed=args.seed)
     seeds = f"{args.seed}..{args.seed + args.episodes - 1}"
-    title = f"{config.name}: {args.episodes} episodes, seeds {seeds}"
+    split = f", split {config.calendar.split}" if config.calendar.split else ""
+    title = f"{config.name}: {args.episodes} episodes, seeds {seeds}{split}"
     table = write_outputs(results, Path(args.out), title)
     print(f"{title} (means over episodes)\n\n{table}\n")
     print(f"wrote {Path(args.out) / 'results.csv'}, summary.md and kpis.png")
@@ -82,7 +90,7 @@ def benchmark(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace) -> int:
     from evgrid_gym.rl.train import train as run_training
 
-    config = _configure(args)
+    config = _configure(args, default_split="train")
     out = Path(args.out)
     curve = run_training(config, args.algo, args.timesteps, args.num_envs, out, seed=args.seed)
     last = curve.iloc[-1]
@@ -165,6 +173,9 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+_SPLIT_HELP = "draw the days from this split of calendar.splits (default: {}, where it has one)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evgrid-gym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--days", type=float, default=None, help="episode length in days")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--date", default=None, help="the episode's day, YYYY-MM-DD")
+    sim.add_argument(
+        "--split", default=None,
+        help="draw the day from this split of calendar.splits (default: calendar.split)",
+    )  # fmt: skip
     sim.add_argument(
         "--sessions", default=None, help="replay an ACN sessions file (CSV or API JSON)"
     )
@@ -187,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--agent", default=None, help="a trained model.zip to rank as 'agent'")
     bench.add_argument("--out", default="runs/benchmark", help="output folder")
     bench.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    bench.add_argument("--split", default=None, help=_SPLIT_HELP.format("'test'"))
     bench.set_defaults(run=benchmark, days=None, sessions=None)
     tr = sub.add_parser("train", help="train an SB3 agent on the native vector env")
     tr.add_argument("--scenario", default="default", help="bundled name or YAML path")
@@ -195,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--num-envs", type=int, default=16)
     tr.add_argument("--out", default="runs/train", help="output folder")
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument(
+        "--split", default=None,
+        help=_SPLIT_HELP.format("'train'") + "; evaluation on 'validation' where it has one",
+    )  # fmt: skip
     tr.set_defaults(run=train, days=None, sessions=None)
     dash = sub.add_parser("dashboard", help="serve a live web dashboard that plays episodes")
     dash.add_argument("--scenario", default="default", help="bundled name or YAML path")
@@ -205,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--days", type=float, default=None, help="episode length in days")
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=int, default=8050)
-    dash.set_defaults(run=dashboard, sessions=None)
+    dash.set_defaults(run=dashboard, sessions=None, split=None)
     sv = sub.add_parser(
         "serve", help="run a policy behind the stations' HTTP API (the service extra)"
     )

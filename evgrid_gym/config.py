@@ -303,6 +303,11 @@ class EVConfig(_Strict):
     """A replayed session's energy demand (``acn``): the energy it was delivered (ACN-Sim's
     default) or what its driver requested (often far off: at Caltech 18.5 kWh requested
     against 9.2 kWh delivered on average)."""
+    trace_battery: Literal["fleet", "acnsim"] = "fleet"
+    """A replayed session's battery (``acn``; rules in :class:`evgrid_gym.arrivals.
+    TraceArrivals`): ``fleet``, an EV model of the fleet whose soc follows from the demand,
+    or ``acnsim``, ACN-Sim's replay convention: a battery of the demand's size, empty on
+    arrival, charged to full, limited only by its charger."""
     soc_arrival: tuple[Fraction, Fraction] = (0.1, 0.5)
     """Uniform range of the arrival soc."""
     soc_target: tuple[Fraction, Fraction] = (0.8, 1.0)
@@ -324,16 +329,59 @@ class EVConfig(_Strict):
         return self
 
 
+def _date_range(value: tuple[datetime.date, datetime.date]):
+    first, last = value
+    if last < first:
+        raise ValueError(f"got [{first}, {last}]; must be [first, last] with first <= last")
+    return value
+
+
+DateRange = Annotated[tuple[datetime.date, datetime.date], AfterValidator(_date_range)]
+"""``[first, last]``: the days from ``first`` to ``last``, both included."""
+
+
 class CalendarConfig(_Strict):
-    """Which day an episode simulates (real inputs are read for that day)."""
+    """Which day an episode simulates (real inputs are read for that day).
+
+    A reset draws its day, in this order of precedence, from: ``reset(options={"date":
+    ...})``, ``reset(options={"split": ...})``, ``date``, the split named by ``split``, and
+    else every day from ``first_date`` to ``last_date``. For replayed sessions (``evs.source:
+    acn``) only days with at least one arrival count.
+    """
 
     timezone: Annotated[str, AfterValidator(_timezone)] = "Europe/Amsterdam"
     """Episodes start at local midnight here."""
     date: datetime.date | None = None
-    """A fixed date; None: each reset draws a day between ``first_date`` and ``last_date``
-    (for ``acn`` sessions: a day with sessions)."""
+    """A fixed date; None: each reset draws a day (see above)."""
     first_date: datetime.date = datetime.date(2019, 1, 1)
     last_date: datetime.date = datetime.date(2019, 12, 31)
+    splits: dict[str, DateRange] = {}
+    """Named date ranges that do not overlap, e.g. ``{train: [2019-05-01, 2019-09-30],
+    test: [2019-12-01, 2020-03-08]}``: the days of held-out evaluation are never trained on
+    (SustainGym splits ACN data by period the same way)."""
+    split: str | None = None
+    """The split a reset draws from by default (a key of ``splits``); None: ``first_date``
+    to ``last_date``."""
+
+    @field_validator("splits")
+    @classmethod
+    def _disjoint(cls, splits: dict):
+        ordered = sorted(splits.items(), key=lambda item: item[1])
+        for (name, (_, last)), (other, (first, _)) in zip(ordered, ordered[1:], strict=False):
+            if first <= last:
+                raise ValueError(
+                    f"{name!r} {list(map(str, splits[name]))} and {other!r} "
+                    f"{list(map(str, splits[other]))} overlap; splits must not share a day"
+                )
+        return splits
+
+    @field_validator("split")
+    @classmethod
+    def _known_split(cls, split: str | None, info):
+        names = sorted(info.data.get("splits", {}))
+        if split is not None and split not in names:
+            raise ValueError(f"got {split!r}; must be one of the splits {names}")
+        return split
 
     @model_validator(mode="after")
     def _order(self):
@@ -552,6 +600,20 @@ class ScenarioConfig(_Strict):
                     f"{counts[outage.component] - 1}"
                 )
         return self
+
+
+def with_split(config: ScenarioConfig, split: str) -> ScenarioConfig:
+    """``config`` with its episodes drawn from ``split`` (``calendar.split``).
+
+    Raises:
+        ScenarioError: ``split`` is not one of the scenario's ``calendar.splits``.
+    """
+    names = sorted(config.calendar.splits)
+    if split not in names:
+        has = f"the splits {names}" if names else "no calendar.splits"
+        raise ScenarioError(f"split: got {split!r}; scenario {config.name!r} has {has}")
+    calendar = config.calendar.model_copy(update={"split": split})
+    return config.model_copy(update={"calendar": calendar})
 
 
 def bundled_scenarios() -> list[str]:

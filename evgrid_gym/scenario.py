@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from evgrid_gym.arrivals import TraceArrivals, make_arrivals
-from evgrid_gym.config import ScenarioConfig
+from evgrid_gym.config import ScenarioConfig, ScenarioError
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.tick import observation_size
 from evgrid_gym.faults import OutageSampler
@@ -65,7 +65,8 @@ class Scenario:
         station_connectors: connectors per station, int64, shape (S,).
         connector_ids: the id of each connector (``chargers[].ids``) or None.
         observation_low, observation_high: float32 bounds of the observation.
-        episode_days: the days a reset draws from when no date is fixed.
+        split_days: the days of each split of ``calendar.splits``, by name.
+        episode_days: the days a reset draws from when neither a date nor a split is given.
 
     Raises:
         DataFileError: a real data file the config names is malformed.
@@ -117,6 +118,7 @@ class Scenario:
         self.outages = OutageSampler(c, charger_f.shape[1], self.n_stations, self.n_exo_ticks)
         low, high = self._observation_bounds()
         self.observation_low, self.observation_high = _readonly(low), _readonly(high)
+        self.split_days = self._split_days()
         self.episode_days = self._episode_days()
         self._day_starts = {}  # date -> local midnight, memoised
 
@@ -260,27 +262,70 @@ class Scenario:
         high = np.where(high > low, high, low + 1.0)
         return low.astype(np.float32), high.astype(np.float32)
 
-    def _episode_days(self) -> tuple[datetime.date, ...]:
-        """The days an episode may start on when no date is fixed: every day from
-        ``calendar.first_date`` to ``last_date``; for replayed sessions only those with
-        arrivals (all of them when none falls in that range)."""
-        calendar = self.config.calendar
+    def _days_between(self, first: datetime.date, last: datetime.date) -> tuple[datetime.date, ...]:
+        """The days from ``first`` to ``last``; for replayed sessions only those with arrivals."""
         if isinstance(self.arrivals, TraceArrivals):
-            days = self.arrivals.days
-            inside = [d for d in days if calendar.first_date <= d <= calendar.last_date]
-            return tuple(inside or days)
-        n = (calendar.last_date - calendar.first_date).days + 1
-        return tuple(calendar.first_date + datetime.timedelta(days=i) for i in range(n))
+            return tuple(d for d in self.arrivals.days if first <= d <= last)
+        n = (last - first).days + 1
+        return tuple(first + datetime.timedelta(days=i) for i in range(n))
+
+    def _split_days(self) -> dict[str, tuple[datetime.date, ...]]:
+        """The days of each of ``calendar.splits`` (for replayed sessions, those with
+        arrivals: a split may hold none, which a reset drawing from it reports)."""
+        splits = self.config.calendar.splits.items()
+        return {name: self._days_between(first, last) for name, (first, last) in splits}
+
+    def _episode_days(self) -> tuple[datetime.date, ...]:
+        """The days an episode may start on when neither a date nor a split is given: the
+        days of ``calendar.split``, else every day from ``calendar.first_date`` to
+        ``last_date``; for replayed sessions only those with arrivals (all of them when none
+        falls in that range)."""
+        calendar = self.config.calendar
+        if calendar.split is not None:
+            return self.split_days[calendar.split]
+        days = self._days_between(calendar.first_date, calendar.last_date)
+        if not days and isinstance(self.arrivals, TraceArrivals):
+            return tuple(self.arrivals.days)
+        return days
+
+    def _draw_day(self, rng: np.random.Generator, split: str | None) -> datetime.date:
+        """A day of ``split`` (None: of ``episode_days``), drawn with ``rng``.
+
+        Raises:
+            ValueError: ``split`` is not one of ``calendar.splits``.
+            ScenarioError: the split holds no day with sessions.
+        """
+        if split is None:
+            split, days = self.config.calendar.split, self.episode_days
+        elif split in self.split_days:
+            days = self.split_days[split]
+        else:
+            raise ValueError(
+                f"split: got {split!r}; must be one of the scenario's splits "
+                f"{sorted(self.split_days)}"
+            )
+        if not days:
+            first, last = self.config.calendar.splits[split]
+            raise ScenarioError(
+                f"calendar.splits.{split}: [{first}, {last}] holds no day with sessions in "
+                f"evs.sessions_file ({self.config.evs.sessions_file!r})"
+            )
+        return days[int(rng.integers(len(days)))]
 
     def sample_episode(
-        self, rng: np.random.Generator, date: datetime.date | str | None = None
+        self,
+        rng: np.random.Generator,
+        date: datetime.date | str | None = None,
+        split: str | None = None,
     ) -> tuple[datetime.date, np.ndarray, np.ndarray, np.ndarray]:
         """Draws one episode's inputs.
 
         Args:
             rng: the env's generator.
-            date: the episode's day; default ``calendar.date``, else a day drawn from
-                ``episode_days``.
+            date: the episode's day; default: a day drawn from ``split``, else
+                ``calendar.date``, else a day drawn from ``episode_days``.
+            split: a name of ``calendar.splits`` to draw the day from (ignored when ``date``
+                is given).
 
         Returns:
             ``(date, exo, ev, outage)``: the day, exogenous inputs of shape (N_EXO_FIELDS,
@@ -289,12 +334,14 @@ class Scenario:
             (read-only).
 
         Raises:
-            ValueError: ``date`` is not a date (or an ISO ``YYYY-MM-DD`` string).
+            ValueError: ``date`` is not a date (or an ISO ``YYYY-MM-DD`` string), or ``split``
+                is not one of ``calendar.splits``.
+            ScenarioError: the split drawn from holds no day with sessions.
         """
-        if date is None:
+        if date is None and split is None:
             date = self.config.calendar.date
         if date is None:
-            date = self.episode_days[int(rng.integers(len(self.episode_days)))]
+            date = self._draw_day(rng, split)
         elif isinstance(date, str):
             try:
                 date = datetime.date.fromisoformat(date)

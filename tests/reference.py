@@ -567,7 +567,7 @@ class RefSim:
         """The connectors as an ``(N_CONN_FIELDS, C)`` list of lists (``conn`` layout)."""
         rows = [[0.0] * self.n_conn for _ in range(L.N_CONN_FIELDS)]
         for c, slot in enumerate(self.slots):
-            rows[L.CN_POWER_KW][c] = self.last_power[c] if slot is not None else 0.0
+            rows[L.CN_POWER_KW][c] = self.last_power[c]
             if slot is None:
                 rows[L.CN_EV][c] = -1.0
                 continue
@@ -596,7 +596,6 @@ class RefSim:
         ev = self.evs[e]
         charger = self.chargers[self.conn_charger[c]]
         ev_kw = ev["dc_kw"] if charger["dc"] else ev["ac_kw"]
-        self.last_power[c] = 0.0
         self.slots[c] = {
             "ev": e,
             "soc": ev["soc_arrival"],

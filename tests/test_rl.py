@@ -51,3 +51,22 @@ def test_an_agent_for_another_scenario_is_refused(tmp_path):
     factories = policy_factories([], agent=str(tmp_path / "model.zip"))
     with pytest.raises(ValueError, match="trained for observations"):
         run_benchmark("default", factories, episodes=1, progress=False)
+
+
+def test_cli_trains_on_the_train_split_and_evaluates_on_validation(tmp_path, tiny_scenario):
+    import yaml
+
+    from evgrid_gym.cli import main
+
+    splits = {"train": ["2019-03-01", "2019-03-31"], "validation": ["2019-04-01", "2019-04-30"],
+              "test": ["2019-05-01", "2019-05-31"]}  # fmt: skip
+    path = tmp_path / "split.yaml"
+    path.write_text(yaml.safe_dump(tiny_scenario({"calendar.splits": splits})))
+    out = tmp_path / "run"
+    args = ["train", "--scenario", str(path), "--timesteps", "64", "--num-envs", "2"]
+    assert main([*args, "--out", str(out)]) == 0
+    info = json.loads((out / "train_info.json").read_text())
+    assert (info["split"], info["eval_split"]) == ("train", "validation")
+    assert main([*args, "--out", str(out), "--split", "test"]) == 0
+    info = json.loads((out / "train_info.json").read_text())
+    assert (info["split"], info["eval_split"]) == ("test", "validation")

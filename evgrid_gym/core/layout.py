@@ -117,7 +117,7 @@ CN_MAX_V2G_KW = 7  # discharge limit of EV and charger together, kW (0 = none)
 CN_REQUESTED_KWH = 8  # battery energy requested at arrival, kWh
 CN_DELIVERED_KWH = 9  # battery energy delivered so far (net of V2G), kWh
 CN_TARIFF = 10
-CN_POWER_KW = 11  # grid-side power applied in the last tick, kW
+CN_POWER_KW = 11  # grid-side power the connector drew in the last tick (kept at departure), kW
 CN_OUTAGE_KWH = 12  # battery energy the EV could have taken while its charger was down, kWh
 N_CONN_FIELDS = 13
 

@@ -246,7 +246,8 @@ def _bess_limits_kw(cfg, station_f, bess_soc, s):
 
 @kernel
 def _depart(conn, c, kpi):
-    """Unplugs the EV of connector ``c`` and books its delivered and unmet energy."""
+    """Unplugs the EV of connector ``c`` and books its delivered and unmet energy; the
+    connector keeps the power it drew in the last tick (``CN_POWER_KW``)."""
     requested = conn[CN_REQUESTED_KWH, c]
     delivered = conn[CN_DELIVERED_KWH, c]
     unmet = max(requested - delivered, 0.0)
@@ -255,8 +256,10 @@ def _depart(conn, c, kpi):
     kpi[KPI_DELIVERED] += delivered
     kpi[KPI_UNMET] += unmet
     kpi[KPI_OUTAGE_UNMET] += min(unmet, conn[CN_OUTAGE_KWH, c])
+    power_kw = conn[CN_POWER_KW, c]
     conn[:, c] = 0.0
     conn[CN_EV, c] = -1.0
+    conn[CN_POWER_KW, c] = power_kw
 
 
 @kernel
@@ -331,7 +334,6 @@ def _arrive(
         conn[CN_REQUESTED_KWH, slot] = energy_needed_kwh(ev, e)
         conn[CN_DELIVERED_KWH, slot] = 0.0
         conn[CN_TARIFF, slot] = tariff
-        conn[CN_POWER_KW, slot] = 0.0
         conn[CN_OUTAGE_KWH, slot] = 0.0
 
 

@@ -166,7 +166,9 @@ class EVGridEnv(gym.Env):
 
     ``info`` holds every tick KPI (``core.layout.KPI_NAMES``: energy, money, reservations,
     missed deadlines, outage losses), ``tick``, ``date``, ``connector_ev`` (EV index per
-    connector) and per-station market results (``station_*``). The upcoming reservations per
+    connector, for the coming tick), ``connector_kw`` (grid power each connector drew in
+    the tick just stepped, kW: the EV that drew it is the previous step's ``connector_ev``)
+    and per-station market results (``station_*``). The upcoming reservations per
     station and the components down are in the observation (``scenario.unpack(obs)``:
     ``.reservations``, ``.outage``), each EV's reservation in :attr:`reservations`.
 
@@ -200,7 +202,10 @@ class EVGridEnv(gym.Env):
       connector at most at its charger's power shared by its connectors and is out of the
       feeder's curtailment (v1: its grid capacity per connector, curtailed at the feeder);
       ``battery.pilot: acn`` reads connector powers as ACN-Sim pilots. ``EVGrid-v1`` and
-      ``-v0`` are no longer registered: ``gymnasium.make`` names v2.
+      ``-v0`` are no longer registered: ``gymnasium.make`` names v2. Since then, the env's
+      rules unchanged: replayed sessions' departures are rounded down like their arrivals
+      (ACN-Sim's convention; they were rounded up), ``caltech_acn`` has its DC fast charger
+      and date splits, and ``info`` has ``connector_kw``.
     * v1: charging reservations (contract net) and component outages; the observation gains
       their blocks when a scenario turns them on; ``scenario1_normal`` and
       ``scenario2_high_demand`` run with both. Without them the dynamics are v0's.
@@ -235,19 +240,23 @@ class EVGridEnv(gym.Env):
         self._renderer = make_renderer(self, render_mode)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Starts an episode; ``options={"date": "YYYY-MM-DD"}`` fixes its day.
+        """Starts an episode; ``options={"date": "YYYY-MM-DD"}`` fixes its day,
+        ``options={"split": name}`` draws it from that split of ``calendar.splits``
+        (default: ``calendar.split``).
 
         Raises:
-            ValueError: an unknown option or a bad date.
+            ValueError: an unknown option, both options, a bad date or an unknown split.
         """
         super().reset(seed=seed)
         options = options or {}
-        unknown = sorted(set(options) - {"date"})
+        unknown = sorted(set(options) - {"date", "split"})
         if unknown:
-            raise ValueError(f"options: unknown keys {unknown}; allowed: ['date']")
+            raise ValueError(f"options: unknown keys {unknown}; allowed: ['date', 'split']")
+        if "date" in options and "split" in options:
+            raise ValueError("options: give 'date' or 'split', not both")
         sc = self.scenario
         date, self._exo, self._ev, self._outage = sc.sample_episode(
-            self.np_random, options.get("date")
+            self.np_random, options.get("date"), options.get("split")
         )
         self._date = date.isoformat()
         if self._res.shape[1] != self._ev.shape[1]:
@@ -313,6 +322,7 @@ class EVGridEnv(gym.Env):
         info["tick"] = int(self._clock[L.CLK_TICK])
         info["date"] = self._date
         info["connector_ev"] = self._conn[L.CN_EV].astype(np.int64)
+        info["connector_kw"] = self._conn[L.CN_POWER_KW].copy()
         station_out = self._station_out.copy()
         for name, field in _STATION_INFO:
             info[name] = station_out[field]
