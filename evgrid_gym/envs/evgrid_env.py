@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -11,7 +12,7 @@ from evgrid_gym.config import ScenarioConfig, load_scenario
 from evgrid_gym.core import layout as L
 from evgrid_gym.core import tick as core
 from evgrid_gym.kpis import episode_kpis
-from evgrid_gym.scenario import Scenario
+from evgrid_gym.scenario import Scenario, parse_date
 
 _STATION_INFO = (
     ("station_net_kw", L.SO_NET_KW),
@@ -58,6 +59,19 @@ def float_actions(actions, space: gym.spaces.Box, name: str) -> np.ndarray:
             f"of shape {space.shape} with entries in [-1, 1]"
         )
     return actions
+
+
+def reset_date(options: dict[str, Any] | None) -> datetime.date | None:
+    """The episode day ``reset(options={"date": ...})`` asks for (None: none asked for).
+
+    Raises:
+        ValueError: an option other than ``date``, or a date that is not one.
+    """
+    options = options or {}
+    unknown = sorted(set(options) - {"date"})
+    if unknown:
+        raise ValueError(f"options: unknown keys {unknown}; allowed: ['date']")
+    return None if options.get("date") is None else parse_date(options["date"])
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -197,13 +211,9 @@ class EVGridEnv(gym.Env):
             ValueError: an unknown option or a bad date.
         """
         super().reset(seed=seed)
-        options = options or {}
-        unknown = sorted(set(options) - {"date"})
-        if unknown:
-            raise ValueError(f"options: unknown keys {unknown}; allowed: ['date']")
         sc = self.scenario
         date, self._exo, self._ev, self._outage = sc.sample_episode(
-            self.np_random, options.get("date")
+            self.np_random, reset_date(options)
         )
         self._date = date.isoformat()
         if self._res.shape[1] != self._ev.shape[1]:
