@@ -435,7 +435,7 @@ NREL_METADATA = (
 )
 NREL_HEADER = "Year,Month,Day,Hour,Minute,wind speed at 100m (m/s)\n"
 # line 1: metadata; line 2: header; lines 3..6: data
-NREL_ROWS = "2019,1,1,0,0,13.97\n2019,1,1,0,15,14.01\n2019,1,1,0,30,0.0\n2019,3,2,23,45,7.5\n"
+NREL_ROWS = "2019,1,1,0,0,13.97\n2019,1,1,0,15,14.01\n2019,1,1,0,30,0.0\n2019,1,1,0,45,7.5\n"
 
 
 def nrel_csv(tmp_path: Path, text: str) -> Path:
@@ -449,7 +449,7 @@ def test_nrel_loads_with_timezone_offset(tmp_path):
         pd.Timestamp("2019-01-01 09:00", tz="UTC"),
         pd.Timestamp("2019-01-01 09:15", tz="UTC"),
         pd.Timestamp("2019-01-01 09:30", tz="UTC"),
-        pd.Timestamp("2019-03-03 08:45", tz="UTC"),
+        pd.Timestamp("2019-01-01 09:45", tz="UTC"),
     ]
     assert list(wind["wind_speed_m_s"]) == [13.97, 14.01, 0.0, 7.5]
     assert wind.attrs["measurement_height_m"] == 100.0
@@ -490,7 +490,7 @@ def test_nrel_negative_speed(tmp_path):
 
 
 def test_nrel_bad_time_fields(tmp_path):
-    rows = NREL_ROWS.replace("2019,3,2,23,45", "2019,13,2,23,45")  # line 6: month 13
+    rows = NREL_ROWS.replace("2019,1,1,0,45", "2019,13,1,0,45")  # line 6: month 13
     path = nrel_csv(tmp_path, NREL_METADATA + NREL_HEADER + rows)
     with pytest.raises(DataFileError) as err:
         load_nrel_wind(path)
@@ -584,20 +584,28 @@ def test_simbench_loads(tmp_path):
     assert list(table["WP1_pu"]) == [-0.00001, 0.5, 0.99]  # loaded as they are
 
 
-def test_simbench_daylight_saving_time(tmp_path):
-    # German local time: 02:00..02:45 is skipped on 27 March and repeated on 30 October
-    stamps = ["27.03.2016 01:30", "27.03.2016 01:45", "27.03.2016 03:00", "27.03.2016 03:15"]
-    stamps += ["30.10.2016 01:45", "30.10.2016 02:00", "30.10.2016 02:15", "30.10.2016 02:30"]
-    stamps += ["30.10.2016 02:45", "30.10.2016 02:00", "30.10.2016 02:15", "30.10.2016 03:00"]
+@pytest.mark.parametrize(
+    "stamps, utc",
+    [
+        (  # German local time: 02:00..02:45 is skipped on 27 March ...
+            ["27.03.2016 01:30", "27.03.2016 01:45", "27.03.2016 03:00", "27.03.2016 03:15"],
+            ["2016-03-27 00:30", "2016-03-27 00:45", "2016-03-27 01:00", "2016-03-27 01:15"],
+        ),
+        (  # ... and repeated on 30 October
+            ["30.10.2016 01:45", "30.10.2016 02:00", "30.10.2016 02:15", "30.10.2016 02:30",
+             "30.10.2016 02:45", "30.10.2016 02:00", "30.10.2016 02:15", "30.10.2016 02:30",
+             "30.10.2016 02:45", "30.10.2016 03:00"],
+            ["2016-10-29 23:45", "2016-10-30 00:00", "2016-10-30 00:15", "2016-10-30 00:30",
+             "2016-10-30 00:45", "2016-10-30 01:00", "2016-10-30 01:15", "2016-10-30 01:30",
+             "2016-10-30 01:45", "2016-10-30 02:00"],
+        ),
+    ],
+)  # fmt: skip
+def test_simbench_daylight_saving_time(tmp_path, stamps, utc):
     text = "time,WP1\n" + "".join(f"{t},0.{i}\n" for i, t in enumerate(stamps))
     table = load_simbench_profiles(write(tmp_path / "RESProfile.csv", text))
-    utc = [
-        "2016-03-27 00:30", "2016-03-27 00:45", "2016-03-27 01:00", "2016-03-27 01:15",
-        "2016-10-29 23:45", "2016-10-30 00:00", "2016-10-30 00:15", "2016-10-30 00:30",
-        "2016-10-30 00:45", "2016-10-30 01:00", "2016-10-30 01:15", "2016-10-30 02:00",
-    ]  # fmt: skip
     assert list(table["time"]) == [pd.Timestamp(t, tz="UTC") for t in utc]
-    assert list(table["WP1_pu"]) == [float(f"0.{i}") for i in range(12)]
+    assert list(table["WP1_pu"]) == [float(f"0.{i}") for i in range(len(stamps))]
 
 
 def test_simbench_nonexistent_local_time(tmp_path):
