@@ -69,6 +69,7 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 
+from baselines.policy import SolverStatus
 from evgrid_gym.config import REWARD_TERMS
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.battery import max_charge_energy_kwh
@@ -1075,6 +1076,10 @@ class OptimalPolicy:
                 stacklevel=2,
             )
 
+    def solver_status(self) -> SolverStatus:
+        """The last episode's solve (:class:`~baselines.policy.SolverStatus`)."""
+        return SolverStatus(self.schedule.status, self.schedule.mip_gap)
+
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         tick = int(info["tick"])
         if self.schedule is None or not self.schedule.ok:
@@ -1137,6 +1142,14 @@ class MPCPolicy:
         self._plan = plan
         self._actions = None
         self.schedules = []
+
+    def solver_status(self) -> SolverStatus:
+        """The last episode's windows together: ``optimal`` when every window was, else the
+        first other status; the largest MIP gap (:class:`~baselines.policy.SolverStatus`)."""
+        statuses = [s.status for s in self.schedules if s.status != "optimal"]
+        return SolverStatus(
+            statuses[0] if statuses else "optimal", max(s.mip_gap for s in self.schedules)
+        )
 
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         sc = self.scenario

@@ -984,3 +984,88 @@ def test_nrel_rejects_semicolons(tmp_path):
     with pytest.raises(DataFileError, match="delimiter") as err:
         load_nrel_wind(path)
     assert_error(err, path, None, None)
+
+
+# --------------------------------------------------------------------------- broken files
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize(
+    "name, match",
+    [("acn_truncated.csv.gz", "truncated or corrupt"), ("acn_not_gzip.csv.gz", "cannot read")],
+)
+def test_broken_compressed_file_names_the_file(name, match):
+    path = FIXTURES / name
+    with pytest.raises(DataFileError, match=match) as err:
+        load_acn_sessions(path)
+    assert_error(err, path, None, None)
+
+
+def test_row_cut_mid_line_is_rejected():
+    path = FIXTURES / "acn_cut_mid_line.csv"
+    with pytest.raises(DataFileError, match="cut off") as err:
+        load_acn_sessions(path)
+    assert_error(err, path, 5, None)
+
+
+def test_claimed_must_be_true_or_false():
+    path = FIXTURES / "acn_claimed_unknown.csv"
+    with pytest.raises(DataFileError, match="got 'no'; must be True or False") as err:
+        load_acn_sessions(path)
+    assert_error(err, path, 3, "claimed")
+
+
+def test_claimed_false_stays_false_in_every_spelling(tmp_path):
+    spellings = ["False", "false", "0", "FALSE"]
+    rows = [ACN_ROWS[1].replace(",False", f",{word}") for word in spellings]
+    sessions = load_acn_sessions(acn_csv(tmp_path, rows=[ACN_ROWS[0], *rows]))
+    assert sessions["claimed"].tolist() == [True] + [False] * len(spellings)
+
+
+def test_missing_station_id_is_rejected(tmp_path):
+    rows = [ACN_ROWS[0], ACN_ROWS[1].replace("CA-311", "")]  # line 3
+    path = acn_csv(tmp_path, rows=rows)
+    with pytest.raises(DataFileError, match="missing value") as err:
+        load_acn_sessions(path)
+    assert_error(err, path, 3, "station_id")
+
+
+def test_api_request_without_energy_is_rejected():
+    path = FIXTURES / "acn_empty_request.json"
+    with pytest.raises(DataFileError, match="missing field") as err:
+        load_acn_sessions(path)
+    assert_error(err, path, 2, "kWhRequested")
+
+
+def test_api_items_must_be_objects():
+    path = FIXTURES / "acn_items_not_objects.json"
+    with pytest.raises(DataFileError, match="got 1; an item must be a session object") as err:
+        load_acn_sessions(path)
+    assert_error(err, path, 1, None)
+
+
+def test_prices_missing_day_is_rejected():
+    path = FIXTURES / "prices_missing_day.csv"
+    with pytest.raises(DataFileError, match="24 h of data missing") as err:
+        load_day_ahead_prices(path)
+    assert_error(err, path, 26, "Datetime (UTC)")
+
+
+def test_prices_short_gap_is_interpolated_with_a_warning():
+    path = FIXTURES / "prices_missing_two_hours.csv"
+    with pytest.warns(UserWarning, match=r"prices_missing_two_hours.csv: 2 h of data missing") as w:
+        table = load_day_ahead_prices(path)
+    assert "line 5" in str(w[0].message)
+    hours = pd.date_range("2019-03-03 00:00", "2019-03-03 11:00", freq="h", tz="UTC")
+    assert list(table["time"]) == list(hours)
+    # EUR/MWh 40 + hour in the file; 03:00 and 04:00 lie on the line from 42 (02:00) to 45
+    np.testing.assert_allclose(table["price_eur_per_kwh"] * 1000.0, 40.0 + np.arange(12))
+
+
+def test_error_messages_show_plain_numbers(tmp_path):
+    rows = [ACN_ROWS[0].replace(",15.5,", ",nan,"), ACN_ROWS[1]]
+    path = acn_csv(tmp_path, rows=rows)
+    with pytest.raises(DataFileError, match=r"got nan; must be a finite number") as err:
+        load_acn_sessions(path)
+    assert "np." not in str(err.value)

@@ -47,6 +47,12 @@ def reading(path):
         raise DataFileError(path, f"cannot read the file ({err})") from None
 
 
+def shown(value) -> str:
+    """``repr(value)`` with NumPy scalars as plain Python numbers (``nan``, not
+    ``np.float64(nan)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def read_csv(path, header_line: int = 1, **kwargs) -> pd.DataFrame:
     """Reads a CSV (plain or compressed), rejecting a missing, empty, cut-off or non-comma file.
 
@@ -123,7 +129,7 @@ def parse_times(path, values: pd.Series, column: str, lines, **kwargs) -> pd.Ser
     if bad.size:
         i = int(bad[0])
         raise DataFileError(
-            path, f"unparsable timestamp {values.iloc[i]!r}", row=int(lines[i]), column=column
+            path, f"unparsable timestamp {shown(values.iloc[i])}", row=int(lines[i]), column=column
         )
     return parsed
 
@@ -139,7 +145,7 @@ def finite_numbers(
         i = int(bad[0])
         raise DataFileError(
             path,
-            f"got {values.iloc[i]!r}; must be a finite number" + (" >= 0" if non_negative else ""),
+            f"got {shown(values.iloc[i])}; must be a finite number" + (" >= 0" if non_negative else ""),
             row=int(lines[i]),
             column=column,
         )
@@ -156,7 +162,7 @@ def strict_bools(path, values: pd.Series, column: str, lines) -> pd.Series:
     if bad.size:
         i = int(bad[0])
         raise DataFileError(
-            path, f"got {values.iloc[i]!r}; must be True or False", row=int(lines[i]), column=column
+            path, f"got {shown(values.iloc[i])}; must be True or False", row=int(lines[i]), column=column
         )
     return parsed.astype(bool)
 
