@@ -74,11 +74,12 @@ def _output_folder(path: str) -> Path:
 
 def simulate(args: argparse.Namespace) -> int:
     from baselines import make_policy
-    from baselines.benchmark import run_episode
+    from baselines.benchmark import run_episode, warm_up
 
     config = _configure(args)
     env = EVGridEnv(config)
     policy = make_policy(args.policy, env.scenario)
+    warm_up(env)
     options = {} if args.date is None else {"date": args.date}
     row = run_episode(env, policy, args.seed, options=options, bar=True)
     kpis = episode_kpis(env.kpi_total)

@@ -17,7 +17,7 @@ So the package depends on PyPI's ``tbb`` (where it has wheels: Linux x86-64, Win
 numba finds that library only where the dynamic loader looks, which a virtual environment's
 ``lib`` folder is not (numba issue #6108); :func:`load_tbb` loads it by its installed path,
 so numba's default search then takes ``tbb``. A threading layer chosen by the user
-(``NUMBA_THREADING_LAYER`` or ``numba.config.THREADING_LAYER``) is left alone, and without
+(``NUMBA_THREADING_LAYER=omp`` or ``numba.config.THREADING_LAYER``) still wins, and without
 ``tbb`` numba's default applies.
 """
 
@@ -25,25 +25,20 @@ from __future__ import annotations
 
 import ctypes
 import importlib.metadata
-import os
-
-import numba
 
 TBB_LIBRARIES = ("libtbb.so.12", "libtbb.12.dylib", "tbb12.dll")
 """File names of the TBB 2021+ runtime that numba's ``tbb`` layer links against."""
 
 
 def load_tbb() -> bool:
-    """Loads the runtime of the installed ``tbb`` package, unless the user chose a layer.
+    """Loads the runtime of the installed ``tbb`` package, so that numba can use it.
 
     Must run before the first parallel kernel starts numba's threads (importing
     :mod:`evgrid_gym.core.batch` runs it).
 
     Returns:
-        True when the TBB runtime is loaded (numba will then use the ``tbb`` layer).
+        True when the TBB runtime is loaded.
     """
-    if os.environ.get("NUMBA_THREADING_LAYER") or numba.config.THREADING_LAYER != "default":
-        return False
     try:
         files = importlib.metadata.files("tbb") or []
     except importlib.metadata.PackageNotFoundError:

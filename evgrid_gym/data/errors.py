@@ -145,7 +145,8 @@ def finite_numbers(
         i = int(bad[0])
         raise DataFileError(
             path,
-            f"got {shown(values.iloc[i])}; must be a finite number" + (" >= 0" if non_negative else ""),
+            f"got {shown(values.iloc[i])}; must be a finite number"
+            + (" >= 0" if non_negative else ""),
             row=int(lines[i]),
             column=column,
         )
@@ -162,7 +163,10 @@ def strict_bools(path, values: pd.Series, column: str, lines) -> pd.Series:
     if bad.size:
         i = int(bad[0])
         raise DataFileError(
-            path, f"got {shown(values.iloc[i])}; must be True or False", row=int(lines[i]), column=column
+            path,
+            f"got {shown(values.iloc[i])}; must be True or False",
+            row=int(lines[i]),
+            column=column,
         )
     return parsed.astype(bool)
 
