@@ -57,7 +57,12 @@ def ev_table(
     table[L.EV_SOC_ARRIVAL] = soc_arrival
     table[L.EV_SOC_TARGET] = soc_target
     table[L.EV_TARIFF] = tariff_eur_per_kwh
-    return table[:, np.argsort(arrival_tick, kind="stable")]
+    return sorted_by_arrival(table)
+
+
+def sorted_by_arrival(ev: np.ndarray) -> np.ndarray:
+    """The EV table ``ev`` (N_EV_FIELDS, n) with its columns sorted by arrival (stable)."""
+    return ev[:, np.argsort(ev[L.EV_ARRIVAL], kind="stable")]
 
 
 def fleet_sampler(evs: EVConfig) -> FleetSampler:
@@ -179,10 +184,11 @@ class ElaadArrivals(_Arrivals):
         evs = self.evs
         counts = rng.poisson(evs.arrivals_per_station_per_day, self._counts_shape)
         u = rng.random((int(counts.sum()), EV_UNIFORMS))
-        return sample_elaad_sessions(
+        table = sample_elaad_sessions(
             counts, u, start.weekday(), *self._tables, *evs.soc_target, self.dt_h,
             self.n_ticks, evs.tariff_eur_per_kwh,
         )  # fmt: skip
+        return sorted_by_arrival(table)
 
 
 class ConfiguredSessions(_Arrivals):

@@ -1,15 +1,34 @@
-"""``evgrid-gym``: the command line of the main jobs."""
+"""``evgrid-gym``: the command line of the main jobs.
+
+Every mistake in the input (a flag's value, a scenario or data file) ends the command with one
+line on stderr, ``evgrid-gym: error: ...``, naming the flag or file and the value, and exit
+code 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import socket
 import sys
 from pathlib import Path
 
-from evgrid_gym.config import ScenarioConfig, ScenarioError, load_scenario, with_split
+from evgrid_gym.config import (
+    ScenarioConfig,
+    ScenarioError,
+    bundled_scenarios,
+    load_scenario,
+    with_split,
+)
+from evgrid_gym.core.jit import on_first_compile
 from evgrid_gym.data.errors import DataFileError
 from evgrid_gym.envs import EVGridEnv
 from evgrid_gym.kpis import episode_kpis
+from evgrid_gym.scenario import parse_date
+
+COMPILE_NOTICE = "evgrid-gym: compiling the simulator (first run only, about 15 s)"
+"""Printed to stderr when numba compiles instead of loading its cache (measured for
+``simulate --scenario default --days 1`` on a 2-core machine; README, "Speed")."""
 
 HEADLINE_KPIS = (
     ("energy_delivered_kwh", "energy delivered", "kWh"),
@@ -22,6 +41,14 @@ HEADLINE_KPIS = (
     ("satisfaction", "satisfaction", "-"),
     ("total_revenue_eur", "EV revenue", "EUR"),
 )
+
+
+class UsageError(ValueError):
+    """A command-line mistake; the message names the flag and the value."""
+
+
+def _bad_flag(flag: str, value, rule: str) -> UsageError:
+    return UsageError(f"{flag}: got {value!r}; {rule}")
 
 
 def _configure(args: argparse.Namespace, default_split: str | None = None) -> ScenarioConfig:
@@ -37,6 +64,8 @@ def _configure(args: argparse.Namespace, default_split: str | None = None) -> Sc
     data = config.model_dump()
     if args.days is not None:
         data["episode_ticks"] = round(args.days * 24.0 / config.dt_h)
+        if data["episode_ticks"] < 1:
+            raise _bad_flag("--days", args.days, f"must be at least one tick ({config.dt_h} h)")
     if args.sessions is not None:
         data["evs"] |= {"source": "acn", "sessions_file": args.sessions}
     if data != config.model_dump():
@@ -47,28 +76,37 @@ def _configure(args: argparse.Namespace, default_split: str | None = None) -> Sc
     return config if split is None else with_split(config, split)
 
 
+def _output_folder(path: str) -> Path:
+    """``--out`` as a writable folder, created if missing, checked before any work."""
+    from baselines.benchmark import output_folder
+
+    try:
+        return output_folder(path)
+    except OSError as err:
+        raise _bad_flag("--out", path, f"must be a folder that can be written ({err})") from None
+
+
 def simulate(args: argparse.Namespace) -> int:
     from baselines import make_policy
+    from baselines.benchmark import run_episode, warm_up
 
     config = _configure(args)
     env = EVGridEnv(config)
     policy = make_policy(args.policy, env.scenario)
-    policy.reset(seed=args.seed)
     options = {} if args.date is None else {"date": args.date}
-    observation, info = env.reset(seed=args.seed, options=options)
-    total_reward, terminated = 0.0, False
-    while not terminated:
-        observation, reward, terminated, _, info = env.step(policy.act(observation, info))
-        total_reward += reward
+    warm_up(env, options=options)
+    row = run_episode(env, policy, args.seed, options=options, bar=True)
     kpis = episode_kpis(env.kpi_total)
     print(
         f"scenario {config.name}, policy {args.policy}, seed {args.seed}, "
-        f"{config.episode_ticks} ticks of {config.dt_h} h from {info['date']}"
+        f"{config.episode_ticks} ticks of {config.dt_h} h from {row['date']}"
     )
     print(f"{'KPI':<24}{'value':>14}  unit")
-    print(f"{'reward':<24}{total_reward:>14.3f}  EUR")
+    print(f"{'reward':<24}{row['reward']:>14.3f}  EUR")
     for key, label, unit in HEADLINE_KPIS:
         print(f"{label:<24}{kpis[key]:>14.3f}  {unit}")
+    if "solver_status" in row:
+        print(f"{'solver':<24}{row['solver_status']:>14}  (MIP gap {row['mip_gap']:.2%})")
     return 0
 
 
@@ -76,14 +114,15 @@ def benchmark(args: argparse.Namespace) -> int:
     from baselines.benchmark import policy_factories, run_benchmark, write_outputs
 
     config = _configure(args, default_split="test")
-    factories = policy_factories(args.policies.split(","), agent=args.agent)
-    results = run_benchmark(config, factories, args.episodes, first_seed=args.seed)
+    out = _output_folder(args.out)
+    factories = policy_factories(args.policies, agent=args.agent)
+    results = run_benchmark(config, factories, args.episodes, first_seed=args.seed, out=out)
     seeds = f"{args.seed}..{args.seed + args.episodes - 1}"
     split = f", split {config.calendar.split}" if config.calendar.split else ""
     title = f"{config.name}: {args.episodes} episodes, seeds {seeds}{split}"
-    table = write_outputs(results, Path(args.out), title)
+    table = write_outputs(results, out, title)
     print(f"{title} (means over episodes)\n\n{table}\n")
-    print(f"wrote {Path(args.out) / 'results.csv'}, summary.md and kpis.png")
+    print(f"wrote {out / 'results.csv'}, summary.md and kpis.png")
     return 0
 
 
@@ -91,7 +130,7 @@ def train(args: argparse.Namespace) -> int:
     from evgrid_gym.rl.train import train as run_training
 
     config = _configure(args, default_split="train")
-    out = Path(args.out)
+    out = _output_folder(args.out)
     curve = run_training(config, args.algo, args.timesteps, args.num_envs, out, seed=args.seed)
     last = curve.iloc[-1]
     print(
@@ -114,10 +153,7 @@ def dashboard(args: argparse.Namespace) -> int:
             f"dashboard: needs the dashboard extra ({err.name} is missing): "
             'pip install "evgrid-gym[dashboard]"'
         ) from None
-    if not 0 < args.port < 65536:
-        raise ValueError(f"port: got {args.port}; must be in 1..65535")
-    if args.agent is not None and not Path(args.agent).is_file():
-        raise ValueError(f"agent: no model file {args.agent}")
+    _check_port(args.host, args.port)
     config = _configure(args)
     policies = policy_factories(["all"], agent=args.agent)
     app = create_app(config, policies, args.policy, speed=args.speed, seed=args.seed)
@@ -144,12 +180,15 @@ def serve(args: argparse.Namespace) -> int:
             "pip install 'evgrid-gym[service]'"
         ) from None
     if args.api_keys is None and args.host not in LOCAL_HOSTS:
-        raise ValueError(
-            f"--host: got {args.host!r}; without --api-keys the service is open to anyone "
-            "and binds to 127.0.0.1 only (give --api-keys FILE to serve other hosts)"
+        raise _bad_flag(
+            "--host",
+            args.host,
+            "without --api-keys the service is open to anyone and binds "
+            "to 127.0.0.1 only (give --api-keys FILE to serve other hosts)",
         )
     if args.agent is not None and args.policy not in (None, "agent"):
-        raise ValueError(f"--policy {args.policy} and --agent: give one of them")
+        raise UsageError(f"--policy {args.policy} and --agent: give one of them")
+    _check_port(args.host, args.port)
     policy = "agent" if args.agent is not None else args.policy or "bess_boost"
     config = load_service_scenario(args.scenario)
     try:
@@ -173,90 +212,218 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-_SPLIT_HELP = "draw the days from this split of calendar.splits (default: {}, where it has one)"
+def _check_port(host: str, port: int) -> None:
+    """Raises a :class:`UsageError` naming ``--port`` when it cannot be bound on ``host``."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as err:
+        raise _bad_flag(
+            "--port", port, f"cannot listen on {host}:{port} ({err.strerror})"
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Flags
+# --------------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that raises :class:`UsageError`s (one line, no usage block) instead
+    of exiting."""
+
+    def error(self, message: str):
+        raise UsageError(message)
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each flag's default (unless it has none) and keeps the epilog's lines."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.option_strings and action.default not in (None, argparse.SUPPRESS):
+            text += " (default: %(default)s)"
+        return text
+
+
+def _integer(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"got {text!r}; must be an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"got {value}; must be >= {low}")
+        return value
+
+    return parse
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0.0):
+        raise argparse.ArgumentTypeError(f"got {text!r}; must be a number of days > 0")
+    return value
+
+
+def _date(text: str) -> str:
+    try:
+        parse_date(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; must be a date YYYY-MM-DD") from None
+    return text
+
+
+def _policy(text: str) -> str:
+    from baselines import POLICIES
+
+    if text not in POLICIES:
+        raise argparse.ArgumentTypeError(f"got {text!r}; must be one of {', '.join(POLICIES)}")
+    return text
+
+
+def _policies(text: str) -> list[str]:
+    from baselines import POLICIES
+
+    names = [name.strip() for name in text.split(",")]
+    if names == ["all"]:
+        return list(POLICIES)
+    unknown = [name for name in names if name not in POLICIES]
+    if unknown:
+        what = "an empty name (a stray comma?)" if "" in unknown else f"unknown {unknown}"
+        raise argparse.ArgumentTypeError(
+            f"got {text!r}, {what}; give 'all' or names among {', '.join(POLICIES)}, "
+            "separated by commas"
+        )
+    return names
+
+
+def _existing_file(text: str) -> str:
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"got {text!r}; no such file")
+    return text
+
+
+def _port(text: str) -> int:
+    port = _integer(1)(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"got {port}; must be a port in 1..65535")
+    return port
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0.0):
+        raise argparse.ArgumentTypeError(f"got {text!r}; must be a number > 0")
+    return value
+
+
+def _common(parser: argparse.ArgumentParser, seed_help: str) -> None:
+    parser.add_argument("--scenario", default="default", help="bundled scenario name or YAML path")
+    parser.add_argument("--seed", type=_integer(0), default=0, help=seed_help)
+
+
+def _split(parser: argparse.ArgumentParser, default: str, more: str = "") -> None:
+    parser.add_argument(
+        "--split",
+        help=f"draw the days from this split of calendar.splits ({default}){more}",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="evgrid-gym", description=__doc__)
+    from baselines import POLICIES
+
+    lists = f"bundled scenarios: {', '.join(bundled_scenarios())}\npolicies: {', '.join(POLICIES)}"
+    sub_options = {"formatter_class": _HelpFormatter, "epilog": lists}
+    parser = _Parser(prog="evgrid-gym", description=__doc__, **sub_options)
     sub = parser.add_subparsers(dest="command", required=True)
-    sim = sub.add_parser("simulate", help="run one episode of a policy and print its KPIs")
-    sim.add_argument("--scenario", default="default", help="bundled name or YAML path")
-    sim.add_argument("--policy", default="uncontrolled", help="baseline policy name")
-    sim.add_argument("--days", type=float, default=None, help="episode length in days")
-    sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--date", default=None, help="the episode's day, YYYY-MM-DD")
+    sim = sub.add_parser("simulate", help="run one episode of a policy and print its KPIs",
+                         **sub_options)  # fmt: skip
+    _common(sim, "seed of the episode")
+    sim.add_argument("--policy", type=_policy, default="uncontrolled", help="baseline policy")
+    sim.add_argument("--days", type=_days, default=None,
+                     help="episode length in days; the scenario's if not given")  # fmt: skip
+    sim.add_argument("--date", type=_date, default=None,
+                     help="the episode's day, YYYY-MM-DD; drawn if not given")  # fmt: skip
+    _split(sim, "default: the scenario's calendar.split")
     sim.add_argument(
-        "--split", default=None,
-        help="draw the day from this split of calendar.splits (default: calendar.split)",
-    )  # fmt: skip
-    sim.add_argument(
-        "--sessions", default=None, help="replay an ACN sessions file (CSV or API JSON)"
+        "--sessions", type=_existing_file, help="replay an ACN sessions file (CSV or API JSON)"
     )
     sim.set_defaults(run=simulate)
     bench = sub.add_parser(
-        "benchmark", help="run policies on the same seeded episodes; KPI table, CSV and plots"
-    )
-    bench.add_argument("--scenario", default="default", help="bundled name or YAML path")
-    bench.add_argument("--episodes", type=int, default=5)
-    bench.add_argument("--policies", default="all", help="comma-separated names, or 'all'")
-    bench.add_argument("--agent", default=None, help="a trained model.zip to rank as 'agent'")
+        "benchmark", help="run policies on the same seeded episodes; KPI table, CSV and plots",
+        **sub_options,
+    )  # fmt: skip
+    _common(bench, "seed of the first episode")
+    bench.add_argument("--episodes", type=_integer(1), default=5, help="episodes per policy")
+    bench.add_argument("--policies", type=_policies, default="all",
+                       help="comma-separated policy names, or 'all'")  # fmt: skip
+    bench.add_argument("--agent", type=_existing_file,
+                       help="a model.zip of `evgrid-gym train`, ranked as 'agent'")  # fmt: skip
     bench.add_argument("--out", default="runs/benchmark", help="output folder")
-    bench.add_argument("--seed", type=int, default=0, help="seed of the first episode")
-    bench.add_argument("--split", default=None, help=_SPLIT_HELP.format("'test'"))
+    _split(bench, "default: 'test' where the scenario has it")
     bench.set_defaults(run=benchmark, days=None, sessions=None)
-    tr = sub.add_parser("train", help="train an SB3 agent on the native vector env")
-    tr.add_argument("--scenario", default="default", help="bundled name or YAML path")
+    tr = sub.add_parser("train", help="train an SB3 agent on the native vector env",
+                        **sub_options)  # fmt: skip
+    _common(tr, "training seed")
     tr.add_argument("--algo", default="ppo", choices=("ppo", "sac", "td3"))
-    tr.add_argument("--timesteps", type=int, default=100_000)
-    tr.add_argument("--num-envs", type=int, default=16)
+    tr.add_argument("--timesteps", type=_integer(1), default=100_000)
+    tr.add_argument("--num-envs", type=_integer(1), default=16)
     tr.add_argument("--out", default="runs/train", help="output folder")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument(
-        "--split", default=None,
-        help=_SPLIT_HELP.format("'train'") + "; evaluation on 'validation' where it has one",
-    )  # fmt: skip
+    _split(tr, "default: 'train' where the scenario has it", "; evaluation on 'validation'")
     tr.set_defaults(run=train, days=None, sessions=None)
-    dash = sub.add_parser("dashboard", help="serve a live web dashboard that plays episodes")
-    dash.add_argument("--scenario", default="default", help="bundled name or YAML path")
-    dash.add_argument("--policy", default="edf", help="the policy selected when the page opens")
-    dash.add_argument("--agent", default=None, help="a trained model.zip, offered as 'agent'")
-    dash.add_argument("--speed", type=float, default=10.0, help="ticks per second at the start")
-    dash.add_argument("--seed", type=int, default=0, help="seed of the first episode")
-    dash.add_argument("--days", type=float, default=None, help="episode length in days")
+    dash = sub.add_parser("dashboard", help="serve a live web dashboard that plays episodes",
+                          **sub_options)  # fmt: skip
+    _common(dash, "seed of the first episode")
+    dash.add_argument("--policy", type=_policy, default="edf",
+                      help="the policy selected when the page opens")  # fmt: skip
+    dash.add_argument("--agent", type=_existing_file,
+                      help="a model.zip of `evgrid-gym train`, offered as 'agent'")  # fmt: skip
+    dash.add_argument("--speed", type=_positive, default=10.0, help="ticks per second at the start")
+    dash.add_argument("--days", type=_days, default=None, help="episode length in days")
     dash.add_argument("--host", default="127.0.0.1")
-    dash.add_argument("--port", type=int, default=8050)
+    dash.add_argument("--port", type=_port, default=8050)
     dash.set_defaults(run=dashboard, sessions=None, split=None)
-    sv = sub.add_parser(
-        "serve", help="run a policy behind the stations' HTTP API (the service extra)"
-    )
-    sv.add_argument(
-        "--scenario", default="electra_station",
-        help="bundled name, YAML path, or a seed 003 station_config .json",
-    )  # fmt: skip
-    sv.add_argument("--policy", default=None, help="a heuristic's name (default bess_boost)")
-    sv.add_argument("--agent", default=None, help="serve the trained model.zip instead")
+    sv = sub.add_parser("serve", help="run a policy behind the stations' HTTP API (the service "
+                        "extra)", **sub_options)  # fmt: skip
+    sv.add_argument("--scenario", default="electra_station",
+                    help="bundled name, YAML path, or a seed 003 station_config .json")  # fmt: skip
+    sv.add_argument("--policy", type=_policy, help="a heuristic's name (default bess_boost)")
+    sv.add_argument("--agent", type=_existing_file, help="serve the trained model.zip instead")
     sv.add_argument("--db", default="sqlite:///ems.db", help="SQLAlchemy database URL")
     sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--port", type=_port, default=8000)
     sv.add_argument(
-        "--tick-s", type=float, default=None,
+        "--tick-s", type=_positive,
         help="seconds between periodic decisions (default: the scenario's tick)",
     )  # fmt: skip
-    sv.add_argument(
-        "--api-keys", default=None,
-        help="JSON file: key -> list of station ids it may change, or \"*\"",
-    )  # fmt: skip
+    sv.add_argument("--api-keys", type=_existing_file,
+                    help='JSON file: key -> list of station ids it may change, or "*"')  # fmt: skip
     sv.set_defaults(run=serve)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
-    except (ScenarioError, DataFileError, ValueError) as err:
+        args = build_parser().parse_args(argv)
+    except UsageError as err:
         print(f"evgrid-gym: error: {err}", file=sys.stderr)
         return 2
+    try:
+        with on_first_compile(lambda: print(COMPILE_NOTICE, file=sys.stderr, flush=True)):
+            return args.run(args)
+    except (ScenarioError, DataFileError, ValueError, OSError) as err:
+        print(f"evgrid-gym: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evgrid-gym: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

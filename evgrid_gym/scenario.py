@@ -10,6 +10,7 @@ state.
 from __future__ import annotations
 
 import datetime
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,22 @@ REWARD_PRESETS = {
     },
     "satisfaction": {"unmet_energy_kwh": -1.0, "overload_kwh": -1.0},
 }
+
+
+def parse_date(value: datetime.date | str) -> datetime.date:
+    """An episode's day from a ``datetime.date`` or an ISO ``YYYY-MM-DD`` string.
+
+    Raises:
+        ValueError: anything else, naming the value.
+    """
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"date: got {value!r}; must be an ISO date YYYY-MM-DD or a datetime.date")
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -312,6 +329,17 @@ class Scenario:
             )
         return days[int(rng.integers(len(days)))]
 
+    def _warn_outside_data(self, date: datetime.date, start: pd.Timestamp) -> None:
+        notes = self.inputs.stand_ins(start)
+        if isinstance(self.arrivals, TraceArrivals) and date not in self.arrivals.days:
+            trace = self.arrivals
+            notes.append(
+                f"no session of {self.config.evs.sessions_file} arrives on that day (it has "
+                f"sessions on {len(trace.days)} days, {trace.days[0]}..{trace.days[-1]})"
+            )
+        for note in notes:
+            warnings.warn(f"date {date}: {note}", UserWarning, stacklevel=4)
+
     def sample_episode(
         self,
         rng: np.random.Generator,
@@ -323,7 +351,11 @@ class Scenario:
         Args:
             rng: the env's generator.
             date: the episode's day; default: a day drawn from ``split``, else
-                ``calendar.date``, else a day drawn from ``episode_days``.
+                ``calendar.date``, else a day drawn from ``episode_days``. The first time a
+                fixed day is asked for that a real data series does not cover (it is then
+                read from another year, :meth:`~evgrid_gym.data.series.ProfileSeries.stand_in`)
+                or, with replayed sessions, on which no session arrives, a
+                :class:`UserWarning` says so.
             split: a name of ``calendar.splits`` to draw the day from (ignored when ``date``
                 is given).
 
@@ -338,22 +370,18 @@ class Scenario:
                 is not one of ``calendar.splits``.
             ScenarioError: the split drawn from holds no day with sessions.
         """
-        if date is None and split is None:
-            date = self.config.calendar.date
-        if date is None:
-            date = self._draw_day(rng, split)
-        elif isinstance(date, str):
-            try:
-                date = datetime.date.fromisoformat(date)
-            except ValueError:
-                raise ValueError(f"date: got {date!r}; must be an ISO date YYYY-MM-DD") from None
-        elif not isinstance(date, datetime.date):
-            raise ValueError(f"date: got {date!r}; must be a datetime.date or 'YYYY-MM-DD'")
+        if date is not None:
+            fixed = parse_date(date)
+        else:
+            fixed = self.config.calendar.date if split is None else None
+        date = fixed or self._draw_day(rng, split)
         start = self._day_starts.get(date)
         if start is None:
             start = self._day_starts[date] = pd.Timestamp(date).tz_localize(
                 self.config.calendar.timezone
             )
+            if fixed:
+                self._warn_outside_data(date, start)
         exo = self.inputs.sample(rng, start)
         ev = self.requests.plan(rng, self.arrivals.sample(rng, start))
         return date, exo, ev, self.outages.sample(rng)

@@ -435,7 +435,7 @@ NREL_METADATA = (
 )
 NREL_HEADER = "Year,Month,Day,Hour,Minute,wind speed at 100m (m/s)\n"
 # line 1: metadata; line 2: header; lines 3..6: data
-NREL_ROWS = "2019,1,1,0,0,13.97\n2019,1,1,0,15,14.01\n2019,1,1,0,30,0.0\n2019,3,2,23,45,7.5\n"
+NREL_ROWS = "2019,1,1,0,0,13.97\n2019,1,1,0,15,14.01\n2019,1,1,0,30,0.0\n2019,1,1,0,45,7.5\n"
 
 
 def nrel_csv(tmp_path: Path, text: str) -> Path:
@@ -449,7 +449,7 @@ def test_nrel_loads_with_timezone_offset(tmp_path):
         pd.Timestamp("2019-01-01 09:00", tz="UTC"),
         pd.Timestamp("2019-01-01 09:15", tz="UTC"),
         pd.Timestamp("2019-01-01 09:30", tz="UTC"),
-        pd.Timestamp("2019-03-03 08:45", tz="UTC"),
+        pd.Timestamp("2019-01-01 09:45", tz="UTC"),
     ]
     assert list(wind["wind_speed_m_s"]) == [13.97, 14.01, 0.0, 7.5]
     assert wind.attrs["measurement_height_m"] == 100.0
@@ -490,7 +490,7 @@ def test_nrel_negative_speed(tmp_path):
 
 
 def test_nrel_bad_time_fields(tmp_path):
-    rows = NREL_ROWS.replace("2019,3,2,23,45", "2019,13,2,23,45")  # line 6: month 13
+    rows = NREL_ROWS.replace("2019,1,1,0,45", "2019,13,1,0,45")  # line 6: month 13
     path = nrel_csv(tmp_path, NREL_METADATA + NREL_HEADER + rows)
     with pytest.raises(DataFileError) as err:
         load_nrel_wind(path)
@@ -584,20 +584,28 @@ def test_simbench_loads(tmp_path):
     assert list(table["WP1_pu"]) == [-0.00001, 0.5, 0.99]  # loaded as they are
 
 
-def test_simbench_daylight_saving_time(tmp_path):
-    # German local time: 02:00..02:45 is skipped on 27 March and repeated on 30 October
-    stamps = ["27.03.2016 01:30", "27.03.2016 01:45", "27.03.2016 03:00", "27.03.2016 03:15"]
-    stamps += ["30.10.2016 01:45", "30.10.2016 02:00", "30.10.2016 02:15", "30.10.2016 02:30"]
-    stamps += ["30.10.2016 02:45", "30.10.2016 02:00", "30.10.2016 02:15", "30.10.2016 03:00"]
+@pytest.mark.parametrize(
+    "stamps, utc",
+    [
+        (  # German local time: 02:00..02:45 is skipped on 27 March ...
+            ["27.03.2016 01:30", "27.03.2016 01:45", "27.03.2016 03:00", "27.03.2016 03:15"],
+            ["2016-03-27 00:30", "2016-03-27 00:45", "2016-03-27 01:00", "2016-03-27 01:15"],
+        ),
+        (  # ... and repeated on 30 October
+            ["30.10.2016 01:45", "30.10.2016 02:00", "30.10.2016 02:15", "30.10.2016 02:30",
+             "30.10.2016 02:45", "30.10.2016 02:00", "30.10.2016 02:15", "30.10.2016 02:30",
+             "30.10.2016 02:45", "30.10.2016 03:00"],
+            ["2016-10-29 23:45", "2016-10-30 00:00", "2016-10-30 00:15", "2016-10-30 00:30",
+             "2016-10-30 00:45", "2016-10-30 01:00", "2016-10-30 01:15", "2016-10-30 01:30",
+             "2016-10-30 01:45", "2016-10-30 02:00"],
+        ),
+    ],
+)  # fmt: skip
+def test_simbench_daylight_saving_time(tmp_path, stamps, utc):
     text = "time,WP1\n" + "".join(f"{t},0.{i}\n" for i, t in enumerate(stamps))
     table = load_simbench_profiles(write(tmp_path / "RESProfile.csv", text))
-    utc = [
-        "2016-03-27 00:30", "2016-03-27 00:45", "2016-03-27 01:00", "2016-03-27 01:15",
-        "2016-10-29 23:45", "2016-10-30 00:00", "2016-10-30 00:15", "2016-10-30 00:30",
-        "2016-10-30 00:45", "2016-10-30 01:00", "2016-10-30 01:15", "2016-10-30 02:00",
-    ]  # fmt: skip
     assert list(table["time"]) == [pd.Timestamp(t, tz="UTC") for t in utc]
-    assert list(table["WP1_pu"]) == [float(f"0.{i}") for i in range(12)]
+    assert list(table["WP1_pu"]) == [float(f"0.{i}") for i in range(len(stamps))]
 
 
 def test_simbench_nonexistent_local_time(tmp_path):
@@ -976,3 +984,88 @@ def test_nrel_rejects_semicolons(tmp_path):
     with pytest.raises(DataFileError, match="delimiter") as err:
         load_nrel_wind(path)
     assert_error(err, path, None, None)
+
+
+# --------------------------------------------------------------------------- broken files
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize(
+    "name, match",
+    [("acn_truncated.csv.gz", "truncated or corrupt"), ("acn_not_gzip.csv.gz", "cannot read")],
+)
+def test_broken_compressed_file_names_the_file(name, match):
+    path = FIXTURES / name
+    with pytest.raises(DataFileError, match=match) as err:
+        load_acn_sessions(path)
+    assert_error(err, path, None, None)
+
+
+def test_row_cut_mid_line_is_rejected():
+    path = FIXTURES / "acn_cut_mid_line.csv"
+    with pytest.raises(DataFileError, match="cut off") as err:
+        load_acn_sessions(path)
+    assert_error(err, path, 5, None)
+
+
+def test_claimed_must_be_true_or_false():
+    path = FIXTURES / "acn_claimed_unknown.csv"
+    with pytest.raises(DataFileError, match="got 'no'; must be True or False") as err:
+        load_acn_sessions(path)
+    assert_error(err, path, 3, "claimed")
+
+
+def test_claimed_false_stays_false_in_every_spelling(tmp_path):
+    spellings = ["False", "false", "0", "FALSE"]
+    rows = [ACN_ROWS[1].replace(",False", f",{word}") for word in spellings]
+    sessions = load_acn_sessions(acn_csv(tmp_path, rows=[ACN_ROWS[0], *rows]))
+    assert sessions["claimed"].tolist() == [True] + [False] * len(spellings)
+
+
+def test_missing_station_id_is_rejected(tmp_path):
+    rows = [ACN_ROWS[0], ACN_ROWS[1].replace("CA-311", "")]  # line 3
+    path = acn_csv(tmp_path, rows=rows)
+    with pytest.raises(DataFileError, match="missing value") as err:
+        load_acn_sessions(path)
+    assert_error(err, path, 3, "station_id")
+
+
+def test_api_request_without_energy_is_rejected():
+    path = FIXTURES / "acn_empty_request.json"
+    with pytest.raises(DataFileError, match="missing field") as err:
+        load_acn_sessions(path)
+    assert_error(err, path, 2, "kWhRequested")
+
+
+def test_api_items_must_be_objects():
+    path = FIXTURES / "acn_items_not_objects.json"
+    with pytest.raises(DataFileError, match="got 1; an item must be a session object") as err:
+        load_acn_sessions(path)
+    assert_error(err, path, 1, None)
+
+
+def test_prices_missing_day_is_rejected():
+    path = FIXTURES / "prices_missing_day.csv"
+    with pytest.raises(DataFileError, match="24 h of data missing") as err:
+        load_day_ahead_prices(path)
+    assert_error(err, path, 26, "Datetime (UTC)")
+
+
+def test_prices_short_gap_is_interpolated_with_a_warning():
+    path = FIXTURES / "prices_missing_two_hours.csv"
+    with pytest.warns(UserWarning, match=r"prices_missing_two_hours.csv: 2 h of data missing") as w:
+        table = load_day_ahead_prices(path)
+    assert "line 5" in str(w[0].message)
+    hours = pd.date_range("2019-03-03 00:00", "2019-03-03 11:00", freq="h", tz="UTC")
+    assert list(table["time"]) == list(hours)
+    # EUR/MWh 40 + hour in the file; 03:00 and 04:00 lie on the line from 42 (02:00) to 45
+    np.testing.assert_allclose(table["price_eur_per_kwh"] * 1000.0, 40.0 + np.arange(12))
+
+
+def test_error_messages_show_plain_numbers(tmp_path):
+    rows = [ACN_ROWS[0].replace(",15.5,", ",nan,"), ACN_ROWS[1]]
+    path = acn_csv(tmp_path, rows=rows)
+    with pytest.raises(DataFileError, match=r"got nan; must be a finite number") as err:
+        load_acn_sessions(path)
+    assert "np." not in str(err.value)

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from gymnasium.vector import AutoresetMode
 
 pytest.importorskip("stable_baselines3")
 
@@ -15,7 +16,7 @@ from evgrid_gym.rl.train import train  # noqa: E402
 
 
 def test_sb3_adapter_follows_sb3_conventions():
-    venv = SB3VecEnv(EVGridVectorEnv(2, "electra_station"))
+    venv = SB3VecEnv(EVGridVectorEnv(2, "electra_station", autoreset_mode=AutoresetMode.SAME_STEP))
     venv.seed(3)
     obs = venv.reset()
     single = EVGridEnv("electra_station")
@@ -31,6 +32,11 @@ def test_sb3_adapter_follows_sb3_conventions():
     assert infos[1]["TimeLimit.truncated"] is False
     assert "episode_kpis" in infos[1] and "terminal_observation" in infos[0]
     np.testing.assert_array_equal(obs[1], single.reset()[0])  # the next episode, same stream
+
+
+def test_sb3_adapter_refuses_a_next_step_vector_env():
+    with pytest.raises(ValueError, match="SAME_STEP"):
+        SB3VecEnv(EVGridVectorEnv(1, "electra_station"))
 
 
 def test_short_training_saves_a_model_that_plugs_into_the_benchmark(tmp_path):

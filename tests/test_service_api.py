@@ -353,7 +353,7 @@ def test_seed_003_station_config_json(tmp_path):
     [
         (["--host", "0.0.0.0"], "--api-keys"),
         (["--policy", "optimal"], "policy: got 'optimal'"),
-        (["--policy", "edf", "--agent", "m.zip"], "one of them"),
+        (["--policy", "edf", "--agent", __file__], "one of them"),
         (["--tick-s", "3600"], "tick_s"),
         (["--db", "nosuchdb://x"], "nosuchdb"),
     ],

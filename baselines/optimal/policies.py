@@ -11,6 +11,7 @@ import numpy as np
 from baselines.optimal.model import OptimalModel, build_model
 from baselines.optimal.reward import reward_weights
 from baselines.optimal.solve import Schedule, solve
+from baselines.policy import SolverStatus
 from evgrid_gym.core import layout as L
 from evgrid_gym.envs.evgrid_env import EpisodePlan
 from evgrid_gym.scenario import Scenario
@@ -73,6 +74,10 @@ class OptimalPolicy:
         if self.schedule is None or not self.schedule.ok:
             return np.zeros(self.scenario.n_actions, dtype=np.float32)
         return self.schedule.actions[tick].copy()
+
+    def solver_status(self) -> SolverStatus:
+        """The last episode's solve (:class:`~baselines.policy.SolverStatus`)."""
+        return SolverStatus(self.schedule.status, self.schedule.mip_gap)
 
 
 class MPCPolicy:
@@ -165,3 +170,11 @@ class MPCPolicy:
             if self._actions is None:
                 self._actions = np.zeros((model.n_ticks, sc.n_actions), dtype=np.float32)
         return self._actions[tick - self._start].copy()
+
+    def solver_status(self) -> SolverStatus:
+        """The last episode's windows together: ``optimal`` when every window was, else the
+        first other status; the largest MIP gap (:class:`~baselines.policy.SolverStatus`)."""
+        statuses = [s.status for s in self.schedules if s.status != "optimal"]
+        return SolverStatus(
+            statuses[0] if statuses else "optimal", max(s.mip_gap for s in self.schedules)
+        )

@@ -7,7 +7,8 @@ static scenario arrays are shared. ``step_batch`` spreads the envs over the CPU'
 
 The work space is per thread, not per env (:func:`workspace`): a tick's temporaries stay in
 the cache of the core that runs it, where a row per env would bring a cold one into it on
-every env-step.
+every env-step. The threads run on numba's TBB threading layer where ``tbb`` is installed
+(:mod:`evgrid_gym.core.parallel`: robust when other processes share the cores).
 """
 
 import numba
@@ -15,8 +16,10 @@ import numpy as np
 from numba import get_thread_id, njit, prange
 
 from evgrid_gym.core.jit import JIT_OPTIONS, kernel
+from evgrid_gym.core.parallel import load_tbb
 from evgrid_gym.core.tick import reset, step, workspace_size
 
+load_tbb()  # before the first parallel call starts numba's threads
 CACHE_LINE_FLOATS = 8  # float64 entries in a 64-byte cache line
 
 
@@ -52,21 +55,25 @@ def step_batch(
     status,
     rewards,
     work,
+    stepped,
 ):
-    """Steps every env once; ``status[i]`` and ``rewards[i]`` receive env i's results.
+    """Steps every env ``i`` with ``stepped[i]`` once; ``status[i]`` and ``rewards[i]``
+    receive its results (the other envs' entries are left as they are).
 
     Shapes: per-env arrays of :func:`~evgrid_gym.core.tick.step` with a leading axis N;
     ``actions`` (N, n_actions), ``status`` int64 (N,), ``rewards`` float64 (N,), the work
-    space ``work`` of :func:`workspace` (env i uses the row of the thread that steps it). The
-    EV tables ``ev`` (N, N_EV_FIELDS, max_evs) are padded with +inf (an EV that never requests
-    nor arrives), the reservation states ``res`` (N, N_RES_FIELDS, max_evs) with zeros.
+    space ``work`` of :func:`workspace` (env i uses the row of the thread that steps it),
+    ``stepped`` bool (N,). The EV tables ``ev`` (N, N_EV_FIELDS, max_evs) are padded with +inf
+    (an EV that never requests nor arrives), the reservation states ``res`` (N, N_RES_FIELDS,
+    max_evs) with zeros.
     """
     for i in prange(conn.shape[0]):
-        status[i], rewards[i] = step(
-            cfg, conn_charger, charger_f, charger_station, station_f, exo[i], ev[i], outage[i],
-            reward_weights, conn[i], res[i], bess_soc[i], clock[i], kpi[i], kpi_total[i],
-            station_out[i], actions[i], obs[i], work[get_thread_id()],
-        )  # fmt: skip
+        if stepped[i]:
+            status[i], rewards[i] = step(
+                cfg, conn_charger, charger_f, charger_station, station_f, exo[i], ev[i],
+                outage[i], reward_weights, conn[i], res[i], bess_soc[i], clock[i], kpi[i],
+                kpi_total[i], station_out[i], actions[i], obs[i], work[get_thread_id()],
+            )  # fmt: skip
 
 
 @kernel

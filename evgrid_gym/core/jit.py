@@ -8,9 +8,34 @@
   about 10 % faster (``benchmarks/bench_vector.py``).
 """
 
+import contextlib
+from collections.abc import Callable
+
 from numba import njit
+from numba.core import event
 
 JIT_OPTIONS = {"cache": True, "error_model": "numpy"}
 
 kernel = njit(**JIT_OPTIONS)
 """Decorator of the core's kernels: ``numba.njit`` with :data:`JIT_OPTIONS`."""
+
+
+@contextlib.contextmanager
+def on_first_compile(notify: Callable[[], None]):
+    """Calls ``notify()`` once, when numba starts compiling a function inside the block; not
+    when it loads a kernel from its cache (a process that finds the cache warm never calls
+    it)."""
+
+    class Listener(event.Listener):
+        fired = False
+
+        def on_start(self, _):
+            if not self.fired:
+                self.fired = True
+                notify()
+
+        def on_end(self, _):
+            pass
+
+    with event.install_listener("numba:compile", Listener()):
+        yield

@@ -100,7 +100,9 @@ def sample_elaad_sessions(
     n_ticks,
     tariff_eur_per_kwh,
 ):
-    """EV sessions of an episode from ElaadNL statistics, sorted by arrival.
+    """EV sessions of an episode from ElaadNL statistics, in draw order (the caller sorts
+    them by arrival, :func:`evgrid_gym.arrivals.sorted_by_arrival`: a sort compiled here would
+    add a second to the first run's compile time).
 
     ``counts[d, s]`` EVs arrive at station ``s`` on day ``d``; they take the rows of ``u`` in
     that order (day by day, station by station), one row each: a session of
@@ -155,8 +157,7 @@ def sample_elaad_sessions(
                 table[EV_SOC_ARRIVAL, n] = max(soc_target - demand_kwh / fleet_specs[0, model], 0.0)
                 table[EV_TARIFF, n] = tariff_eur_per_kwh
                 n += 1
-    table = table[:, :n]
-    return table[:, np.argsort(table[EV_ARRIVAL], kind="mergesort")]
+    return table[:, :n]
 
 
 REQUEST_UNIFORMS = 7
@@ -177,8 +178,8 @@ def plan_requests(
     late_probability,
     late_mean_ticks,
 ):
-    """Sets the reservation fields of the EV table ``ev`` (N_EV_FIELDS, n) in place and returns
-    it sorted by the actual arrival (stable; no-shows last, arrival +inf).
+    """Sets the reservation fields of the EV table ``ev`` (N_EV_FIELDS, n) in place, and its
+    arrival to the actual one (no-shows: +inf); the caller sorts it by arrival again.
 
     The rules are :class:`~evgrid_gym.reservations.RequestPlanner`'s; EV ``e`` takes the
     uniform numbers ``u[e]`` in [0, 1) (shape (n, REQUEST_UNIFORMS)): its origin is normal
@@ -204,4 +205,3 @@ def plan_requests(
         if ue[4] < no_show_probability or arrival >= ev[EV_DEPARTURE, e]:
             arrival = np.inf
         ev[EV_ARRIVAL, e] = arrival
-    return ev[:, np.argsort(ev[EV_ARRIVAL], kind="mergesort")]

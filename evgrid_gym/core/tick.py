@@ -277,7 +277,7 @@ def _free_connector(conn_charger, charger_station, ev, outage, conn, res, first_
         reserved = int(res[RS_CONNECTOR, e])
         if conn[CN_OCCUPIED, reserved] == 0.0:
             return reserved
-    busy_ticks(ev, conn, res, first_ev, e, tick, ev[EV_DEPARTURE, e], tick, busy)
+    busy_ticks(ev, conn, res, first_ev, e, float(tick), ev[EV_DEPARTURE, e], tick, busy)
     wanted = int(ev[EV_CONNECTOR, e])
     station = int(ev[EV_STATION, e])
     for i in range(-1, conn.shape[1]):
@@ -462,15 +462,17 @@ def reset(
     conn[CN_EV, :] = -1.0
     res[:, :] = 0.0
     res[RS_CONNECTOR, :] = -1.0
-    bess_soc[:] = station_f[ST_BESS_SOC_INIT]
+    for s in range(bess_soc.shape[0]):
+        bess_soc[s] = station_f[ST_BESS_SOC_INIT, s]
     clock[:] = 0
     kpi[:] = 0.0
     station_out[:, :] = 0.0
     _begin_tick(
         cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res, clock,
-        0, kpi, work,
+        clock[CLK_TICK], kpi, work,
     )  # fmt: skip
-    kpi_total[:] = kpi
+    for i in range(N_KPI):
+        kpi_total[i] = kpi[i]
     write_observation(
         cfg, conn_charger, charger_f, charger_station, station_f, exo, ev, outage, conn, res,
         bess_soc, clock, obs, work,

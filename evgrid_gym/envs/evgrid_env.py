@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -11,7 +12,7 @@ from evgrid_gym.config import ScenarioConfig, load_scenario
 from evgrid_gym.core import layout as L
 from evgrid_gym.core import tick as core
 from evgrid_gym.kpis import episode_kpis
-from evgrid_gym.scenario import Scenario
+from evgrid_gym.scenario import Scenario, parse_date
 
 _STATION_INFO = (
     ("station_net_kw", L.SO_NET_KW),
@@ -77,6 +78,25 @@ def make_renderer(env, render_mode: str | None, index: int | None = None):
     from evgrid_gym.viz.renderer import EnvRenderer
 
     return EnvRenderer(env, render_mode, index)
+
+
+def reset_options(options: dict[str, Any] | None) -> tuple[datetime.date | None, str | None]:
+    """``(date, split)``: the episode day and the split of ``calendar.splits`` that
+    ``reset(options={"date": ...})`` or ``reset(options={"split": ...})`` asks for (None: not
+    asked for).
+
+    Raises:
+        ValueError: an option other than ``date`` and ``split``, both of them, or a date that
+            is not one.
+    """
+    options = options or {}
+    unknown = sorted(set(options) - {"date", "split"})
+    if unknown:
+        raise ValueError(f"options: unknown keys {unknown}; allowed: ['date', 'split']")
+    if "date" in options and "split" in options:
+        raise ValueError("options: give 'date' or 'split', not both")
+    date = None if options.get("date") is None else parse_date(options["date"])
+    return date, options.get("split")
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -248,15 +268,9 @@ class EVGridEnv(gym.Env):
             ValueError: an unknown option, both options, a bad date or an unknown split.
         """
         super().reset(seed=seed)
-        options = options or {}
-        unknown = sorted(set(options) - {"date", "split"})
-        if unknown:
-            raise ValueError(f"options: unknown keys {unknown}; allowed: ['date', 'split']")
-        if "date" in options and "split" in options:
-            raise ValueError("options: give 'date' or 'split', not both")
         sc = self.scenario
         date, self._exo, self._ev, self._outage = sc.sample_episode(
-            self.np_random, options.get("date"), options.get("split")
+            self.np_random, *reset_options(options)
         )
         self._date = date.isoformat()
         if self._res.shape[1] != self._ev.shape[1]:

@@ -13,7 +13,7 @@ from gymnasium.vector.utils import batch_space
 from evgrid_gym.config import ScenarioConfig, load_scenario
 from evgrid_gym.core import batch as core
 from evgrid_gym.core import layout as L
-from evgrid_gym.envs.evgrid_env import EVGridEnv, float_actions, make_renderer
+from evgrid_gym.envs.evgrid_env import EVGridEnv, float_actions, make_renderer, reset_options
 from evgrid_gym.kpis import episode_kpis
 from evgrid_gym.scenario import Scenario
 
@@ -23,17 +23,31 @@ class EVGridVectorEnv(VectorEnv):
 
     Each copy behaves exactly like a single :class:`~evgrid_gym.envs.EVGridEnv` seeded the
     same way (a test checks observations, rewards and terminations step by step across
-    autoresets): env ``i`` draws its episodes from its own generator, seeded with
-    ``seed + i`` by ``reset(seed=seed)`` or with ``seed[i]`` for a list of seeds.
+    autoresets, in both modes): env ``i`` draws its episodes from its own generator, seeded
+    with ``seed + i`` by ``reset(seed=seed)`` or with ``seed[i]`` for a list of seeds.
+    ``reset(options={"date": "YYYY-MM-DD"})`` starts every env on that day (later episodes
+    draw their days as usual); ``reset(options={"split": name})`` draws every episode from
+    that split of ``calendar.splits`` from then on.
 
-    Autoreset: ``AutoresetMode.SAME_STEP``. When env ``i`` terminates, the step returns the
-    first observation of its next episode; the last observation of the finished episode is
-    ``infos["final_obs"][i]`` and its last info is in ``infos["final_info"]``, a dict of arrays
-    over envs (``infos["final_info"]["unmet_energy_kwh"][i]``, with the episode KPIs in
-    ``infos["final_info"]["episode_kpis"]``), masks ``_key`` marking the finished envs; the rest
-    of ``infos`` describes the new episode's reset. This is the layout Gymnasium's
-    ``SyncVectorEnv`` builds in that mode. ``infos`` holds every tick KPI as an array of
-    shape (N,).
+    Autoreset, chosen at construction (``metadata["autoreset_mode"]``):
+
+    - ``AutoresetMode.NEXT_STEP`` (the default, Gymnasium's): the step on which env ``i``
+      terminates returns its last observation and info (with ``infos["episode_kpis"]``, mask
+      ``infos["_episode_kpis"]``); the next step ignores env ``i``'s action and returns the
+      first observation of its next episode, reward 0, the reset's info. Gymnasium's vector
+      wrappers (``NormalizeObservation``, ``RecordEpisodeStatistics``, ...) need this mode.
+    - ``AutoresetMode.SAME_STEP`` (what Stable-Baselines3 expects,
+      :class:`~evgrid_gym.rl.sb3_vec_env.SB3VecEnv`): the terminating step already returns
+      the first observation of the next episode; the finished episode's last observation is
+      ``infos["final_obs"][i]`` and its last info is in ``infos["final_info"]``, a dict of
+      arrays over envs (``infos["final_info"]["episode_kpis"]``), masks ``_key`` marking the
+      finished envs; the rest of ``infos`` describes the new episode's reset. This is the
+      layout Gymnasium's ``SyncVectorEnv`` builds in that mode.
+
+    ``infos`` holds every tick KPI, ``tick`` and ``date`` as arrays of shape (N,).
+
+    The envs run on numba's threads (:mod:`evgrid_gym.core.parallel`: TBB where installed;
+    ``numba.set_num_threads`` limits them).
 
     Rendering (``render_mode`` as :class:`~evgrid_gym.envs.EVGridEnv`): copy
     ``render_env_index`` only; ``render()`` returns a 1-tuple with its frame (``"rgb_array"``).
@@ -44,12 +58,18 @@ class EVGridVectorEnv(VectorEnv):
         scenario: bundled name, YAML path, dict or :class:`~evgrid_gym.config.ScenarioConfig`.
         render_mode: None, ``"rgb_array"`` or ``"human"``.
         render_env_index: the copy that is rendered, 0..N-1.
+        autoreset_mode: ``AutoresetMode.NEXT_STEP`` or ``SAME_STEP`` (or their values,
+            ``"NextStep"``, ``"SameStep"``).
+
+    Raises:
+        ValueError: ``num_envs`` < 1, another autoreset mode, an unknown render mode or a
+            ``render_env_index`` outside the copies.
 
     Created by ``gymnasium.make_vec("evgrid_gym/EVGrid-v2", num_envs=N,
-    vectorization_mode="vector_entry_point", scenario=...)``.
+    vectorization_mode="vector_entry_point", scenario=..., autoreset_mode=...)``.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP} | EVGridEnv.metadata
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP} | EVGridEnv.metadata
 
     def __init__(
         self,
@@ -57,6 +77,7 @@ class EVGridVectorEnv(VectorEnv):
         scenario: str | dict | ScenarioConfig = "default",
         render_mode: str | None = None,
         render_env_index: int = 0,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs: got {num_envs!r}; must be an integer >= 1")
@@ -65,6 +86,7 @@ class EVGridVectorEnv(VectorEnv):
                 f"render_env_index: got {render_env_index!r}; must be an integer in "
                 f"[0, {num_envs - 1}]"
             )
+        self.metadata = type(self).metadata | {"autoreset_mode": _autoreset_mode(autoreset_mode)}
         self.scenario = sc = Scenario(load_scenario(scenario))
         self.num_envs = n = num_envs
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (sc.n_actions,), np.float32)
@@ -91,19 +113,23 @@ class EVGridVectorEnv(VectorEnv):
         self._rewards = np.zeros(n)
         self._rngs: list[np.random.Generator | None] = [None] * n
         self._dates = np.full(n, "", dtype="<U10")  # ISO dates
+        self._ended = np.zeros(n, dtype=bool)  # NEXT_STEP: envs that restart on the next step
+        self._split: str | None = None  # the split episodes are drawn from (reset option)
         all_envs = np.ones(n, dtype=bool)
         self._info_masks = {f"_{key}": all_envs for key in (*L.KPI_NAMES, "tick", "date")}
         self.render_mode = render_mode
         self._renderer = make_renderer(self, render_mode, render_env_index)
 
     def reset(self, *, seed: int | list[int | None] | None = None, options=None):
-        """Resets every env; ``seed`` int -> env i gets ``seed + i``; a list gives each its own.
+        """Resets every env; ``seed`` int -> env i gets ``seed + i``; a list gives each its own;
+        ``options={"date": "YYYY-MM-DD"}`` starts every env on that day,
+        ``options={"split": name}`` draws the episodes from that split.
 
         Raises:
-            ValueError: a seed list of the wrong length, or options (none are supported).
+            ValueError: a seed list of the wrong length, an unknown option or a bad date
+                (nothing is reset).
         """
-        if options:
-            raise ValueError(f"options: got {options!r}; the vector env takes none")
+        date, split = reset_options(options)
         if seed is None or isinstance(seed, int):
             seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
         else:
@@ -113,18 +139,21 @@ class EVGridVectorEnv(VectorEnv):
         for i, s in enumerate(seeds):
             self._rngs[i], _ = seeding.np_random(s)
         self._obs = np.empty_like(self._obs)
-        self._start_episodes(np.arange(self.num_envs))
+        self._ended[:] = False
+        self._split = split
+        self._start_episodes(np.arange(self.num_envs), date)
         if self._renderer is not None:
             self._renderer.record(self)
         return self._obs, self._infos()
 
-    def _start_episodes(self, envs: np.ndarray) -> None:
-        """Starts the next episode of each env in ``envs`` (int64 indices): draws it from the
-        env's own generator, then resets them all in one compiled call."""
+    def _start_episodes(self, envs: np.ndarray, date=None) -> None:
+        """Starts the next episode of each env in ``envs`` (int64 indices), on ``date`` if
+        given: draws it from the env's own generator, then resets them all in one compiled
+        call."""
         sc = self.scenario
         for i in envs:
-            date, exo, ev, outage = sc.sample_episode(self._rngs[i])
-            self._dates[i] = date.isoformat()
+            date_i, exo, ev, outage = sc.sample_episode(self._rngs[i], date, self._split)
+            self._dates[i] = date_i.isoformat()
             self._exo[i] = exo
             self._outage[i] = outage
             n_evs = ev.shape[1]
@@ -145,12 +174,19 @@ class EVGridVectorEnv(VectorEnv):
         )  # fmt: skip
 
     def step(self, actions):
-        """Steps every env with ``actions`` of shape (N, n_actions) (see ``EVGridEnv.step``).
+        """Steps every env with ``actions`` of shape (N, n_actions) (see ``EVGridEnv.step``);
+        in ``NEXT_STEP`` mode an env that ended on the last step restarts instead.
 
         Raises:
             RuntimeError: before ``reset``.
             ValueError: wrong shape or dtype, or a NaN / infinite entry (nothing is stepped).
         """
+        result = self._step(actions)
+        if self._renderer is not None:
+            self._renderer.record(self)
+        return result
+
+    def _step(self, actions):
         if self._rngs[0] is None:
             raise RuntimeError("call reset() before step()")
         actions = float_actions(actions, self.action_space, "actions")
@@ -161,35 +197,44 @@ class EVGridVectorEnv(VectorEnv):
                 "finite number in [-1, 1]"
             )
         sc = self.scenario
+        restarting = np.flatnonzero(self._ended)
         self._obs = np.empty_like(self._obs)
         core.step_batch(
             sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
             self._exo, self._ev, self._outage, sc.reward_weights, self._conn, self._res,
             self._bess_soc, self._clock, self._kpi, self._kpi_total, self._station_out,
-            actions, self._obs, self._status, self._rewards, self._work,
+            actions, self._obs, self._status, self._rewards, self._work, ~self._ended,
         )  # fmt: skip
+        rewards = self._rewards.copy()
+        if restarting.size:
+            self._start_episodes(restarting)
+            rewards[restarting] = 0.0
         terminated = self._clock[:, L.CLK_TICK] >= sc.config.episode_ticks
-        infos = self._infos()
-        done = np.flatnonzero(terminated)
-        if done.size:
-            final_obs = np.full(self.num_envs, None, dtype=object)
-            for i, last in zip(done, self._obs[done], strict=True):
-                final_obs[i] = last
-            episode = _masked(episode_kpis(self._kpi_total), terminated)
-            final_info = _masked(infos, terminated) | {
-                "episode_kpis": episode,
-                "_episode_kpis": terminated,
-            }
-            self._start_episodes(done)
-            infos = self._infos()  # finished envs report their new episode's reset info
-            infos.update(
-                final_obs=final_obs, _final_obs=terminated, final_info=final_info,
-                _final_info=terminated,
-            )  # fmt: skip
         truncated = np.zeros(self.num_envs, dtype=bool)
-        if self._renderer is not None:
-            self._renderer.record(self)
-        return self._obs, self._rewards.copy(), terminated, truncated, infos
+        infos = self._infos()
+        if not terminated.any():
+            self._ended[:] = False
+            return self._obs, rewards, terminated, truncated, infos
+        episode = _masked(episode_kpis(self._kpi_total), terminated)
+        if self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP:
+            self._ended = terminated
+            infos.update(episode_kpis=episode, _episode_kpis=terminated)
+            return self._obs, rewards, terminated, truncated, infos
+        done = np.flatnonzero(terminated)
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        for i, last in zip(done, self._obs[done], strict=True):
+            final_obs[i] = last
+        final_info = _masked(infos, terminated) | {
+            "episode_kpis": episode,
+            "_episode_kpis": terminated,
+        }
+        self._start_episodes(done)
+        infos = self._infos()  # finished envs report their new episode's reset info
+        infos.update(
+            final_obs=final_obs, _final_obs=terminated, final_info=final_info,
+            _final_info=terminated,
+        )  # fmt: skip
+        return self._obs, rewards, terminated, truncated, infos
 
     def render(self) -> tuple[np.ndarray] | None:
         """``(frame,)``: the frame of copy ``render_env_index`` in ``"rgb_array"`` mode, (768,
@@ -217,6 +262,22 @@ class EVGridVectorEnv(VectorEnv):
         infos["date"] = self._dates.copy()
         infos.update(self._info_masks)
         return infos
+
+
+def _autoreset_mode(value: AutoresetMode | str) -> AutoresetMode:
+    """``value`` as an :class:`AutoresetMode`, NEXT_STEP or SAME_STEP (or their values).
+
+    Raises:
+        ValueError: any other value, naming the allowed ones.
+    """
+    allowed = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+    for mode in allowed:
+        if value == mode or value == mode.value:
+            return mode
+    raise ValueError(
+        f"autoreset_mode: got {value!r}; must be gymnasium.vector.AutoresetMode.NEXT_STEP or "
+        f"SAME_STEP (or their values {[m.value for m in allowed]})"
+    )
 
 
 def _masked(values: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:

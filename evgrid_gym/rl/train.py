@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
+from gymnasium.vector import AutoresetMode
 from stable_baselines3 import PPO, SAC, TD3
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
@@ -90,7 +91,8 @@ def train(
         raise ValueError(f"timesteps ({timesteps}) and num_envs ({num_envs}) must be >= 1")
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)  # a small MLP: one thread, leaving the cores to the env kernel
-    venv = VecNormalize(VecMonitor(SB3VecEnv(EVGridVectorEnv(num_envs, config))))
+    vector_env = EVGridVectorEnv(num_envs, config, autoreset_mode=AutoresetMode.SAME_STEP)
+    venv = VecNormalize(VecMonitor(SB3VecEnv(vector_env)))
     venv.seed(seed)
     kwargs = {}
     if algo == "ppo":
