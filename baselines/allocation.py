@@ -30,7 +30,7 @@ def allocate(
     request_kw: np.ndarray,
     priority: np.ndarray,
     cap_kw: np.ndarray,
-    conn_charger: np.ndarray,
+    connector_charger: np.ndarray,
     charger_kw: np.ndarray,
     conn_station: np.ndarray,
     station_kw: np.ndarray,
@@ -51,7 +51,7 @@ def allocate(
         request_kw: requested power per connector, kW, shape (C,); <= 0 means none.
         priority: per connector, lower is served first, shape (C,).
         cap_kw: the most each connector can take now (its EV's max power), kW, shape (C,).
-        conn_charger: charger index of each connector, int, shape (C,).
+        connector_charger: charger index of each connector, int, shape (C,).
         charger_kw: power each charger can still give, shared by its connectors, kW, (K,).
         conn_station: station index of each connector, int, shape (C,).
         station_kw: power the EVs of each station may draw in total, kW, shape (S,).
@@ -73,7 +73,7 @@ def allocate(
     active = active.tolist()
     want = target.tolist()
     rate = [1.0] * len(want) if weights is None else weights.tolist()
-    charger = conn_charger.tolist()
+    charger = connector_charger.tolist()
     station = conn_station.tolist()
     charger_left = np.maximum(charger_kw, 0.0).tolist()
     station_left = np.maximum(station_kw, 0.0).tolist()

@@ -153,10 +153,10 @@ class Heuristic:
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
         self.n_connectors, self.n_stations = scenario.n_connectors, scenario.n_stations
-        self.conn_charger = scenario.conn_charger
+        self.connector_charger = scenario.connector_charger
         self.conn_station = scenario.connector_station
         self.charger_kw = scenario.charger_f[L.CH_MAX_KW]
-        self.efficiency = scenario.charger_f[L.CH_EFFICIENCY][scenario.conn_charger]
+        self.efficiency = scenario.charger_f[L.CH_EFFICIENCY][scenario.connector_charger]
         self.rated_kw = scenario.connector_rated_kw
         station_f = scenario.station_f
         self.grid_kw = station_f[L.ST_GRID_KW]
@@ -170,7 +170,7 @@ class Heuristic:
         # charger's power and of its station's grid capacity
         ones = np.ones(self.n_connectors)
         self.share_kw = np.minimum(
-            (self.charger_kw / self.per_charger(ones))[self.conn_charger],
+            (self.charger_kw / self.per_charger(ones))[self.connector_charger],
             (self.grid_kw / self.per_station(ones))[self.conn_station],
         )
         # the env's BESS limits (core.battery.power_limits_kw: constant power between the soc
@@ -256,7 +256,7 @@ class Heuristic:
             station_kw = station_kw - self.per_station(already_kw)
             feeder_kw = feeder_kw - already_kw.sum()
         return allocate(
-            request_kw, priority, cap_kw, self.conn_charger, charger_kw,
+            request_kw, priority, cap_kw, self.connector_charger, charger_kw,
             self.conn_station, station_kw, feeder_kw, weights,
         )  # fmt: skip
 
@@ -266,7 +266,7 @@ class Heuristic:
 
     def per_charger(self, connector_kw: np.ndarray) -> np.ndarray:
         """Sum over each charger's connectors, shape (K,)."""
-        return np.bincount(self.conn_charger, connector_kw, minlength=self.charger_kw.shape[0])
+        return np.bincount(self.connector_charger, connector_kw, minlength=self.charger_kw.shape[0])
 
     def laxity(self, now: Now) -> np.ndarray:
         """ACN-Sim laxity, ticks: ticks left minus the ticks the energy still needed takes at
@@ -346,7 +346,7 @@ class Heuristic:
         share = np.where(
             (demand_kw > station_kw)[self.conn_station],
             station_share[self.conn_station],
-            charger_share[self.conn_charger],
+            charger_share[self.connector_charger],
         )
         return np.minimum(ev_max, share)
 

@@ -142,7 +142,7 @@ def env_energy(env: EVGridEnv, day: Day, algorithm: str) -> tuple[np.ndarray, li
     n_evs = env.episode_plan().ev.shape[1]
     if n_evs != len(day.sessions):
         raise RuntimeError(f"{day.start.date()}: {n_evs} EVs for {len(day.sessions)} sessions")
-    efficiency = sc.charger_f[L.CH_EFFICIENCY, sc.conn_charger]
+    efficiency = sc.charger_f[L.CH_EFFICIENCY, sc.connector_charger]
     delivered = np.zeros(n_evs)
     connector = np.full(n_evs, -1)
     done = False

@@ -457,7 +457,7 @@ class OfferWeights(_Strict):
 
 
 class ReservationConfig(_Strict):
-    """Charging reservations by contract net (``core.reservation``); ``reservation: on`` is
+    """Charging reservations by contract net (``core.contract_net``); ``reservation: on`` is
     short for ``{enabled: true}`` with these defaults."""
 
     enabled: bool = False

@@ -15,14 +15,16 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from evgrid_gym import observation
 from evgrid_gym.arrivals import TraceArrivals, make_arrivals
 from evgrid_gym.config import ScenarioConfig, ScenarioError
 from evgrid_gym.core import layout as L
-from evgrid_gym.core.tick import observation_size
+from evgrid_gym.core.observation import block_offsets
+from evgrid_gym.core.state import Static
 from evgrid_gym.faults import OutageSampler
 from evgrid_gym.inputs import Inputs
-from evgrid_gym.observation import Observation, unpack
-from evgrid_gym.reservations import RequestPlanner
+from evgrid_gym.observation import Observation
+from evgrid_gym.reservation_requests import RequestPlanner
 
 REWARD_PRESETS = {
     "profit": {
@@ -71,12 +73,12 @@ class Scenario:
 
     Attributes:
         config: the validated config.
-        cfg: scalar parameters, shape (N_CFG,).
-        conn_charger: charger index per connector, int64, shape (C,).
-        charger_f: charger parameters, shape (N_CHARGER_FIELDS, K).
-        charger_station: station index per charger, int64, shape (K,).
-        station_f: station parameters, shape (N_STATION_FIELDS, S).
-        reward_weights: weight of each KPI in the reward, shape (N_KPI,).
+        static: the core's :class:`~evgrid_gym.core.state.Static` group of this scenario;
+            its arrays are also the attributes ``cfg`` (scalar parameters, (N_CFG,)),
+            ``connector_charger`` (charger index per connector, int64, (C,)), ``charger_f``
+            ((N_CHARGER_FIELDS, K)), ``charger_station`` (station index per charger, int64,
+            (K,)), ``station_f`` ((N_STATION_FIELDS, S)) and ``reward_weights`` (each KPI's
+            weight in the reward, (N_KPI,)).
         connector_rated_kw: rated power of each connector's charger, kW, shape (C,).
         connector_station: station index per connector, int64, shape (C,).
         station_connectors: connectors per station, int64, shape (S,).
@@ -94,13 +96,13 @@ class Scenario:
         c = self.config = config
         chargers = [(s, ch) for s, st in enumerate(c.stations) for ch in st.chargers]
         chargers = [(s, ch) for s, ch in chargers for _ in range(ch.count)]
-        self.charger_station = _readonly(np.array([s for s, _ in chargers], dtype=np.int64))
-        self.conn_charger = _readonly(
+        charger_station = _readonly(np.array([s for s, _ in chargers], dtype=np.int64))
+        connector_charger = _readonly(
             np.repeat(
                 np.arange(len(chargers), dtype=np.int64), [ch.connectors for _, ch in chargers]
             )
         )
-        self.connector_station = _readonly(self.charger_station[self.conn_charger])
+        self.connector_station = _readonly(charger_station[connector_charger])
         self.station_connectors = _readonly(
             np.bincount(self.connector_station, minlength=len(c.stations))
         )
@@ -114,26 +116,28 @@ class Scenario:
                 c.stations[s].grid_capacity_kw / self.station_connectors[s],
                 ch.max_power_kw / ch.connectors,
             )
-        self.charger_f = _readonly(charger_f)
         self.connector_ids = [
             i
             for st in c.stations
             for ch in st.chargers
             for i in ch.ids or [None] * (ch.count * ch.connectors)
         ]
-        self.station_f = _readonly(self._station_params())
-        self.cfg = _readonly(self._scalar_params())
+        station_f = self._station_params()
+        cfg = self._scalar_params()
         weights = np.zeros(L.N_KPI)
         preset = c.reward.weights if c.reward.name == "custom" else REWARD_PRESETS[c.reward.name]
         for name, weight in preset.items():
             weights[L.KPI[name]] = weight
-        self.reward_weights = _readonly(weights)
-        self.connector_rated_kw = _readonly(charger_f[L.CH_MAX_KW, self.conn_charger])
+        self.static = Static(
+            *map(_readonly, (cfg, connector_charger, charger_f, charger_station, station_f)),
+            _readonly(weights), _readonly(self._observation_offsets(cfg, charger_f, station_f)),
+        )  # fmt: skip
+        self.connector_rated_kw = _readonly(charger_f[L.CH_MAX_KW, connector_charger])
         self.inputs = Inputs(c, self.n_exo_ticks)
         self.arrivals = make_arrivals(c, self.connector_ids, self.connector_station)
-        self.requests = RequestPlanner(c, self.station_f[[L.ST_X_KM, L.ST_Y_KM]])
+        self.requests = RequestPlanner(c, station_f[[L.ST_X_KM, L.ST_Y_KM]])
         self.outages = OutageSampler(c, charger_f.shape[1], self.n_stations, self.n_exo_ticks)
-        low, high = self._observation_bounds()
+        low, high = observation.bounds(self.static.obs_offsets, self._observation_limits())
         self.observation_low, self.observation_high = _readonly(low), _readonly(high)
         self.split_days = self._split_days()
         self.episode_days = self._episode_days()
@@ -191,7 +195,14 @@ class Scenario:
 
     @property
     def n_connectors(self) -> int:
-        return self.conn_charger.shape[0]
+        return self.connector_charger.shape[0]
+
+    cfg = property(lambda self: self.static.cfg)
+    connector_charger = property(lambda self: self.static.connector_charger)
+    charger_f = property(lambda self: self.static.charger_f)
+    charger_station = property(lambda self: self.static.charger_station)
+    station_f = property(lambda self: self.static.station_f)
+    reward_weights = property(lambda self: self.static.reward_weights)
 
     @property
     def n_stations(self) -> int:
@@ -211,17 +222,26 @@ class Scenario:
         """Hourly buckets of upcoming reservations per station in the observation."""
         return int(self.cfg[L.CFG_RESERVATION_HOURS])
 
-    @property
-    def n_outage_rows(self) -> int:
-        """Outage rows in the observation: K + S + 1 when faults are on, else 0."""
-        return (self.n_chargers + self.n_stations + 1) * int(self.config.faults.enabled)
+    def unpack(self, obs: np.ndarray) -> Observation:
+        """Named views of an observation of this scenario (:func:`evgrid_gym.observation.unpack`).
 
-    def unpack(self, observation: np.ndarray) -> Observation:
-        """Named views of an observation of this scenario (``observation.unpack``)."""
-        return unpack(
-            observation, self.n_connectors, self.n_stations, self.reservation_hours,
-            self.n_outage_rows,
-        )  # fmt: skip
+        Raises:
+            ValueError: ``obs`` does not have this scenario's observation shape.
+        """
+        return observation.unpack(obs, self.static.obs_offsets, self.n_stations)
+
+    def _observation_offsets(self, cfg, charger_f, station_f) -> np.ndarray:
+        """Where each block of the observation starts (``core.observation.block_offsets``)."""
+        dims = {
+            "C": self.connector_station.shape[0],
+            "S": station_f.shape[1],
+            "K": charger_f.shape[1],
+            "F": self.config.observation.forecast_ticks,
+            "H": int(cfg[L.CFG_RESERVATION_HOURS]),
+        }
+        features = {"reservations"} if self.config.reservation.enabled else set()
+        features |= {"faults"} if self.config.faults.enabled else set()
+        return block_offsets(dims, features)
 
     @property
     def n_exo_ticks(self) -> int:
@@ -232,52 +252,26 @@ class Scenario:
         """Installed wind (the maximum of each turbine's power curve) + PV power, kW."""
         return self.inputs.renewable_high_kw
 
-    def _observation_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        c = self.config
-        n_c, n_s, n_f = self.n_connectors, self.n_stations, c.observation.forecast_ticks
-        station_rated = np.bincount(
-            self.connector_station, weights=self.connector_rated_kw, minlength=n_s
-        )
-        # at most every connector of the station reserved anew each tick of the hour
-        reservations_per_hour = np.repeat(
-            self.station_connectors * round(1.0 / c.dt_h),
-            self.reservation_hours,
-        )
+    def _observation_limits(self) -> dict[str, float | np.ndarray]:
+        """The scenario quantities the observation's bounds name (``core.observation``)."""
         price_low, price_high = self.inputs.price_range
-        low = np.concatenate(
-            [
-                np.zeros(5 * n_c + n_s),
-                -station_rated,
-                [-1.0, -1.0],
-                np.full(n_f + 1, price_low),
-                np.zeros(n_f + 2 + n_s * self.reservation_hours + self.n_outage_rows),
-            ]
-        )
-        high = np.concatenate(
-            [
-                np.ones(2 * n_c),
-                np.full(n_c, self.arrivals.max_battery_kwh),
-                np.full(n_c, c.episode_ticks),
-                self.connector_rated_kw,
-                np.ones(n_s),
-                self.station_f[L.ST_GRID_KW] + self.station_f[L.ST_BESS_KW],
-                [1.0, 1.0],
-                np.full(n_f + 1, price_high),
-                np.full(n_f + 1, self.inputs.renewable_high_kw),
-                [self.inputs.household_high_kw],
-                reservations_per_hour,
-                np.ones(self.n_outage_rows),
-            ]
-        )
-        assert (
-            low.shape
-            == high.shape
-            == (observation_size(n_c, n_s, n_f, self.reservation_hours, self.n_outage_rows),)
-        )
-        # A feature that is constant in this scenario (a fixed price, no turbines, no
-        # households) still gets a unit-wide range: Gymnasium's checkers warn on low == high.
-        high = np.where(high > low, high, low + 1.0)
-        return low.astype(np.float32), high.astype(np.float32)
+        return {
+            "max_battery_kwh": self.arrivals.max_battery_kwh,
+            "episode_ticks": self.config.episode_ticks,
+            "connector_rated_kw": self.connector_rated_kw,
+            "station_rated_kw": np.bincount(
+                self.connector_station, weights=self.connector_rated_kw, minlength=self.n_stations
+            ),
+            "station_supply_kw": self.station_f[L.ST_GRID_KW] + self.station_f[L.ST_BESS_KW],
+            "price_low": price_low,
+            "price_high": price_high,
+            "renewable_high_kw": self.inputs.renewable_high_kw,
+            "household_high_kw": self.inputs.household_high_kw,
+            # at most every connector of the station reserved anew each tick of the hour
+            "reservations_per_hour": np.repeat(
+                self.station_connectors * round(1.0 / self.config.dt_h), self.reservation_hours
+            ),
+        }
 
     def _days_between(self, first: datetime.date, last: datetime.date) -> tuple[datetime.date, ...]:
         """The days from ``first`` to ``last``; for replayed sessions only those with arrivals."""

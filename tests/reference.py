@@ -19,6 +19,8 @@ import numpy as np
 
 from evgrid_gym.core import layout as L
 from evgrid_gym.core import tick as core_tick
+from evgrid_gym.core.observation import block_offsets
+from evgrid_gym.core.state import Episode, Outputs, State, Static
 
 # --------------------------------------------------------------------------------------------
 # Battery: two-stage CC-CV (ACN-Sim Linear2StageBattery), efficiency, discharge
@@ -178,7 +180,7 @@ def project(
     conn_kw,
     conn_low_kw,
     conn_high_kw,
-    conn_charger,
+    connector_charger,
     charger_max_kw,
     charger_station,
     bess_kw,
@@ -211,7 +213,7 @@ def project(
     n_stations = len(bess)
 
     connectors_of = defaultdict(list)
-    for c, k in enumerate(conn_charger):
+    for c, k in enumerate(connector_charger):
         connectors_of[int(k)].append(c)
     for k, members in connectors_of.items():
         drawn = sum(abs(conn[c]) for c in members)
@@ -222,7 +224,7 @@ def project(
 
     # every power entry of a station: ("conn", c) or ("bess", s)
     entries = {s: [("bess", s)] for s in range(n_stations)}
-    for c, k in enumerate(conn_charger):
+    for c, k in enumerate(connector_charger):
         entries[int(charger_station[int(k)])].append(("conn", c))
 
     def get(entry):
@@ -436,13 +438,13 @@ class RefSim:
     ``packed_conn()`` and ``packed_res()`` render the connectors and reservations in the
     ``conn`` and ``res`` layouts of :mod:`evgrid_gym.core.layout` for comparison.
 
-    Reservations follow the rules of the ``core/reservation.py`` docstring, faults those of
+    Reservations follow the rules of the ``core/contract_net.py`` docstring, faults those of
     the ``core/tick.py`` docstring. Where the rules leave the order open, the requests of one
     tick are handled one EV after the other in the order of the EV table (each sees the
     reservations confirmed before it), before the tick's arrivals.
     """
 
-    def __init__(self, cfg, conn_charger, charger_f, charger_station, station_f, exo, ev,
+    def __init__(self, cfg, connector_charger, charger_f, charger_station, station_f, exo, ev,
                  reward_weights, outage=None):  # fmt: skip
         cfg = [float(x) for x in cfg]
         self.dt_h = cfg[L.CFG_DT_H]
@@ -480,8 +482,8 @@ class RefSim:
             }
             for k in range(len(charger_station))
         ]
-        self.conn_charger = [int(k) for k in conn_charger]
-        self.conn_station = [self.chargers[k]["station"] for k in self.conn_charger]
+        self.connector_charger = [int(k) for k in connector_charger]
+        self.conn_station = [self.chargers[k]["station"] for k in self.connector_charger]
         self.stations = [
             {
                 name: float(station_f[field, s])
@@ -533,7 +535,7 @@ class RefSim:
             for e in range(ev.shape[1])
         ]
         self.weights = {name: float(reward_weights[i]) for i, name in enumerate(L.KPI_NAMES)}
-        self.n_conn = len(self.conn_charger)
+        self.n_conn = len(self.connector_charger)
         self.n_st = len(self.stations)
         n_ch = len(self.chargers)
         if outage is None:
@@ -594,7 +596,7 @@ class RefSim:
 
     def _plug(self, e, c, tariff):
         ev = self.evs[e]
-        charger = self.chargers[self.conn_charger[c]]
+        charger = self.chargers[self.connector_charger[c]]
         ev_kw = ev["dc_kw"] if charger["dc"] else ev["ac_kw"]
         self.slots[c] = {
             "ev": e,
@@ -616,9 +618,9 @@ class RefSim:
 
     def _up(self, c, t):
         """Connector ``c``'s charger is up at tick ``t``."""
-        return self.conn_charger[c] not in self.charger_down[t]
+        return self.connector_charger[c] not in self.charger_down[t]
 
-    # --- reservations (core/reservation.py docstring) ---------------------------------------
+    # --- reservations (core/contract_net.py docstring) ---------------------------------------
 
     def _committed_ticks(self, c, start, end, skip_ev):
         """Ticks of ``[start, end)`` during which connector ``c`` is committed: to its plugged
@@ -643,12 +645,12 @@ class RefSim:
         committed = {c: self._committed_ticks(c, start, end, e) for c in members}
         utilisation = sum(committed.values()) / (len(members) * window)
         committed_kw = (
-            sum(committed[c] * self.chargers[self.conn_charger[c]]["max_kw"] for c in members)
+            sum(committed[c] * self.chargers[self.connector_charger[c]]["max_kw"] for c in members)
             / window
         )
 
         def power_kw(c):
-            charger = self.chargers[self.conn_charger[c]]
+            charger = self.chargers[self.connector_charger[c]]
             return min(ev["dc_kw"] if charger["dc"] else ev["ac_kw"], charger["max_kw"])
 
         free = [c for c in members if committed[c] == 0.0 and self._up(c, self.tick)]
@@ -656,7 +658,7 @@ class RefSim:
         energy = 0.0
         if connector >= 0:
             headroom_kw = max(st["grid_kw"] + st["bess_kw"] - committed_kw, 0.0)
-            efficiency = self.chargers[self.conn_charger[connector]]["eff"]
+            efficiency = self.chargers[self.connector_charger[connector]]["eff"]
             energy = min(
                 self._need_kwh(e),
                 min(power_kw(connector), headroom_kw) * window * self.dt_h * efficiency,
@@ -804,7 +806,7 @@ class RefSim:
             return 0.0, 0.0
         return power_range_kw(
             slot["soc"], slot["battery_kwh"], slot["soc_target"], slot["max_kw"], slot["v2g_kw"],
-            self.chargers[self.conn_charger[c]]["eff"], self.transition_soc, self.v2g_soc_min,
+            self.chargers[self.connector_charger[c]]["eff"], self.transition_soc, self.v2g_soc_min,
             self.dt_h,
         )  # fmt: skip
 
@@ -814,7 +816,7 @@ class RefSim:
         slot = self.slots[c]
         if pilot_kw <= 0.0 or slot is None:
             return pilot_kw
-        eff = self.chargers[self.conn_charger[c]]["eff"]
+        eff = self.chargers[self.connector_charger[c]]["eff"]
         gain = pilot_charge_gain_kwh(
             slot["soc"], slot["battery_kwh"], pilot_kw, slot["max_kw"], eff,
             self.transition_soc, self.dt_h,
@@ -853,7 +855,7 @@ class RefSim:
         # a charger down delivers nothing (what its EV could have taken is booked)
         requested, ranges = [], []
         for c in range(self.n_conn):
-            charger = self.chargers[self.conn_charger[c]]
+            charger = self.chargers[self.connector_charger[c]]
             low, high = self.connector_range_kw(c)
             if self.conn_station[c] in links_down:
                 requested.append(charger["fallback_kw"])
@@ -886,7 +888,7 @@ class RefSim:
 
         household_kw = self.exo["household_kw"][t]
         power, bess_power, net, overload_kw = project(
-            requested, [r[0] for r in ranges], [r[1] for r in ranges], self.conn_charger,
+            requested, [r[0] for r in ranges], [r[1] for r in ranges], self.connector_charger,
             [ch["max_kw"] for ch in self.chargers], [ch["station"] for ch in self.chargers],
             bess_requested, [r[0] for r in bess_ranges], [r[1] for r in bess_ranges],
             [st["grid_kw"] for st in self.stations], household_kw, self.feeder_kw, self.soft,
@@ -933,7 +935,9 @@ class RefSim:
             if slot is None:
                 continue
             p = power[c]
-            delta, losses = battery_change_kwh(p, self.chargers[self.conn_charger[c]]["eff"], dt)
+            delta, losses = battery_change_kwh(
+                p, self.chargers[self.connector_charger[c]]["eff"], dt
+            )
             slot["soc"] = min(max(slot["soc"] + delta / slot["battery_kwh"], 0.0), 1.0)
             slot["delivered_kwh"] += delta
             kpi["ev_energy_kwh"] += delta
@@ -1057,7 +1061,7 @@ def random_scenario(
     often shows it in the observation. The key ``outage`` is always there (zeros when off).
     ``acn_pilot=True`` reads connector powers as ACN-Sim pilots (``battery.pilot: acn``).
     """
-    charger_station, charger_rows, conn_charger = [], [], []
+    charger_station, charger_rows, connector_charger = [], [], []
     for s in range(n_stations):
         for _ in range(rng.integers(1, 3)):
             k = len(charger_station)
@@ -1071,10 +1075,10 @@ def random_scenario(
                     0.0,  # fallback, below
                 ]
             )
-            conn_charger += [k] * int(rng.integers(1, 4))
+            connector_charger += [k] * int(rng.integers(1, 4))
     charger_f = np.array(charger_rows).T.copy()
     n_chargers = charger_f.shape[1]
-    conn_station = np.array(charger_station)[conn_charger]
+    conn_station = np.array(charger_station)[connector_charger]
     station_f = np.zeros((L.N_STATION_FIELDS, n_stations))
     for s in range(n_stations):
         rated = charger_f[L.CH_MAX_KW, np.array(charger_station) == s].sum()
@@ -1093,7 +1097,7 @@ def random_scenario(
     charger_f[L.CH_FALLBACK_KW] = np.minimum(
         station_f[L.ST_GRID_KW, charger_station]
         / np.bincount(conn_station, minlength=n_stations)[charger_station],
-        charger_f[L.CH_MAX_KW] / np.bincount(conn_charger, minlength=n_chargers),
+        charger_f[L.CH_MAX_KW] / np.bincount(connector_charger, minlength=n_chargers),
     )
     household_peak = rng.uniform(0.0, 60.0)
     total_rated = charger_f[L.CH_MAX_KW].sum()
@@ -1129,7 +1133,7 @@ def random_scenario(
     exo[L.EXO_WIND_KW] = exo[L.EXO_RENEWABLE_KW] * rng.choice([0.0, 1.0, rng.uniform()], n_exo)
 
     if n_evs is None:
-        n_evs = int(rng.integers(0, 4 * len(conn_charger) + 1))
+        n_evs = int(rng.integers(0, 4 * len(connector_charger) + 1))
     arrival = np.sort(rng.integers(0, n_ticks + 1, n_evs))
     ev = np.zeros((L.N_EV_FIELDS, n_evs))
     ev[L.EV_ARRIVAL] = arrival
@@ -1144,7 +1148,7 @@ def random_scenario(
     ev[L.EV_TARIFF] = rng.uniform(0.1, 0.6, n_evs)
     # a replayed trace names the connector (and its station); some EVs take any station
     ev[L.EV_CONNECTOR] = np.where(
-        rng.random(n_evs) < 0.2, rng.integers(0, len(conn_charger), n_evs), -1
+        rng.random(n_evs) < 0.2, rng.integers(0, len(connector_charger), n_evs), -1
     )
     asks = ev[L.EV_CONNECTOR] >= 0
     ev[L.EV_STATION, asks] = conn_station[ev[L.EV_CONNECTOR, asks].astype(int)]
@@ -1203,7 +1207,7 @@ def random_scenario(
         weights[L.KPI[name]] = w
     return {
         "cfg": cfg,
-        "conn_charger": np.array(conn_charger, dtype=np.int64),
+        "connector_charger": np.array(connector_charger, dtype=np.int64),
         "charger_f": charger_f,
         "charger_station": np.array(charger_station, dtype=np.int64),
         "station_f": station_f,
@@ -1247,12 +1251,12 @@ def hand_scenario(
     (11), ``dc_kw`` (50), ``tariff`` (0.4), ``x_km``, ``y_km`` (0), ``max_price`` (1.0).
     Nothing is ever down (``scenario["outage"]`` is zeros to edit); cfg as the keywords say.
     """
-    charger_rows, charger_station, conn_charger = [], [], []
+    charger_rows, charger_station, connector_charger = [], [], []
     station_f = np.zeros((L.N_STATION_FIELDS, len(stations)))
     for s, st in enumerate(stations):
         n_conn = 0
         for max_kw, n in st["chargers"]:
-            conn_charger += [len(charger_station)] * n
+            connector_charger += [len(charger_station)] * n
             charger_station.append(s)
             charger_rows.append([max_kw, 0.9, 0.0, 0.0, max_kw / n])
             n_conn += n
@@ -1321,7 +1325,7 @@ def hand_scenario(
         weights[L.KPI[name]] = w
     return {
         "cfg": cfg,
-        "conn_charger": np.array(conn_charger, dtype=np.int64),
+        "connector_charger": np.array(connector_charger, dtype=np.int64),
         "charger_f": np.array(charger_rows).T.copy(),
         "charger_station": np.array(charger_station, dtype=np.int64),
         "station_f": station_f,
@@ -1332,58 +1336,63 @@ def hand_scenario(
     }
 
 
-def n_outage_rows(scenario):
-    """Outage rows in the observation: K + S + 1 when ``CFG_OUTAGE_OBSERVATION``, else 0."""
-    if scenario["cfg"][L.CFG_OUTAGE_OBSERVATION] <= 0:
-        return 0
-    return scenario["charger_f"].shape[1] + scenario["station_f"].shape[1] + 1
+def observation_offsets(scenario):
+    """Where each observation block starts in a packed scenario (``core.observation``)."""
+    cfg = scenario["cfg"]
+    dims = {
+        "C": scenario["connector_charger"].shape[0],
+        "S": scenario["station_f"].shape[1],
+        "K": scenario["charger_f"].shape[1],
+        "F": int(cfg[L.CFG_FORECAST_TICKS]),
+        "H": int(cfg[L.CFG_RESERVATION_HOURS]),
+    }
+    features = {"reservations"} if cfg[L.CFG_RESERVATION] > 0 else set()
+    features |= {"faults"} if cfg[L.CFG_OUTAGE_OBSERVATION] > 0 else set()
+    return block_offsets(dims, features)
 
 
 class CoreSim:
-    """Holds the state arrays of one env and calls ``core.tick.reset/step`` on them.
+    """Holds the state groups of one env and calls ``core.tick.reset/step`` on them.
 
     ``scenario["outage"]`` is the outage timeline; missing, nothing is ever down.
     """
 
     def __init__(self, scenario):
         self.sc = dict(scenario)
-        n_conn = scenario["conn_charger"].shape[0]
+        n_conn = scenario["connector_charger"].shape[0]
         n_st = scenario["station_f"].shape[1]
         n_chargers = scenario["charger_f"].shape[1]
         if self.sc.get("outage") is None:
             self.sc["outage"] = np.zeros((scenario["exo"].shape[1], n_chargers + n_st + 1))
         cfg = scenario["cfg"]
         self.n_actions = n_conn + n_st * int(cfg[L.CFG_BESS_ACTION] > 0)
-        self.conn = np.zeros((L.N_CONN_FIELDS, n_conn))
-        self.res = np.zeros((L.N_RES_FIELDS, scenario["ev"].shape[1]))
-        self.bess_soc = np.zeros(n_st)
-        self.clock = np.zeros(L.N_CLOCK, dtype=np.int64)
-        self.kpi = np.zeros(L.N_KPI)
-        self.kpi_total = np.zeros(L.N_KPI)
-        self.station_out = np.zeros((L.N_STATION_OUT, n_st))
-        size = core_tick.observation_size(
-            n_conn, n_st, int(cfg[L.CFG_FORECAST_TICKS]), int(cfg[L.CFG_RESERVATION_HOURS]),
-            n_outage_rows(scenario),
+        offsets = observation_offsets(scenario)
+        self.static = Static(
+            cfg, scenario["connector_charger"], scenario["charger_f"],
+            scenario["charger_station"], scenario["station_f"], scenario["reward_weights"],
+            offsets,
         )  # fmt: skip
-        self.obs = np.zeros(size, dtype=np.float32)
+        self.episode = Episode(self.sc["exo"], self.sc["ev"], self.sc["outage"])
+        self.state = State.zeros(n_conn, n_st, scenario["ev"].shape[1])
+        self.out = Outputs.zeros(n_st, int(offsets[-1]))
         self.work = np.full(core_tick.workspace_size(n_conn, n_chargers, n_st), np.nan)
 
+    conn = property(lambda self: self.state.conn)
+    res = property(lambda self: self.state.res)
+    bess_soc = property(lambda self: self.state.bess_soc)
+    clock = property(lambda self: self.state.clock)
+    kpi = property(lambda self: self.out.kpi)
+    kpi_total = property(lambda self: self.out.kpi_total)
+    station_out = property(lambda self: self.out.station_out)
+    obs = property(lambda self: self.out.obs)
+
     def reset(self):
-        sc = self.sc
-        core_tick.reset(
-            sc["cfg"], sc["conn_charger"], sc["charger_f"], sc["charger_station"],
-            sc["station_f"], sc["exo"], sc["ev"], sc["outage"], self.conn, self.res,
-            self.bess_soc, self.clock, self.kpi, self.kpi_total, self.station_out, self.obs,
-            self.work,
-        )  # fmt: skip
+        core_tick.reset(*self.static, *self.episode, *self.state, *self.out, self.work)
 
     def step(self, action):
-        sc = self.sc
         return core_tick.step(
-            sc["cfg"], sc["conn_charger"], sc["charger_f"], sc["charger_station"],
-            sc["station_f"], sc["exo"], sc["ev"], sc["outage"], sc["reward_weights"], self.conn,
-            self.res, self.bess_soc, self.clock, self.kpi, self.kpi_total, self.station_out,
-            np.asarray(action, dtype=np.float64), self.obs, self.work,
+            *self.static, *self.episode, *self.state, *self.out,
+            np.asarray(action, dtype=np.float64), self.work,
         )  # fmt: skip
 
     @property

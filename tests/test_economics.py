@@ -83,7 +83,7 @@ def _restoring_action(core, kind, index, target_kwh):
     energy, _ = _battery_state(core, kind, index)
     dt = core.sc["cfg"][L.CFG_DT_H]
     if kind == "conn":
-        k = core.sc["conn_charger"][index]
+        k = core.sc["connector_charger"][index]
         eff, rated = core.sc["charger_f"][L.CH_EFFICIENCY, k], core.sc["charger_f"][L.CH_MAX_KW, k]
     else:
         station_f = core.sc["station_f"]
@@ -101,7 +101,7 @@ def test_a_cycle_never_beats_the_same_policy_without_it():
     checked = 0
     for _ in range(400):
         sc = _one_price_scenario(rng)
-        n_conn = sc["conn_charger"].size
+        n_conn = sc["connector_charger"].size
         n_actions = n_conn + sc["station_f"].shape[1]
         actions = rng.uniform(-1.0, 1.0, (6, n_actions))
         base = ref.CoreSim(sc)

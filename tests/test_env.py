@@ -440,3 +440,30 @@ def test_package_exports():
     for name in ("EVGridEnv", "Scenario", "ScenarioConfig", "ScenarioError", "load_scenario"):
         assert hasattr(evgrid_gym, name), name
     assert ENV_ID in gym.registry
+
+
+def test_readme_observation_table_is_the_spec():
+    """The README's observation table is the one ``core.observation.BLOCKS`` generates."""
+    from pathlib import Path
+
+    from evgrid_gym.observation import markdown_table
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert markdown_table() in readme
+
+
+def test_observation_blocks_follow_the_spec(tiny_scenario):
+    """Each named view has the length its block's size gives, in order, without gaps."""
+    from evgrid_gym.core.observation import BLOCKS, block_size
+
+    env = EVGridEnv(tiny_scenario({"reservation": {"enabled": True, "observation_hours": 3},
+                                   "faults": {"charger_probability": 0.1}}))  # fmt: skip
+    sc = env.scenario
+    observation, _ = env.reset(seed=0)
+    view = sc.unpack(observation)
+    dims = {"C": sc.n_connectors, "S": sc.n_stations, "K": sc.n_chargers, "H": 3,
+            "F": sc.config.observation.forecast_ticks}  # fmt: skip
+    lengths = [np.size(getattr(view, block.name)) for block in BLOCKS]
+    assert lengths == [block_size(block.size, dims) for block in BLOCKS]
+    assert sum(lengths) == observation.shape[0]
+    assert view.reservations.shape == (sc.n_stations, 3)

@@ -94,11 +94,11 @@ def _episode_kw(name: str, env: EVGridEnv, **options) -> tuple[np.ndarray, dict]
 # --- the allocation rule -------------------------------------------------------------------
 
 
-def _alloc(request, priority, cap, conn_charger, charger_kw, conn_station, station_kw, feeder,
+def _alloc(request, priority, cap, connector_charger, charger_kw, conn_station, station_kw, feeder,
            weights=None):  # fmt: skip
     return allocate(
         np.asarray(request, float), np.asarray(priority, float), np.asarray(cap, float),
-        np.asarray(conn_charger), np.asarray(charger_kw, float), np.asarray(conn_station),
+        np.asarray(connector_charger), np.asarray(charger_kw, float), np.asarray(conn_station),
         np.asarray(station_kw, float), feeder, None if weights is None else np.asarray(weights),
     )  # fmt: skip
 

@@ -160,7 +160,7 @@ def test_replay_respects_every_hard_limit_and_is_never_projected(name, seed):
     cfg, n_c, n_s = sc.cfg, sc.n_connectors, sc.n_stations
     dt = cfg[L.CFG_DT_H]
     _, states = _replay(env, seed, schedule.actions)
-    eta = sc.charger_f[L.CH_EFFICIENCY, sc.conn_charger]
+    eta = sc.charger_f[L.CH_EFFICIENCY, sc.connector_charger]
     bess = sc.station_f
     tol = 1e-6
     for t in range(len(states) - 1):
@@ -172,7 +172,7 @@ def test_replay_respects_every_hard_limit_and_is_never_projected(name, seed):
         # every entry within [-1, 1]; chargers share their power
         assert np.all(np.abs(action) <= 1.0)
         charger_kw = np.bincount(
-            sc.conn_charger, weights=np.abs(conn_kw), minlength=sc.charger_f.shape[1]
+            sc.connector_charger, weights=np.abs(conn_kw), minlength=sc.charger_f.shape[1]
         )
         assert np.all(charger_kw <= sc.charger_f[L.CH_MAX_KW] * (1 + 1e-12))
         # the env applied exactly what was asked: station net = sum of requested powers

@@ -10,7 +10,7 @@ from evgrid_gym.core.projection import project_power, scratch_size
 TOL = 1e-9
 
 
-def _project(conn_kw, low, high, conn_charger, charger_max, charger_station, bess_kw=None,
+def _project(conn_kw, low, high, connector_charger, charger_max, charger_station, bess_kw=None,
              bess_low=None, bess_high=None, grid=None, household=0.0, feeder=1e9,
              soft=False, fixed=None):  # fmt: skip
     """Calls the kernel on copies; returns ``(conn_kw, bess_kw, station_net_kw, overload_kw)``."""
@@ -23,7 +23,7 @@ def _project(conn_kw, low, high, conn_charger, charger_max, charger_station, bes
         conn,
         np.array(low, dtype=float),
         np.array(high, dtype=float),
-        np.array(conn_charger, dtype=np.int64),
+        np.array(connector_charger, dtype=np.int64),
         np.array(charger_max, dtype=float),
         np.array(charger_station, dtype=np.int64),
         bess,
@@ -167,10 +167,10 @@ def _random_case(rng):
     n_st = int(rng.integers(1, 4))
     n_ch = int(rng.integers(n_st, 3 * n_st + 1))
     charger_station = np.concatenate([np.arange(n_st), rng.integers(0, n_st, n_ch - n_st)])
-    conn_charger = np.concatenate(
+    connector_charger = np.concatenate(
         [np.arange(n_ch), rng.integers(0, n_ch, int(rng.integers(0, 2 * n_ch + 1)))]
     )
-    n_c = conn_charger.size
+    n_c = connector_charger.size
     charger_max = rng.choice([7.4, 11.0, 22.0, 50.0], n_ch)
     high = np.where(rng.random(n_c) < 0.2, 0.0, rng.uniform(0.0, 60.0, n_c))
     low = np.where(rng.random(n_c) < 0.5, 0.0, -rng.uniform(0.0, 20.0, n_c))
@@ -178,10 +178,10 @@ def _random_case(rng):
     bess_low = -np.where(rng.random(n_st) < 0.3, 0.0, rng.uniform(0.0, 60.0, n_st))
     rated = np.bincount(charger_station, weights=charger_max, minlength=n_st)
     case = {
-        "conn_kw": rng.uniform(-1.0, 1.0, n_c) * charger_max[conn_charger] * 1.2,
+        "conn_kw": rng.uniform(-1.0, 1.0, n_c) * charger_max[connector_charger] * 1.2,
         "conn_low_kw": low,
         "conn_high_kw": high,
-        "conn_charger": conn_charger.astype(np.int64),
+        "connector_charger": connector_charger.astype(np.int64),
         "charger_max_kw": charger_max,
         "charger_station": charger_station.astype(np.int64),
         "bess_kw": rng.uniform(-70.0, 70.0, n_st),
@@ -237,11 +237,11 @@ def test_limits_hold():
         assert np.all(np.abs(bess) <= np.abs(bess_clipped) + eps)
         # 2. chargers
         drawn = np.bincount(
-            case["conn_charger"], weights=np.abs(conn), minlength=case["charger_max_kw"].size
+            case["connector_charger"], weights=np.abs(conn), minlength=case["charger_max_kw"].size
         )
         assert np.all(drawn <= case["charger_max_kw"] + eps)
         # the reported station nets are the sums of the entries
-        conn_station = case["charger_station"][case["conn_charger"]]
+        conn_station = case["charger_station"][case["connector_charger"]]
         sums = np.bincount(conn_station, weights=conn, minlength=bess.size) + bess
         assert_allclose(net, sums, rtol=TOL, atol=eps)
         feeder_excess = case["household_kw"] + net.sum() - case["feeder_kw"]

@@ -151,7 +151,7 @@ def test_station_layout_fits_without_overlap(stations, min_cell):
 def test_charger_connectors_groups_by_station():
     env = EVGridEnv("default")
     sc = env.scenario
-    assert charger_connectors(sc.conn_charger, sc.charger_station, sc.n_stations) == [
+    assert charger_connectors(sc.connector_charger, sc.charger_station, sc.n_stations) == [
         [2, 2, 2, 2],
         [2, 2, 2, 2],
     ]

@@ -71,8 +71,8 @@ def _expected_powers(env, action) -> tuple[np.ndarray, float]:
     """The env's applied connector and BESS powers for ``action`` now, by the reference."""
     sc = env.scenario
     cfg = sc.cfg
-    dt_h, conn, bess_soc = cfg[L.CFG_DT_H], env._conn, env._bess_soc  # env state before the step
-    eff = sc.charger_f[L.CH_EFFICIENCY][sc.conn_charger]
+    dt_h, conn, bess_soc = cfg[L.CFG_DT_H], env.state.conn, env.state.bess_soc  # before the step
+    eff = sc.charger_f[L.CH_EFFICIENCY][sc.connector_charger]
     low, high = np.zeros(sc.n_connectors), np.zeros(sc.n_connectors)
     for c in np.flatnonzero(conn[L.CN_OCCUPIED] > 0):
         low[c], high[c] = reference.power_range_kw(
@@ -92,9 +92,9 @@ def _expected_powers(env, action) -> tuple[np.ndarray, float]:
     bess_kw = [action[sc.n_connectors] * st[L.ST_BESS_KW, 0] if sc.n_actions > sc.n_connectors
                else 0.0]  # fmt: skip
     conn_kw, bess, _, _ = reference.project(
-        action[: sc.n_connectors] * sc.connector_rated_kw, low, high, sc.conn_charger,
+        action[: sc.n_connectors] * sc.connector_rated_kw, low, high, sc.connector_charger,
         sc.charger_f[L.CH_MAX_KW], sc.charger_station, bess_kw, [bess_range[0]],
-        [bess_range[1]], st[L.ST_GRID_KW], env._exo[L.EXO_HOUSEHOLD_KW, env._clock[0]],
+        [bess_range[1]], st[L.ST_GRID_KW], env.episode.exo[L.EXO_HOUSEHOLD_KW, env.state.clock[0]],
         cfg[L.CFG_FEEDER_KW], False,
     )  # fmt: skip
     return np.array(conn_kw), bess[0]
@@ -134,7 +134,7 @@ def replay(scenario: str, policy: str, db, agent: str | None = None) -> dict:
     station = config.stations[0].id
     chargers = client.get(f"/stations/{station}").json()["chargers"]
     connectors = [(ch, cid) for ch in chargers for cid in ch["connector_ids"]]
-    eff = sc.charger_f[L.CH_EFFICIENCY][sc.conn_charger]
+    eff = sc.charger_f[L.CH_EFFICIENCY][sc.connector_charger]
     session_of: dict[int, str] = {}  # EV -> session id
     expected_kwh = np.zeros(plan.ev.shape[1])
     counts = {"allocations": 0, "charging": 0, "closed": 0, "boosted": 0}
@@ -173,8 +173,8 @@ def replay(scenario: str, policy: str, db, agent: str | None = None) -> dict:
         action = sim.act(observation, info)
         expected_kw, expected_bess_kw = _expected_powers(env, action)
         observation, _, _, _, info = env.step(action)
-        staying = env._conn[L.CN_EV] == plan.connector_ev[t]  # still plugged after the step
-        np.testing.assert_allclose(env._conn[L.CN_POWER_KW][staying], expected_kw[staying],
+        staying = env.state.conn[L.CN_EV] == plan.connector_ev[t]  # still plugged after the step
+        np.testing.assert_allclose(env.state.conn[L.CN_POWER_KW][staying], expected_kw[staying],
                                    atol=1e-9, err_msg="reference vs env")  # fmt: skip
         assert abs(info["station_bess_kw"][0] - expected_bess_kw) <= 1e-9
 

@@ -156,7 +156,7 @@ def test_matches_reference_bundled_scenario(name):
     rng = np.random.default_rng(32)
     _, exo, ev, outage = sc.sample_episode(rng)
     scenario = {
-        "cfg": sc.cfg, "conn_charger": sc.conn_charger, "charger_f": sc.charger_f,
+        "cfg": sc.cfg, "connector_charger": sc.connector_charger, "charger_f": sc.charger_f,
         "charger_station": sc.charger_station, "station_f": sc.station_f, "exo": exo, "ev": ev,
         "reward_weights": sc.reward_weights, "outage": outage,
     }  # fmt: skip
@@ -310,7 +310,7 @@ def test_last_tick_unplugs_everybody():
 def test_arrivals_take_the_asked_connector_then_the_first_free_one():
     # station 0: charger 0 (connectors 0, 1); station 1: charger 1 (connectors 2, 3)
     scenario = _hand_scenario(n_evs=7)
-    scenario["conn_charger"] = np.array([0, 0, 1, 1], dtype=np.int64)
+    scenario["connector_charger"] = np.array([0, 0, 1, 1], dtype=np.int64)
     scenario["charger_f"] = np.repeat(scenario["charger_f"], 2, axis=1)
     scenario["charger_station"] = np.array([0, 1], dtype=np.int64)
     scenario["station_f"] = np.repeat(scenario["station_f"], 2, axis=1)

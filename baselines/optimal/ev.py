@@ -212,7 +212,7 @@ def plugged(
     """
     tt, cc, ee = _plugged(plan, window)
     charger_f, ev = scenario.charger_f, plan.ev
-    charger = scenario.conn_charger[cc]
+    charger = scenario.connector_charger[cc]
     rated = charger_f[L.CH_MAX_KW, charger]
     is_dc = charger_f[L.CH_IS_DC, charger] > 0.0
     p_max = np.minimum(np.where(is_dc, ev[L.EV_MAX_DC_KW, ee], ev[L.EV_MAX_AC_KW, ee]), rated)

@@ -146,13 +146,13 @@ class MPCPolicy:
         sc = self.scenario
         tick = int(info["tick"])
         if self._actions is None or tick - self._start >= self.replan_every:
-            n_c, n_s = sc.n_connectors, sc.n_stations
-            soc = observation[n_c : 2 * n_c].astype(np.float64)
+            now = sc.unpack(np.asarray(observation, dtype=np.float64))
+            soc = now.soc
             energy = {}
             for c, e in enumerate(np.asarray(info["connector_ev"]).tolist()):
                 if e >= 0:
                     energy[e] = float(soc[c]) * float(self._plan.ev[L.EV_BATTERY_KWH, e])
-            bess_soc = observation[5 * n_c : 5 * n_c + n_s].astype(np.float64)
+            bess_soc = now.bess_soc
             n_total = sc.config.episode_ticks
             model = build_model(
                 sc,

@@ -39,3 +39,12 @@ def on_first_compile(notify: Callable[[], None]):
 
     with event.install_listener("numba:compile", Listener()):
         yield
+
+
+inlined = njit(inline="always", **JIT_OPTIONS)
+"""Decorator of the kernels that take the state groups (:mod:`evgrid_gym.core.state`) and of
+the small ones they call per connector: numba inlines them into their caller's IR, so a
+group's arrays are never passed through a call. (numba passes a NamedTuple of arrays as one
+scalar argument per array field, dozens per group; measured: a tick of ``default`` took 4.0
+instead of 2.9 us with them as calls.) The phases of a tick each have one caller, so inlining
+costs little compile time."""

@@ -181,7 +181,7 @@ def plan_requests(
     """Sets the reservation fields of the EV table ``ev`` (N_EV_FIELDS, n) in place, and its
     arrival to the actual one (no-shows: +inf); the caller sorts it by arrival again.
 
-    The rules are :class:`~evgrid_gym.reservations.RequestPlanner`'s; EV ``e`` takes the
+    The rules are :class:`~evgrid_gym.reservation_requests.RequestPlanner`'s; EV ``e`` takes the
     uniform numbers ``u[e]`` in [0, 1) (shape (n, REQUEST_UNIFORMS)): its origin is normal
     around its station (Box-Muller transform of two of them), its delay exponential (inverse
     CDF), at least one tick. ``station_xy_km``: station locations, shape (2, S).

@@ -11,17 +11,20 @@ import numpy as np
 from evgrid_gym.config import ScenarioConfig, load_scenario
 from evgrid_gym.core import layout as L
 from evgrid_gym.core import tick as core
+from evgrid_gym.core.state import Episode, Outputs, State
 from evgrid_gym.kpis import episode_kpis
 from evgrid_gym.scenario import Scenario, parse_date
 
-_STATION_INFO = (
-    ("station_net_kw", L.SO_NET_KW),
-    ("station_own_kwh", L.SO_OWN_KWH),
-    ("station_external_kwh", L.SO_EXTERNAL_KWH),
-    ("station_market_payment_eur", L.SO_MARKET_PAYMENT_EUR),
-    ("station_bid_eur_per_kwh", L.SO_BID_EUR_PER_KWH),
-    ("station_bess_kw", L.SO_BESS_KW),
-)
+_STATION_INFO = {
+    L.SO_NET_KW: "station_net_kw",
+    L.SO_OWN_KWH: "station_own_kwh",
+    L.SO_EXTERNAL_KWH: "station_external_kwh",
+    L.SO_MARKET_PAYMENT_EUR: "station_market_payment_eur",
+    L.SO_BID_EUR_PER_KWH: "station_bid_eur_per_kwh",
+    L.SO_BESS_KW: "station_bess_kw",
+}
+_STATION_NAMES = tuple(_STATION_INFO[field] for field in range(L.N_STATION_OUT))
+"""``info``'s name of each per-station result, in the order of the ``station_out`` rows."""
 
 
 class EpisodePlan(NamedTuple):
@@ -114,7 +117,7 @@ class EVGridEnv(gym.Env):
     (chargers with one or more connectors, an optional station battery) on one feeder. EVs
     arrive, plug into a free connector of their station, and leave at their departure tick.
     With ``reservation`` on, EVs first reserve a connector by contract net (offers priced by
-    utilisation, scored by distance, price and energy; :mod:`evgrid_gym.core.reservation`),
+    utilisation, scored by distance, price and energy; :mod:`evgrid_gym.core.contract_net`),
     and may come late or not at all. With ``faults``, chargers, station links and turbines
     fail at random or scheduled ticks; the tick completes around them (safe fallbacks,
     :mod:`evgrid_gym.core.tick`).
@@ -243,19 +246,12 @@ class EVGridEnv(gym.Env):
         self.observation_space = gym.spaces.Box(
             sc.observation_low, sc.observation_high, dtype=np.float32
         )
-        self._conn = np.zeros((L.N_CONN_FIELDS, sc.n_connectors))
-        self._res = np.zeros((L.N_RES_FIELDS, 0))
-        self._bess_soc = np.zeros(sc.n_stations)
-        self._clock = np.zeros(L.N_CLOCK, dtype=np.int64)
-        self._kpi = np.zeros(L.N_KPI)
-        self._kpi_total = np.zeros(L.N_KPI)
-        self._station_out = np.zeros((L.N_STATION_OUT, sc.n_stations))
-        self._obs = np.zeros(sc.observation_low.shape, dtype=np.float32)
-        self._work = np.zeros(
-            core.workspace_size(sc.n_connectors, sc.charger_f.shape[1], sc.n_stations)
-        )
-        self._exo = self._ev = self._outage = None
+        self._state = State.zeros(sc.n_connectors, sc.n_stations)
+        self._out = Outputs.zeros(sc.n_stations, sc.observation_low.shape[0])
+        self._episode: Episode | None = None
+        self._work = np.zeros(core.workspace_size(sc.n_connectors, sc.n_chargers, sc.n_stations))
         self._date = ""
+        self._ended = False  # the episode reached its last tick (step raises until a reset)
         self.render_mode = render_mode
         self._renderer = make_renderer(self, render_mode)
 
@@ -269,47 +265,39 @@ class EVGridEnv(gym.Env):
         """
         super().reset(seed=seed)
         sc = self.scenario
-        date, self._exo, self._ev, self._outage = sc.sample_episode(
-            self.np_random, *reset_options(options)
-        )
+        date, *episode = sc.sample_episode(self.np_random, *reset_options(options))
         self._date = date.isoformat()
-        if self._res.shape[1] != self._ev.shape[1]:
-            self._res = np.zeros((L.N_RES_FIELDS, self._ev.shape[1]))
-        core.reset(
-            sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-            self._exo, self._ev, self._outage, self._conn, self._res, self._bess_soc,
-            self._clock, self._kpi, self._kpi_total, self._station_out, self._obs, self._work,
-        )  # fmt: skip
+        self._episode = Episode(*episode)
+        self._state = self._state.with_evs(self._episode.ev.shape[1])
+        # the kernels' arguments, flat in group order (core.state), gathered once an episode
+        self._arrays = (*sc.static, *self._episode, *self._state, *self._out)
+        core.reset(*self._arrays, self._work)
+        self._ended = False
         if self._renderer is not None:
             self._renderer.record(self)
-        return self._obs.copy(), self._info()
+        return self._out.obs.copy(), self._info(0)
 
     def step(self, action):
-        if self._exo is None:
+        if self._episode is None:
             raise RuntimeError("call reset() before step()")
-        if self._clock[L.CLK_TICK] >= self.scenario.config.episode_ticks:
+        if self._ended:
             raise RuntimeError("the episode has ended (terminated=True); call reset() first")
         action = float_actions(action, self.action_space, "action")
-        sc = self.scenario
-        status, reward = core.step(
-            sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-            self._exo, self._ev, self._outage, sc.reward_weights, self._conn, self._res,
-            self._bess_soc, self._clock, self._kpi, self._kpi_total, self._station_out,
-            action, self._obs, self._work,
-        )  # fmt: skip
+        status, reward = core.step(*self._arrays, action, self._work)
         if status == core.STATUS_BAD_ACTION:
             bad = np.flatnonzero(~np.isfinite(action)).tolist()
             raise ValueError(
                 f"action: entries {bad} are {action[bad].tolist()}; every entry must be a "
                 "finite number in [-1, 1]"
             )
-        terminated = bool(self._clock[L.CLK_TICK] >= sc.config.episode_ticks)
-        info = self._info()
+        tick = int(self._state.clock[L.CLK_TICK])
+        terminated = self._ended = tick >= self.scenario.config.episode_ticks
+        info = self._info(tick)
         if terminated:
-            info["episode_kpis"] = episode_kpis(self._kpi_total)
+            info["episode_kpis"] = episode_kpis(self._out.kpi_total)
         if self._renderer is not None:
             self._renderer.record(self)
-        return self._obs.copy(), reward, terminated, False, info
+        return self._out.obs.copy(), reward, terminated, False, info
 
     def render(self) -> np.ndarray | None:
         """The frame of now, (768, 1024, 3) uint8, in ``"rgb_array"`` mode; shows it in
@@ -331,15 +319,14 @@ class EVGridEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
 
-    def _info(self) -> dict[str, Any]:
-        info = dict(zip(L.KPI_NAMES, self._kpi.tolist(), strict=True))
-        info["tick"] = int(self._clock[L.CLK_TICK])
+    def _info(self, tick: int) -> dict[str, Any]:
+        conn = self._state.conn
+        info = dict(zip(L.KPI_NAMES, self._out.kpi.tolist()))  # noqa: B905 (equal lengths)
+        info["tick"] = tick
         info["date"] = self._date
-        info["connector_ev"] = self._conn[L.CN_EV].astype(np.int64)
-        info["connector_kw"] = self._conn[L.CN_POWER_KW].copy()
-        station_out = self._station_out.copy()
-        for name, field in _STATION_INFO:
-            info[name] = station_out[field]
+        info["connector_ev"] = conn[L.CN_EV].astype(np.int64)
+        info["connector_kw"] = conn[L.CN_POWER_KW].copy()
+        info.update(zip(_STATION_NAMES, self._out.station_out.copy()))  # noqa: B905
         return info
 
     def episode_plan(self) -> EpisodePlan:
@@ -352,33 +339,26 @@ class EVGridEnv(gym.Env):
         Raises:
             RuntimeError: before the first ``reset``.
         """
-        if self._exo is None:
+        if self._episode is None:
             raise RuntimeError("call reset() before episode_plan()")
         sc = self.scenario
         n_ticks = sc.config.episode_ticks
-        conn, res, bess_soc, clock = (
-            np.empty_like(self._conn),
-            np.empty_like(self._res),
-            np.empty_like(self._bess_soc),
-            np.empty_like(self._clock),
-        )
-        kpi, kpi_total = np.empty_like(self._kpi), np.empty_like(self._kpi_total)
-        station_out, obs = np.empty_like(self._station_out), np.empty_like(self._obs)
-        state = (conn, res, bess_soc, clock, kpi, kpi_total, station_out)
-        core.reset(sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-                   self._exo, self._ev, self._outage, *state, obs, self._work)  # fmt: skip
+        episode = self._episode
+        state = State(*map(np.empty_like, self._state))
+        out = Outputs(*map(np.empty_like, self._out))
+        core.reset(*sc.static, *episode, *state, *out, self._work)
         idle = np.zeros(sc.n_actions)
         connector_ev = np.empty((n_ticks, sc.n_connectors), dtype=np.int64)
         for t in range(n_ticks):
-            connector_ev[t] = conn[L.CN_EV]
-            core.step(sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-                      self._exo, self._ev, self._outage, sc.reward_weights, *state, idle, obs,
-                      self._work)  # fmt: skip
+            connector_ev[t] = state.conn[L.CN_EV]
+            core.step(*sc.static, *episode, *state, *out, idle, self._work)
+        n_evs = episode.ev.shape[1]
+        res = state.res[:, :n_evs]
         served = res[L.RS_STATUS] == L.RES_SERVED
-        ev_tariff = np.where(served, res[L.RS_PRICE], self._ev[L.EV_TARIFF])
+        ev_tariff = np.where(served, res[L.RS_PRICE], episode.ev[L.EV_TARIFF])
         return EpisodePlan(
-            self._date, _readonly(self._exo), _readonly(self._ev), _readonly(connector_ev),
-            _readonly(ev_tariff), _readonly(self._outage),
+            self._date, _readonly(episode.exo), _readonly(episode.ev), _readonly(connector_ev),
+            _readonly(ev_tariff), _readonly(episode.outage),
         )  # fmt: skip
 
     @property
@@ -387,9 +367,36 @@ class EVGridEnv(gym.Env):
         ``episode_plan().ev``, read-only and following the env (copy it to keep it):
         ``core.layout.RS_*`` fields, status ``RES_*``, reserved connector (-1 = none), agreed
         price EUR/kWh, energy offered kWh. All ``RES_NONE`` with reservations off."""
-        return _readonly(self._res)
+        n_evs = 0 if self._episode is None else self._episode.ev.shape[1]
+        return _readonly(self._state.res[:, :n_evs])
 
     @property
     def kpi_total(self) -> np.ndarray:
         """Episode totals so far, shape (N_KPI,), read-only (see ``layout.KPI_NAMES``)."""
-        return _readonly(self._kpi_total)
+        return _readonly(self._out.kpi_total)
+
+    @property
+    def date(self) -> str:
+        """The episode's day, ISO format ("" before the first reset)."""
+        return self._date
+
+    @property
+    def state(self) -> State:
+        """The state now, read-only views that follow the env (copy them to keep them): the
+        :class:`~evgrid_gym.core.state.State` group (connectors, reservations, BESS soc,
+        clock), for tools that show or serve the simulation (rendering, the service)."""
+        return State(*map(_readonly, self._state))
+
+    @property
+    def outputs(self) -> Outputs:
+        """The last tick's outputs, read-only views that follow the env: the
+        :class:`~evgrid_gym.core.state.Outputs` group (KPIs, totals, per-station results,
+        observation)."""
+        return Outputs(*map(_readonly, self._out))
+
+    @property
+    def episode(self) -> Episode | None:
+        """The current episode's inputs (read-only views; None before the first reset): the
+        :class:`~evgrid_gym.core.state.Episode` group. Perfect foresight: see
+        :meth:`episode_plan`."""
+        return None if self._episode is None else Episode(*map(_readonly, self._episode))

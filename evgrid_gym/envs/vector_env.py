@@ -13,7 +13,14 @@ from gymnasium.vector.utils import batch_space
 from evgrid_gym.config import ScenarioConfig, load_scenario
 from evgrid_gym.core import batch as core
 from evgrid_gym.core import layout as L
-from evgrid_gym.envs.evgrid_env import EVGridEnv, float_actions, make_renderer, reset_options
+from evgrid_gym.core.state import Episode, Outputs, State
+from evgrid_gym.envs.evgrid_env import (
+    EVGridEnv,
+    _readonly,
+    float_actions,
+    make_renderer,
+    reset_options,
+)
 from evgrid_gym.kpis import episode_kpis
 from evgrid_gym.scenario import Scenario
 
@@ -95,20 +102,10 @@ class EVGridVectorEnv(VectorEnv):
         )
         self.action_space = batch_space(self.single_action_space, n)
         self.observation_space = batch_space(self.single_observation_space, n)
-        self._conn = np.zeros((n, L.N_CONN_FIELDS, sc.n_connectors))
-        self._bess_soc = np.zeros((n, sc.n_stations))
-        self._clock = np.zeros((n, L.N_CLOCK), dtype=np.int64)
-        self._kpi = np.zeros((n, L.N_KPI))
-        self._kpi_total = np.zeros((n, L.N_KPI))
-        self._station_out = np.zeros((n, L.N_STATION_OUT, sc.n_stations))
-        # the observations of the last step or reset: a fresh array each time (the caller
-        # keeps it; no env writes to it later), so it is returned without a copy
-        self._obs = np.zeros((n, sc.observation_low.shape[0]), dtype=np.float32)
+        self._state = State.zeros(sc.n_connectors, sc.n_stations, n_evs=1, n_envs=n)
+        self._out = Outputs.zeros(sc.n_stations, sc.observation_low.shape[0], n_envs=n)
         self._work = core.workspace(sc.n_connectors, sc.n_chargers, sc.n_stations)
-        self._exo = np.zeros((n, L.N_EXO_FIELDS, sc.n_exo_ticks))
-        self._outage = np.zeros((n, sc.n_exo_ticks, sc.n_chargers + sc.n_stations + 1))
-        self._ev = np.full((n, L.N_EV_FIELDS, 1), np.inf)
-        self._res = np.zeros((n, L.N_RES_FIELDS, 1))
+        self._episode = Episode.zeros(sc.n_exo_ticks, sc.n_chargers + sc.n_stations + 1, n)
         self._status = np.zeros(n, dtype=np.int64)
         self._rewards = np.zeros(n)
         self._rngs: list[np.random.Generator | None] = [None] * n
@@ -138,13 +135,13 @@ class EVGridVectorEnv(VectorEnv):
             raise ValueError(f"seed: got {len(seeds)} seeds; must give num_envs = {self.num_envs}")
         for i, s in enumerate(seeds):
             self._rngs[i], _ = seeding.np_random(s)
-        self._obs = np.empty_like(self._obs)
+        self._new_observations()
         self._ended[:] = False
         self._split = split
         self._start_episodes(np.arange(self.num_envs), date)
         if self._renderer is not None:
             self._renderer.record(self)
-        return self._obs, self._infos()
+        return self._out.obs, self._infos()
 
     def _start_episodes(self, envs: np.ndarray, date=None) -> None:
         """Starts the next episode of each env in ``envs`` (int64 indices), on ``date`` if
@@ -154,24 +151,27 @@ class EVGridVectorEnv(VectorEnv):
         for i in envs:
             date_i, exo, ev, outage = sc.sample_episode(self._rngs[i], date, self._split)
             self._dates[i] = date_i.isoformat()
-            self._exo[i] = exo
-            self._outage[i] = outage
+            self._episode.exo[i] = exo
+            self._episode.outage[i] = outage
             n_evs = ev.shape[1]
-            if n_evs > self._ev.shape[2]:
-                grown = np.full((self.num_envs, L.N_EV_FIELDS, 2 * n_evs), np.inf)
-                grown[:, :, : self._ev.shape[2]] = self._ev
-                self._ev = grown
-                res = np.zeros((self.num_envs, L.N_RES_FIELDS, 2 * n_evs))
-                res[:, :, : self._res.shape[2]] = self._res
-                self._res = res
-            self._ev[i, :, :n_evs] = ev
-            self._ev[i, :, n_evs:] = np.inf
-        core.reset_batch(
-            sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-            self._exo, self._ev, self._outage, self._conn, self._res, self._bess_soc,
-            self._clock, self._kpi, self._kpi_total, self._station_out, self._obs,
-            self._work, envs,
-        )  # fmt: skip
+            if n_evs > self._episode.ev.shape[2]:
+                self._grow_ev_tables(2 * n_evs)
+            self._episode.ev[i, :, :n_evs] = ev
+            self._episode.ev[i, :, n_evs:] = np.inf
+        core.reset_batch(*sc.static, *self._episode, *self._state, *self._out, self._work, envs)
+
+    def _grow_ev_tables(self, n_evs: int) -> None:
+        """Room for ``n_evs`` EVs in every copy's EV table (padded with +inf, EVs that never
+        come) and reservation table."""
+        ev = np.full((self.num_envs, L.N_EV_FIELDS, n_evs), np.inf)
+        ev[:, :, : self._episode.ev.shape[2]] = self._episode.ev
+        self._episode = self._episode._replace(ev=ev)
+        self._state = self._state.with_evs(n_evs)
+
+    def _new_observations(self) -> None:
+        """A fresh observation array for the next step or reset: the caller keeps the last one
+        (no env writes to it later), so it is returned without a copy."""
+        self._out = self._out._replace(obs=np.empty_like(self._out.obs))
 
     def step(self, actions):
         """Steps every env with ``actions`` of shape (N, n_actions) (see ``EVGridEnv.step``);
@@ -198,31 +198,29 @@ class EVGridVectorEnv(VectorEnv):
             )
         sc = self.scenario
         restarting = np.flatnonzero(self._ended)
-        self._obs = np.empty_like(self._obs)
+        self._new_observations()
         core.step_batch(
-            sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-            self._exo, self._ev, self._outage, sc.reward_weights, self._conn, self._res,
-            self._bess_soc, self._clock, self._kpi, self._kpi_total, self._station_out,
-            actions, self._obs, self._status, self._rewards, self._work, ~self._ended,
+            *sc.static, *self._episode, *self._state, *self._out, actions, self._status,
+            self._rewards, self._work, ~self._ended,
         )  # fmt: skip
         rewards = self._rewards.copy()
         if restarting.size:
             self._start_episodes(restarting)
             rewards[restarting] = 0.0
-        terminated = self._clock[:, L.CLK_TICK] >= sc.config.episode_ticks
+        terminated = self._state.clock[:, L.CLK_TICK] >= sc.config.episode_ticks
         truncated = np.zeros(self.num_envs, dtype=bool)
         infos = self._infos()
         if not terminated.any():
             self._ended[:] = False
-            return self._obs, rewards, terminated, truncated, infos
-        episode = _masked(episode_kpis(self._kpi_total), terminated)
+            return self._out.obs, rewards, terminated, truncated, infos
+        episode = _masked(episode_kpis(self._out.kpi_total), terminated)
         if self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP:
             self._ended = terminated
             infos.update(episode_kpis=episode, _episode_kpis=terminated)
-            return self._obs, rewards, terminated, truncated, infos
+            return self._out.obs, rewards, terminated, truncated, infos
         done = np.flatnonzero(terminated)
         final_obs = np.full(self.num_envs, None, dtype=object)
-        for i, last in zip(done, self._obs[done], strict=True):
+        for i, last in zip(done, self._out.obs[done], strict=True):
             final_obs[i] = last
         final_info = _masked(infos, terminated) | {
             "episode_kpis": episode,
@@ -234,7 +232,29 @@ class EVGridVectorEnv(VectorEnv):
             final_obs=final_obs, _final_obs=terminated, final_info=final_info,
             _final_info=terminated,
         )  # fmt: skip
-        return self._obs, rewards, terminated, truncated, infos
+        return self._out.obs, rewards, terminated, truncated, infos
+
+    @property
+    def state(self) -> State:
+        """Every copy's state now, read-only views with a leading env axis (see
+        :attr:`evgrid_gym.envs.EVGridEnv.state`); EV tables padded (``episode``)."""
+        return State(*map(_readonly, self._state))
+
+    @property
+    def outputs(self) -> Outputs:
+        """Every copy's last outputs, read-only views with a leading env axis."""
+        return Outputs(*map(_readonly, self._out))
+
+    @property
+    def episode(self) -> Episode:
+        """Every copy's episode inputs, read-only views with a leading env axis; the EV
+        tables are padded with +inf (EVs that never come)."""
+        return Episode(*map(_readonly, self._episode))
+
+    @property
+    def dates(self) -> np.ndarray:
+        """Each copy's episode day, ISO format, shape (N,) (a copy)."""
+        return self._dates.copy()
 
     def render(self) -> tuple[np.ndarray] | None:
         """``(frame,)``: the frame of copy ``render_env_index`` in ``"rgb_array"`` mode, (768,
@@ -257,8 +277,8 @@ class EVGridVectorEnv(VectorEnv):
 
     def _infos(self) -> dict[str, Any]:
         """Tick KPIs, tick and date of every env, each with its ``_key`` mask (all True)."""
-        infos: dict[str, Any] = dict(zip(L.KPI_NAMES, self._kpi.copy().T, strict=True))
-        infos["tick"] = self._clock[:, L.CLK_TICK].copy()
+        infos: dict[str, Any] = dict(zip(L.KPI_NAMES, self._out.kpi.copy().T, strict=True))
+        infos["tick"] = self._state.clock[:, L.CLK_TICK].copy()
         infos["date"] = self._dates.copy()
         infos.update(self._info_masks)
         return infos

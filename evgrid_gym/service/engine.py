@@ -51,7 +51,9 @@ from baselines.policy import Policy
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.battery import battery_energy_kwh
-from evgrid_gym.core.tick import STATUS_OK, step, workspace_size, write_observation
+from evgrid_gym.core.observation import write_observation
+from evgrid_gym.core.state import Episode, Outputs, State
+from evgrid_gym.core.tick import STATUS_OK, step, workspace_size
 from evgrid_gym.inputs import Inputs
 from evgrid_gym.scenario import Scenario
 from evgrid_gym.service.clock import decision_times
@@ -122,7 +124,7 @@ class StationEngine:
         inputs: DayInputs,
         tick_s: float,
     ):
-        per_charger = np.bincount(view.conn_charger, minlength=view.n_chargers).tolist()
+        per_charger = np.bincount(view.connector_charger, minlength=view.n_chargers).tolist()
         if view.n_stations != 1 or per_charger != [len(c.connector_ids) for c in topology.chargers]:
             raise ValueError(f"station {topology.station_id}: topology does not fit its view")
         dt_s = float(view.cfg[L.CFG_DT_H]) * 3600.0
@@ -140,25 +142,20 @@ class StationEngine:
         cfg[L.CFG_SOFT_LIMITS] = 0.0
         cfg[L.CFG_N_TICKS] = np.inf  # no episode end: the service runs on
         cfg.setflags(write=False)
-        self._cfg = cfg
+        self._static = view.static._replace(cfg=cfg)
         self._timezone = ZoneInfo(view.config.calendar.timezone)
         self._slot = {connector: c for c, connector in enumerate(topology.connectors())}
-        self._efficiency = view.charger_f[L.CH_EFFICIENCY][view.conn_charger]
+        self._efficiency = view.charger_f[L.CH_EFFICIENCY][view.connector_charger]
         n_conn, n_ch = view.n_connectors, view.n_chargers
-        n_exo = view.n_exo_ticks
-        self._conn = np.zeros((L.N_CONN_FIELDS, n_conn))
-        self._ev = np.zeros((L.N_EV_FIELDS, 0))
-        self._res = np.zeros((L.N_RES_FIELDS, 0))
-        self._outage = np.zeros((n_exo, n_ch + 2))  # nothing is ever down
-        self._bess_soc = np.zeros(1)
-        self._clock = np.zeros(L.N_CLOCK, dtype=np.int64)
+        # no EV table (sessions come by request) and nothing is ever down
+        self._no_evs = np.zeros((L.N_EV_FIELDS, 0))
+        self._no_outage = np.zeros((view.n_exo_ticks, n_ch + 2))
+        self._state = State.zeros(n_conn, 1)
         self._obs = np.zeros(view.observation_low.shape, dtype=np.float32)
         self._work = np.zeros(workspace_size(n_conn, n_ch, 1))
         # the copy of the state the action is applied to, and the tick's discarded outputs
-        self._trial = (self._conn.copy(), self._bess_soc.copy(), self._clock.copy())
-        self._kpi, self._kpi_total = np.zeros(L.N_KPI), np.zeros(L.N_KPI)
-        self._station_out = np.zeros((L.N_STATION_OUT, 1))
-        self._trial_obs = self._obs.copy()
+        self._trial = State.zeros(n_conn, 1)
+        self._trial_out = Outputs.zeros(1, self._obs.shape[0])
         self._lock = threading.Lock()
 
     # --- the station's life --------------------------------------------------------------
@@ -211,24 +208,19 @@ class StationEngine:
         local = now.astimezone(self._timezone)
         midnight = datetime.datetime.combine(local.date(), datetime.time(), self._timezone)
         day_ticks = (local - midnight).total_seconds() / self._dt_s  # wall clock of the day
-        tick = min(int(day_ticks), int(self._cfg[L.CFG_TICKS_PER_DAY]) - 1)
-        exo = self._inputs(local.date())
+        tick = min(int(day_ticks), int(self._static.cfg[L.CFG_TICKS_PER_DAY]) - 1)
+        episode = Episode(self._inputs(local.date()), self._no_evs, self._no_outage)
         with self._lock:
             self._load(document, now, day_ticks, tick)
-            sc = self._view
-            write_observation(
-                self._cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f, exo,
-                self._ev, self._outage, self._conn, self._res, self._bess_soc, self._clock,
-                self._obs, self._work,
-            )  # fmt: skip
+            write_observation(self._static, episode, self._state, self._obs, self._work)
             info = {
                 "tick": tick,
                 "date": local.date().isoformat(),
-                "connector_ev": self._conn[L.CN_EV].astype(np.int64),
+                "connector_ev": self._state.conn[L.CN_EV].astype(np.int64),
             }
             self._policy.reset()
             action = self._policy.act(self._obs, info)
-            conn_kw, bess_kw = self._apply(np.asarray(action), exo)
+            conn_kw, bess_kw = self._apply(np.asarray(action), episode)
         sessions = [
             s.model_copy(update={"allocated_power_kw": float(conn_kw[self._slot_of(s)])})
             for s in document.sessions
@@ -265,8 +257,8 @@ class StationEngine:
     def _load(
         self, document: StationDocument, now: datetime.datetime, day_ticks: float, tick: int
     ) -> None:
-        """The document in the core's arrays (``conn``, BESS soc, clock)."""
-        conn = self._conn
+        """The document in the core's state (``conn``, BESS soc, clock)."""
+        conn = self._state.conn
         conn[:, :] = 0.0
         conn[L.CN_EV] = -1.0
         rated_kw = self._view.connector_rated_kw
@@ -292,10 +284,10 @@ class StationEngine:
             conn[L.CN_REQUESTED_KWH, c] = max(target - soc_start, 0.0) * capacity
             conn[L.CN_DELIVERED_KWH, c] = s.delivered_kwh
             conn[L.CN_POWER_KW, c] = s.allocated_power_kw
-        self._bess_soc[0] = document.bess_soc or 0.0
-        self._clock[L.CLK_TICK] = tick
+        self._state.bess_soc[0] = document.bess_soc or 0.0
+        self._state.clock[L.CLK_TICK] = tick
 
-    def _apply(self, action: np.ndarray, exo: np.ndarray) -> tuple[np.ndarray, float]:
+    def _apply(self, action: np.ndarray, episode: Episode) -> tuple[np.ndarray, float]:
         """The powers the env's tick applies for ``action`` in the loaded state: connector
         kW, shape (C,), and BESS kW (a tick on a copy whose EVs do not leave)."""
         sc = self._view
@@ -304,23 +296,21 @@ class StationEngine:
                 f"policy: returned an action of shape {action.shape}; the station view needs "
                 f"({sc.n_actions},)"
             )
-        conn, bess_soc, clock = self._trial
-        conn[:] = self._conn
-        conn[L.CN_DEPARTURE] = np.inf
-        bess_soc[:] = self._bess_soc
-        clock[:] = self._clock
-        status, _ = step(
-            self._cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f, exo,
-            self._ev, self._outage, sc.reward_weights, conn, self._res, bess_soc, clock,
-            self._kpi, self._kpi_total, self._station_out, action, self._trial_obs, self._work,
-        )  # fmt: skip
+        trial = self._trial
+        for copy, field in zip(trial, self._state, strict=True):
+            copy[...] = field
+        trial.conn[L.CN_DEPARTURE] = np.inf
+        status, _ = step(*self._static, *episode, *trial, *self._trial_out, action, self._work)
         if status != STATUS_OK:
             raise RuntimeError(
                 f"policy: returned non-finite action entries "
                 f"{np.flatnonzero(~np.isfinite(action)).tolist()}"
             )
         # + 0.0: no -0.0 in the answers
-        return conn[L.CN_POWER_KW] + 0.0, float(self._station_out[L.SO_BESS_KW, 0]) + 0.0
+        return (
+            trial.conn[L.CN_POWER_KW] + 0.0,
+            float(self._trial_out.station_out[L.SO_BESS_KW, 0]) + 0.0,
+        )
 
 
 def build_engines(

@@ -84,7 +84,7 @@ class FrameDrawer:
             Box(STRIP_LABEL_W, bottom + 12 + i * strip_h, width - STRIP_LABEL_W - 12, strip_h - 3)
             for i in range(len(self.strip_series))
         ]
-        chargers = charger_connectors(sc.conn_charger, sc.charger_station, sc.n_stations)
+        chargers = charger_connectors(sc.connector_charger, sc.charger_station, sc.n_stations)
         self.stations: list[StationLayout] = station_layouts(
             self.stations_area, chargers, bool((sc.station_f[L.ST_BESS_KWH] > 0).any())
         )
@@ -363,7 +363,7 @@ class FrameDrawer:
             if not occupied:
                 self._free_cell(draw, cell, reserved=True)
                 return
-            down = bool(state.charger_down[sc.conn_charger[c]])
+            down = bool(state.charger_down[sc.connector_charger[c]])
             colour = style.DOWN if down else style.soc_colour(float(obs.soc[c]))
             draw.rectangle(inner.xyxy(), fill=colour)
             return
@@ -373,7 +373,7 @@ class FrameDrawer:
         if not occupied:
             self._free_cell(draw, cell, reserved=True)
             return
-        down = bool(state.charger_down[sc.conn_charger[c]])
+        down = bool(state.charger_down[sc.connector_charger[c]])
         power_kw = float(state.connector_power_kw[c])
         draw.line((cx, cell.y + 3, cx, top), fill=_flow_colour(power_kw),
                   width=_cable_width(power_kw, sc.connector_rated_kw[c]))  # fmt: skip

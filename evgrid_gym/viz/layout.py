@@ -177,10 +177,10 @@ def station_layouts(
 
 
 def charger_connectors(
-    conn_charger: np.ndarray, charger_station: np.ndarray, n_stations: int
+    connector_charger: np.ndarray, charger_station: np.ndarray, n_stations: int
 ) -> list[list[int]]:
     """For each station, the connector count of each of its chargers, in charger order."""
-    counts = np.bincount(conn_charger, minlength=charger_station.shape[0])
+    counts = np.bincount(connector_charger, minlength=charger_station.shape[0])
     return [
         [int(counts[k]) for k in np.flatnonzero(charger_station == s)] for s in range(n_stations)
     ]

@@ -129,7 +129,8 @@ class FrameState:
 def frame_state(env, index: int | None = None) -> FrameState:
     """The :class:`FrameState` of an env now (copies; the env may step on).
 
-    The one place :mod:`evgrid_gym.viz` reads an env's internals.
+    The one place :mod:`evgrid_gym.viz` reads an env: its ``state``, ``outputs`` and
+    ``episode`` groups (:mod:`evgrid_gym.core.state`).
 
     Args:
         env: an :class:`~evgrid_gym.envs.EVGridEnv` (``index`` None) or an
@@ -138,26 +139,23 @@ def frame_state(env, index: int | None = None) -> FrameState:
     Raises:
         RuntimeError: the env was not reset yet.
     """
-    if env._exo is None or (index is not None and env._rngs[index] is None):
+    if env.episode is None or (index is not None and env._rngs[index] is None):
         raise RuntimeError("call reset() before rendering")
 
-    def copy_of(array: np.ndarray) -> np.ndarray:
-        return np.array(array if index is None else array[index])
+    def pick(group):  # the group of copy ``index`` (of the single env), copied
+        return type(group)(*(np.array(a if index is None else a[index]) for a in group))
 
     sc: Scenario = env.scenario
-    conn, station_out, kpi = copy_of(env._conn), copy_of(env._station_out), copy_of(env._kpi)
-    tick = int(copy_of(env._clock)[L.CLK_TICK])
-    exo = env._exo if index is None else env._exo[index]
-    outage = env._outage if index is None else env._outage[index]
-    if index is None:
-        n_evs = env._ev.shape[-1]
-    else:  # the vector env pads its EV tables with +inf
-        n_evs = int(np.isfinite(env._ev[index, L.EV_ARRIVAL]).sum())
+    state, out, episode = pick(env.state), pick(env.outputs), pick(env.episode)
+    conn, station_out, kpi = state.conn, out.station_out, out.kpi
+    tick = int(state.clock[L.CLK_TICK])
+    # a vector env pads its EV tables with +inf (EVs that never come; real ones depart)
+    n_evs = int(np.isfinite(episode.ev[L.EV_DEPARTURE]).sum())
     return FrameState(
         scenario=sc,
         tick=tick,
-        date=env._date if index is None else str(env._dates[index]),
-        observation=sc.unpack(copy_of(env._obs)),
+        date=env.date if index is None else str(env.dates[index]),
+        observation=sc.unpack(out.obs),
         connector_power_kw=conn[L.CN_POWER_KW],
         battery_kwh=conn[L.CN_BATTERY_KWH],
         soc_target=conn[L.CN_SOC_TARGET],
@@ -168,10 +166,10 @@ def frame_state(env, index: int | None = None) -> FrameState:
         station_external_kwh=station_out[L.SO_EXTERNAL_KWH],
         station_bid_eur_per_kwh=station_out[L.SO_BID_EUR_PER_KWH],
         kpi=kpi,
-        kpi_total=copy_of(env._kpi_total),
-        price_eur_per_kwh=float(exo[L.EXO_PRICE, max(tick - 1, 0)]),
-        reservations=copy_of(env._res)[:, :n_evs],
-        outage=np.array(outage[tick]),
+        kpi_total=out.kpi_total,
+        price_eur_per_kwh=float(episode.exo[L.EXO_PRICE, max(tick - 1, 0)]),
+        reservations=state.res[:, :n_evs],
+        outage=episode.outage[tick],
     )
 
 

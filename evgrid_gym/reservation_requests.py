@@ -1,6 +1,6 @@
 """What an episode's EVs announce when they reserve: request tick, origin, price limit, and
 whether they come late or not at all (the fields ``EV_REQUEST`` .. ``EV_MAX_PRICE`` of the
-EV table, ``core.layout``; the auction itself is ``core.reservation``)."""
+EV table, ``core.layout``; the auction itself is ``core.contract_net``)."""
 
 from __future__ import annotations
 
