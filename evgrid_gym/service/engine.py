@@ -47,12 +47,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from baselines.policy import Policy
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.battery import battery_energy_kwh
 from evgrid_gym.core.tick import STATUS_OK, step, workspace_size, write_observation
 from evgrid_gym.inputs import Inputs
+from evgrid_gym.policy import Policy
 from evgrid_gym.scenario import Scenario
 from evgrid_gym.service.clock import decision_times
 from evgrid_gym.service.models import Session, StationDocument, StationTopology
@@ -344,7 +344,7 @@ def build_engines(
         FileNotFoundError: no model at ``agent``.
     """
     from baselines import HEURISTICS, make_policy
-    from baselines.agent import AgentPolicy
+    from evgrid_gym.rl.agent import AgentPolicy
 
     if policy not in HEURISTICS and policy != "agent":
         raise ValueError(f"policy: got {policy!r}; must be one of {sorted(HEURISTICS)} or 'agent'")
