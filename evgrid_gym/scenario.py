@@ -24,25 +24,6 @@ from evgrid_gym.inputs import Inputs
 from evgrid_gym.observation import Observation, unpack
 from evgrid_gym.reservations import RequestPlanner
 
-REWARD_PRESETS = {
-    "profit": {
-        "revenue_eur": 1.0,
-        "energy_cost_eur": -1.0,
-        "export_revenue_eur": 1.0,
-        "unmet_penalty_eur": -1.0,
-        "overload_penalty_eur": -1.0,
-        "storage_value_eur": 1.0,
-    },
-    "cost": {
-        "energy_cost_eur": -1.0,
-        "export_revenue_eur": 1.0,
-        "unmet_penalty_eur": -1.0,
-        "overload_penalty_eur": -1.0,
-        "storage_value_eur": 1.0,
-    },
-    "satisfaction": {"unmet_energy_kwh": -1.0, "overload_kwh": -1.0},
-}
-
 
 def parse_date(value: datetime.date | str) -> datetime.date:
     """An episode's day from a ``datetime.date`` or an ISO ``YYYY-MM-DD`` string.
@@ -124,8 +105,7 @@ class Scenario:
         self.station_f = _readonly(self._station_params())
         self.cfg = _readonly(self._scalar_params())
         weights = np.zeros(L.N_KPI)
-        preset = c.reward.weights if c.reward.name == "custom" else REWARD_PRESETS[c.reward.name]
-        for name, weight in preset.items():
+        for name, weight in c.reward.kpi_weights.items():
             weights[L.KPI[name]] = weight
         self.reward_weights = _readonly(weights)
         self.connector_rated_kw = _readonly(charger_f[L.CH_MAX_KW, self.conn_charger])
