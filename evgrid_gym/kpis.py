@@ -48,9 +48,10 @@ class EpisodeKpi(NamedTuple):
 
 
 def _total(name: str, total_of: str, label: str, **shown: bool) -> EpisodeKpi:
-    """The episode total of the tick KPI ``total_of``, with that KPI's unit and description."""
+    """The episode total (or peak) of the tick KPI ``total_of``, in its unit."""
     kpi = KPIS[KPI[total_of]]
-    return EpisodeKpi(name, kpi.unit, label, kpi.description, lambda t: t[total_of], **shown)
+    description = f"episode {'peak' if kpi.episode == 'max' else 'total'} of `{total_of}`"
+    return EpisodeKpi(name, kpi.unit, label, description, lambda t: t[total_of], **shown)
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray, empty: float) -> np.ndarray:
