@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from evgrid_gym.arrays import readonly
 from evgrid_gym.arrivals import TraceArrivals, make_arrivals
 from evgrid_gym.config import ScenarioConfig, ScenarioError
 from evgrid_gym.core import layout as L
@@ -39,12 +40,6 @@ def parse_date(value: datetime.date | str) -> datetime.date:
         except ValueError:
             pass
     raise ValueError(f"date: got {value!r}; must be an ISO date YYYY-MM-DD or a datetime.date")
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array = np.ascontiguousarray(array)
-    array.setflags(write=False)
-    return array
 
 
 class Scenario:
@@ -75,15 +70,18 @@ class Scenario:
         c = self.config = config
         chargers = [(s, ch) for s, st in enumerate(c.stations) for ch in st.chargers]
         chargers = [(s, ch) for s, ch in chargers for _ in range(ch.count)]
-        self.charger_station = _readonly(np.array([s for s, _ in chargers], dtype=np.int64))
-        self.conn_charger = _readonly(
+        self.charger_station = readonly(
+            np.array([s for s, _ in chargers], dtype=np.int64), contiguous=True
+        )
+        self.conn_charger = readonly(
             np.repeat(
                 np.arange(len(chargers), dtype=np.int64), [ch.connectors for _, ch in chargers]
-            )
+            ),
+            contiguous=True,
         )
-        self.connector_station = _readonly(self.charger_station[self.conn_charger])
-        self.station_connectors = _readonly(
-            np.bincount(self.connector_station, minlength=len(c.stations))
+        self.connector_station = readonly(self.charger_station[self.conn_charger], contiguous=True)
+        self.station_connectors = readonly(
+            np.bincount(self.connector_station, minlength=len(c.stations)), contiguous=True
         )
         charger_f = np.zeros((L.N_CHARGER_FIELDS, len(chargers)))
         for k, (s, ch) in enumerate(chargers):
@@ -95,26 +93,29 @@ class Scenario:
                 c.stations[s].grid_capacity_kw / self.station_connectors[s],
                 ch.max_power_kw / ch.connectors,
             )
-        self.charger_f = _readonly(charger_f)
+        self.charger_f = readonly(charger_f, contiguous=True)
         self.connector_ids = [
             i
             for st in c.stations
             for ch in st.chargers
             for i in ch.ids or [None] * (ch.count * ch.connectors)
         ]
-        self.station_f = _readonly(self._station_params())
-        self.cfg = _readonly(self._scalar_params())
+        self.station_f = readonly(self._station_params(), contiguous=True)
+        self.cfg = readonly(self._scalar_params(), contiguous=True)
         weights = np.zeros(L.N_KPI)
         for name, weight in c.reward.kpi_weights.items():
             weights[L.KPI[name]] = weight
-        self.reward_weights = _readonly(weights)
-        self.connector_rated_kw = _readonly(charger_f[L.CH_MAX_KW, self.conn_charger])
+        self.reward_weights = readonly(weights, contiguous=True)
+        self.connector_rated_kw = readonly(
+            charger_f[L.CH_MAX_KW, self.conn_charger], contiguous=True
+        )
         self.inputs = Inputs(c, self.n_exo_ticks)
         self.arrivals = make_arrivals(c, self.connector_ids, self.connector_station)
         self.requests = RequestPlanner(c, self.station_f[[L.ST_X_KM, L.ST_Y_KM]])
         self.outages = OutageSampler(c, charger_f.shape[1], self.n_stations, self.n_exo_ticks)
         low, high = self._observation_bounds()
-        self.observation_low, self.observation_high = _readonly(low), _readonly(high)
+        self.observation_low = readonly(low, contiguous=True)
+        self.observation_high = readonly(high, contiguous=True)
         self.split_days = self._split_days()
         self.episode_days = self._episode_days()
         self._day_starts = {}  # date -> local midnight, memoised

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
+from evgrid_gym.arrays import readonly
 from evgrid_gym.config import ScenarioConfig, load_scenario
 from evgrid_gym.core import layout as L
 from evgrid_gym.core import tick as core
@@ -97,12 +98,6 @@ def reset_options(options: dict[str, Any] | None) -> tuple[datetime.date | None,
         raise ValueError("options: give 'date' or 'split', not both")
     date = None if options.get("date") is None else parse_date(options["date"])
     return date, options.get("split")
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    view = array.view()
-    view.setflags(write=False)
-    return view
 
 
 class EVGridEnv(gym.Env):
@@ -377,8 +372,8 @@ class EVGridEnv(gym.Env):
         served = res[L.RS_STATUS] == L.RES_SERVED
         ev_tariff = np.where(served, res[L.RS_PRICE], self._ev[L.EV_TARIFF])
         return EpisodePlan(
-            self._date, _readonly(self._exo), _readonly(self._ev), _readonly(connector_ev),
-            _readonly(ev_tariff), _readonly(self._outage),
+            self._date, readonly(self._exo), readonly(self._ev), readonly(connector_ev),
+            readonly(ev_tariff), readonly(self._outage),
         )  # fmt: skip
 
     @property
@@ -387,9 +382,9 @@ class EVGridEnv(gym.Env):
         ``episode_plan().ev``, read-only and following the env (copy it to keep it):
         ``core.layout.RS_*`` fields, status ``RES_*``, reserved connector (-1 = none), agreed
         price EUR/kWh, energy offered kWh. All ``RES_NONE`` with reservations off."""
-        return _readonly(self._res)
+        return readonly(self._res)
 
     @property
     def kpi_total(self) -> np.ndarray:
         """Episode totals so far, shape (N_KPI,), read-only (see ``layout.KPI_NAMES``)."""
-        return _readonly(self._kpi_total)
+        return readonly(self._kpi_total)
