@@ -5,7 +5,8 @@ registry of :mod:`evgrid_gym.core.layout` (``KPIS``). This module declares the e
 derived from those totals (:data:`EPISODE_KPIS`: renamed headline figures and ratios, with
 unit and label) and which of them the CLI's ``simulate`` table and the dashboard show; the
 CLI, the dashboard, the benchmarks and the baselines read them from here. Adding an episode
-KPI is one :class:`EpisodeKpi` entry.
+KPI is one :class:`EpisodeKpi` entry (and its row in the README's table, which
+``tests/test_kpis.py`` prints).
 """
 
 from __future__ import annotations

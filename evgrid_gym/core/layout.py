@@ -14,12 +14,13 @@ The KPI registry (:data:`KPIS`, the last section) is the one place a tick KPI is
 plain int, a compile-time constant to numba) and generates :data:`KPI_NAMES`, :data:`KPI`,
 :data:`KPI_EPISODE_MAX`, :data:`REWARD_TERMS` (the keys ``reward.weights`` accepts),
 :data:`OPTIMAL_REWARD_TERMS` (``baselines.optimal.SUPPORTED_KPIS``), the keys of ``info`` and
-of the episode totals, the unit of the reward (:func:`evgrid_gym.kpis.reward_unit`) and the
-README's KPI table (checked by ``tests/test_kpis.py``). Adding a KPI is that line plus the line
-of the kernel that books it (``kpi[KPI_X] += ...``); adding a reward term is
-``reward_term=True`` on it, and ``optimal=True`` once the optimal baseline's
-``baselines/optimal/reward.py`` carries its weight. Episode KPIs derived from several totals
-(ratios, renamed headline figures) are declared in :mod:`evgrid_gym.kpis`.
+of the episode totals and the unit of the reward (:func:`evgrid_gym.kpis.reward_unit`).
+Adding a KPI is that line plus the kernel line that books it (``kpi[KPI_X] += ...``); the
+tests then ask for the same line in the pure-Python reference (``tests/reference.py``) and
+the KPI's row in the README's table (``tests/test_kpis.py`` prints it). A reward term is a KPI
+with ``reward="term"``; ``reward="optimal"`` once the optimal baseline carries its weight
+(``baselines/optimal/reward.py``). Episode KPIs derived from several totals (ratios, renamed
+headline figures) are declared in :mod:`evgrid_gym.kpis`.
 """
 
 from typing import NamedTuple
