@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -17,10 +16,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from baselines.policy import Policy
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.envs import EVGridEnv
-from evgrid_gym.kpis import episode_kpis
+from evgrid_gym.policy import Policy, run_episode, warm_up
 
 RESULT_COLUMNS = (
     "policy",
@@ -57,41 +55,7 @@ PLOTTED = (
     ("renewable_share", "renewable share"),
 )
 PROVEN = "optimal"
-"""The solver status of a proven optimum (:class:`~baselines.policy.SolverStatus`)."""
-
-
-def warm_up(env: EVGridEnv, seed: int = 0, options: dict | None = None) -> None:
-    """Loads (or compiles, on a first run) the env's kernels: one reset (with ``options``) and
-    one idle step, so that episode wall times and progress bars leave them out."""
-    env.reset(seed=seed, options=options)
-    env.step(np.zeros(env.action_space.shape, dtype=np.float32))
-
-
-def run_episode(
-    env: EVGridEnv, policy: Policy, seed: int, options: dict | None = None, bar: bool = False
-) -> dict[str, float | str]:
-    """One episode of ``policy``; returns its reward, episode KPIs, date and wall time, and the
-    solver's status and MIP gap when the policy reports them (``solver_status()``).
-
-    Args:
-        options: passed to ``env.reset`` (``{"date": ...}``).
-        bar: show a progress bar over the ticks once the episode has run 2 s (tqdm).
-    """
-    start = time.perf_counter()
-    observation, info = env.reset(seed=seed, options=options)
-    policy.reset(seed=seed, plan=env.episode_plan() if policy.perfect_foresight else None)
-    total, terminated = 0.0, False
-    ticks = env.scenario.config.episode_ticks
-    with tqdm(total=ticks, disable=not bar, delay=2.0, unit="tick", leave=False) as ticking:
-        while not terminated:
-            observation, reward, terminated, _, info = env.step(policy.act(observation, info))
-            total += reward
-            ticking.update()
-    row = {"reward": total, "date": info["date"], "wall_time_s": time.perf_counter() - start}
-    solver = getattr(policy, "solver_status", None)
-    if solver is not None:
-        row["solver_status"], row["mip_gap"] = solver()
-    return row | episode_kpis(env.kpi_total)
+"""The solver status of a proven optimum (:class:`~evgrid_gym.policy.SolverStatus`)."""
 
 
 def run_benchmark(
@@ -284,7 +248,7 @@ def policy_factories(names: Iterable[str], agent: str | None = None) -> dict:
         raise ValueError(f"policies: got {unknown}; must be 'all' or among {sorted(POLICIES)}")
     factories = {name: POLICIES[name] for name in names}
     if agent is not None:
-        from baselines.agent import AgentPolicy
+        from evgrid_gym.rl.agent import AgentPolicy
 
         factories["agent"] = lambda scenario: AgentPolicy.load(scenario, agent)
     return factories

@@ -23,24 +23,13 @@ from evgrid_gym.config import (
 from evgrid_gym.core.jit import on_first_compile
 from evgrid_gym.data.errors import DataFileError
 from evgrid_gym.envs import EVGridEnv
-from evgrid_gym.kpis import episode_kpis
+from evgrid_gym.kpis import EPISODE_KPIS, episode_kpis, reward_unit
+from evgrid_gym.policy import run_episode, warm_up
 from evgrid_gym.scenario import parse_date
 
 COMPILE_NOTICE = "evgrid-gym: compiling the simulator (first run only, about 15 s)"
 """Printed to stderr when numba compiles instead of loading its cache (measured for
 ``simulate --scenario default --days 1`` on a 2-core machine; README, "Speed")."""
-
-HEADLINE_KPIS = (
-    ("energy_delivered_kwh", "energy delivered", "kWh"),
-    ("unmet_energy_kwh", "unmet energy", "kWh"),
-    ("cost_eur", "external energy cost", "EUR"),
-    ("renewable_share", "renewable share", "-"),
-    ("external_energy_kwh", "external energy", "kWh"),
-    ("peak_import_kw", "peak import", "kW"),
-    ("overload_kwh", "overload", "kWh"),
-    ("satisfaction", "satisfaction", "-"),
-    ("total_revenue_eur", "EV revenue", "EUR"),
-)
 
 
 class UsageError(ValueError):
@@ -88,7 +77,6 @@ def _output_folder(path: str) -> Path:
 
 def simulate(args: argparse.Namespace) -> int:
     from baselines import make_policy
-    from baselines.benchmark import run_episode, warm_up
 
     config = _configure(args)
     env = EVGridEnv(config)
@@ -102,9 +90,10 @@ def simulate(args: argparse.Namespace) -> int:
         f"{config.episode_ticks} ticks of {config.dt_h} h from {row['date']}"
     )
     print(f"{'KPI':<24}{'value':>14}  unit")
-    print(f"{'reward':<24}{row['reward']:>14.3f}  EUR")
-    for key, label, unit in HEADLINE_KPIS:
-        print(f"{label:<24}{kpis[key]:>14.3f}  {unit}")
+    print(f"{'reward':<24}{row['reward']:>14.3f}  {reward_unit(config.reward.kpi_weights)}")
+    for kpi in EPISODE_KPIS:
+        if kpi.cli:
+            print(f"{kpi.label:<24}{kpis[kpi.name]:>14.3f}  {kpi.unit}")
     if "solver_status" in row:
         print(f"{'solver':<24}{row['solver_status']:>14}  (MIP gap {row['mip_gap']:.2%})")
     return 0
@@ -132,10 +121,10 @@ def train(args: argparse.Namespace) -> int:
     config = _configure(args, default_split="train")
     out = _output_folder(args.out)
     curve = run_training(config, args.algo, args.timesteps, args.num_envs, out, seed=args.seed)
-    last = curve.iloc[-1]
+    last, unit = curve.iloc[-1], reward_unit(config.reward.kpi_weights)
     print(
         f"trained {args.algo} for {int(last['timesteps'])} steps on {config.name}; mean reward on "
-        f"held-out seeds {last['eval_reward_mean']:.2f} +- {last['eval_reward_std']:.2f} EUR"
+        f"held-out seeds {last['eval_reward_mean']:.2f} +- {last['eval_reward_std']:.2f} {unit}"
     )
     print(f"wrote {out / 'model.zip'}, vecnormalize.pkl, learning_curve.csv/.png, train_info.json")
     return 0

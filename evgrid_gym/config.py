@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from evgrid_gym.core.layout import REWARD_TERMS
 from evgrid_gym.data.bundled import BUNDLED, data_path
 from evgrid_gym.data.wind import power_curve_kw
 
@@ -404,25 +405,32 @@ class BatteryModelConfig(_Strict):
     models), or ``acn``, a pilot held until the CC-CV curve binds, as in ACN-Sim."""
 
 
-REWARD_TERMS = (
-    "revenue_eur",
-    "energy_cost_eur",
-    "export_revenue_eur",
-    "unmet_penalty_eur",
-    "overload_penalty_eur",
-    "storage_value_eur",
-    "unmet_energy_kwh",
-    "overload_kwh",
-    "external_energy_kwh",
-    "own_energy_used_kwh",
-    "ev_energy_kwh",
-)
+REWARD_PRESETS = {
+    "profit": {
+        "revenue_eur": 1.0,
+        "energy_cost_eur": -1.0,
+        "export_revenue_eur": 1.0,
+        "unmet_penalty_eur": -1.0,
+        "overload_penalty_eur": -1.0,
+        "storage_value_eur": 1.0,
+    },
+    "cost": {
+        "energy_cost_eur": -1.0,
+        "export_revenue_eur": 1.0,
+        "unmet_penalty_eur": -1.0,
+        "overload_penalty_eur": -1.0,
+        "storage_value_eur": 1.0,
+    },
+    "satisfaction": {"unmet_energy_kwh": -1.0, "overload_kwh": -1.0},
+}
+"""The reward presets: KPI name -> weight (the operator's profit, its energy cost, and the
+drivers' satisfaction, in EUR, EUR and kWh)."""
 
 
 class RewardConfig(_Strict):
     """Reward = sum of weights x tick KPIs; ``name`` picks a preset, ``custom`` uses ``weights``."""
 
-    name: Literal["profit", "cost", "satisfaction", "custom"] = "profit"
+    name: Literal[(*REWARD_PRESETS, "custom")] = "profit"
     unmet_penalty_eur_per_kwh: NonNegativeFloat = 0.5
     overload_penalty_eur_per_kwh: NonNegativeFloat = 1.0
     storage_value_eur_per_kwh: Literal["mean_price"] | NonNegativeFloat = "mean_price"
@@ -431,12 +439,19 @@ class RewardConfig(_Strict):
     this times its efficiency per kWh; ``storage_value_eur`` books the change of that worth
     each tick, so a battery drained at the end of an episode pays for what it gave away."""
     weights: dict[Literal[REWARD_TERMS], Number] = {}
+    """KPI name -> weight of a ``custom`` reward; the names are the reward terms of the KPI
+    registry (``core.layout.REWARD_TERMS``)."""
 
     @model_validator(mode="after")
     def _weights_only_for_custom(self):
         if (self.name == "custom") != bool(self.weights):
             raise ValueError("'weights' must be given exactly when name is 'custom'")
         return self
+
+    @property
+    def kpi_weights(self) -> dict[str, float]:
+        """KPI name -> weight: the preset's, or ``weights`` for ``custom``."""
+        return dict(self.weights if self.name == "custom" else REWARD_PRESETS[self.name])
 
 
 class ObservationConfig(_Strict):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from evgrid_gym import observation
+from evgrid_gym.arrays import readonly
 from evgrid_gym.arrivals import TraceArrivals, make_arrivals
 from evgrid_gym.config import ScenarioConfig, ScenarioError
 from evgrid_gym.core import layout as L
@@ -25,25 +26,6 @@ from evgrid_gym.faults import OutageSampler
 from evgrid_gym.inputs import Inputs
 from evgrid_gym.observation import Observation
 from evgrid_gym.reservation_requests import RequestPlanner
-
-REWARD_PRESETS = {
-    "profit": {
-        "revenue_eur": 1.0,
-        "energy_cost_eur": -1.0,
-        "export_revenue_eur": 1.0,
-        "unmet_penalty_eur": -1.0,
-        "overload_penalty_eur": -1.0,
-        "storage_value_eur": 1.0,
-    },
-    "cost": {
-        "energy_cost_eur": -1.0,
-        "export_revenue_eur": 1.0,
-        "unmet_penalty_eur": -1.0,
-        "overload_penalty_eur": -1.0,
-        "storage_value_eur": 1.0,
-    },
-    "satisfaction": {"unmet_energy_kwh": -1.0, "overload_kwh": -1.0},
-}
 
 
 def parse_date(value: datetime.date | str) -> datetime.date:
@@ -62,10 +44,9 @@ def parse_date(value: datetime.date | str) -> datetime.date:
     raise ValueError(f"date: got {value!r}; must be an ISO date YYYY-MM-DD or a datetime.date")
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array = np.ascontiguousarray(array)
-    array.setflags(write=False)
-    return array
+def _static(array: np.ndarray) -> np.ndarray:
+    """A scenario's array: read-only, C-contiguous (the layout the kernels are typed for)."""
+    return readonly(array, contiguous=True)
 
 
 class Scenario:
@@ -96,14 +77,12 @@ class Scenario:
         c = self.config = config
         chargers = [(s, ch) for s, st in enumerate(c.stations) for ch in st.chargers]
         chargers = [(s, ch) for s, ch in chargers for _ in range(ch.count)]
-        charger_station = _readonly(np.array([s for s, _ in chargers], dtype=np.int64))
-        connector_charger = _readonly(
-            np.repeat(
-                np.arange(len(chargers), dtype=np.int64), [ch.connectors for _, ch in chargers]
-            )
+        charger_station = np.array([s for s, _ in chargers], dtype=np.int64)
+        connector_charger = np.repeat(
+            np.arange(len(chargers), dtype=np.int64), [ch.connectors for _, ch in chargers]
         )
-        self.connector_station = _readonly(charger_station[connector_charger])
-        self.station_connectors = _readonly(
+        self.connector_station = _static(charger_station[connector_charger])
+        self.station_connectors = _static(
             np.bincount(self.connector_station, minlength=len(c.stations))
         )
         charger_f = np.zeros((L.N_CHARGER_FIELDS, len(chargers)))
@@ -125,20 +104,19 @@ class Scenario:
         station_f = self._station_params()
         cfg = self._scalar_params()
         weights = np.zeros(L.N_KPI)
-        preset = c.reward.weights if c.reward.name == "custom" else REWARD_PRESETS[c.reward.name]
-        for name, weight in preset.items():
+        for name, weight in c.reward.kpi_weights.items():
             weights[L.KPI[name]] = weight
-        self.static = Static(
-            *map(_readonly, (cfg, connector_charger, charger_f, charger_station, station_f)),
-            _readonly(weights), _readonly(self._observation_offsets(cfg, charger_f, station_f)),
-        )  # fmt: skip
-        self.connector_rated_kw = _readonly(charger_f[L.CH_MAX_KW, connector_charger])
+        offsets = self._observation_offsets(cfg, charger_f, station_f)
+        self.static = Static(*map(_static, (
+            cfg, connector_charger, charger_f, charger_station, station_f, weights, offsets,
+        )))  # fmt: skip
+        self.connector_rated_kw = _static(charger_f[L.CH_MAX_KW, connector_charger])
         self.inputs = Inputs(c, self.n_exo_ticks)
         self.arrivals = make_arrivals(c, self.connector_ids, self.connector_station)
         self.requests = RequestPlanner(c, station_f[[L.ST_X_KM, L.ST_Y_KM]])
         self.outages = OutageSampler(c, charger_f.shape[1], self.n_stations, self.n_exo_ticks)
         low, high = observation.bounds(self.static.obs_offsets, self._observation_limits())
-        self.observation_low, self.observation_high = _readonly(low), _readonly(high)
+        self.observation_low, self.observation_high = _static(low), _static(high)
         self.split_days = self._split_days()
         self.episode_days = self._episode_days()
         self._day_starts = {}  # date -> local midnight, memoised

@@ -13,9 +13,9 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from baselines import make_policy
-from baselines.agent import AgentPolicy
-from baselines.benchmark import run_episode
 from evgrid_gym import EVGridEnv, EVGridVectorEnv
+from evgrid_gym.policy import run_episode
+from evgrid_gym.rl.agent import AgentPolicy
 from evgrid_gym.rl.sb3_vec_env import SB3VecEnv
 
 parser = argparse.ArgumentParser()

@@ -28,9 +28,9 @@ import reference  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from baselines import make_policy  # noqa: E402
-from baselines.agent import AgentPolicy  # noqa: E402
 from evgrid_gym import EVGridEnv  # noqa: E402
 from evgrid_gym.core import layout as L  # noqa: E402
+from evgrid_gym.rl.agent import AgentPolicy  # noqa: E402
 from evgrid_gym.service import ManualClock, build_service, create_app  # noqa: E402
 
 KW_TOL = 1e-6

@@ -11,14 +11,14 @@ import numpy as np
 from baselines.optimal.model import OptimalModel, build_model
 from baselines.optimal.reward import reward_weights
 from baselines.optimal.solve import Schedule, solve
-from baselines.policy import SolverStatus
 from evgrid_gym.core import layout as L
 from evgrid_gym.envs.evgrid_env import EpisodePlan
+from evgrid_gym.policy import SolverStatus
 from evgrid_gym.scenario import Scenario
 
 
 class OptimalPolicy:
-    """The perfect-foresight optimum as a :class:`baselines.policy.Policy`.
+    """The perfect-foresight optimum as a :class:`evgrid_gym.policy.Policy`.
 
     ``reset(seed, plan)`` builds and solves the whole episode; ``act`` replays the schedule's
     action of ``info["tick"]``. When no schedule could be found (``self.schedule.status``),
@@ -76,7 +76,7 @@ class OptimalPolicy:
         return self.schedule.actions[tick].copy()
 
     def solver_status(self) -> SolverStatus:
-        """The last episode's solve (:class:`~baselines.policy.SolverStatus`)."""
+        """The last episode's solve (:class:`~evgrid_gym.policy.SolverStatus`)."""
         return SolverStatus(self.schedule.status, self.schedule.mip_gap)
 
 
@@ -173,7 +173,7 @@ class MPCPolicy:
 
     def solver_status(self) -> SolverStatus:
         """The last episode's windows together: ``optimal`` when every window was, else the
-        first other status; the largest MIP gap (:class:`~baselines.policy.SolverStatus`)."""
+        first other status; the largest MIP gap (:class:`~evgrid_gym.policy.SolverStatus`)."""
         statuses = [s.status for s in self.schedules if s.status != "optimal"]
         return SolverStatus(
             statuses[0] if statuses else "optimal", max(s.mip_gap for s in self.schedules)

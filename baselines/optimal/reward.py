@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from evgrid_gym.config import REWARD_TERMS
 from evgrid_gym.core import layout as L
 from evgrid_gym.envs.evgrid_env import EpisodePlan
 from evgrid_gym.scenario import Scenario
 
-SUPPORTED_KPIS = tuple(term for term in REWARD_TERMS if term != "own_energy_used_kwh")
-"""KPIs whose reward weights the model can carry (``own_energy_used_kwh`` cannot: it depends
-on each station's sign of net import, which is not linear)."""
+SUPPORTED_KPIS = L.OPTIMAL_REWARD_TERMS
+"""KPIs whose reward weights the model can carry (the KPI registry's ``reward="optimal"``;
+``own_energy_used_kwh`` cannot: it depends on each station's sign of net import, which is not
+linear)."""
 
 THROUGHPUT_EUR_PER_KWH = 1e-6
 """Tie-breaking cost on BESS throughput and V2G energy, reward units per kWh (added back to

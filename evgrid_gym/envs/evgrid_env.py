@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
+from evgrid_gym.arrays import readonly
 from evgrid_gym.config import ScenarioConfig, load_scenario
 from evgrid_gym.core import layout as L
 from evgrid_gym.core import tick as core
@@ -100,12 +101,6 @@ def reset_options(options: dict[str, Any] | None) -> tuple[datetime.date | None,
         raise ValueError("options: give 'date' or 'split', not both")
     date = None if options.get("date") is None else parse_date(options["date"])
     return date, options.get("split")
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    view = array.view()
-    view.setflags(write=False)
-    return view
 
 
 class EVGridEnv(gym.Env):
@@ -357,8 +352,8 @@ class EVGridEnv(gym.Env):
         served = res[L.RS_STATUS] == L.RES_SERVED
         ev_tariff = np.where(served, res[L.RS_PRICE], episode.ev[L.EV_TARIFF])
         return EpisodePlan(
-            self._date, _readonly(episode.exo), _readonly(episode.ev), _readonly(connector_ev),
-            _readonly(ev_tariff), _readonly(episode.outage),
+            self._date, readonly(episode.exo), readonly(episode.ev), readonly(connector_ev),
+            readonly(ev_tariff), readonly(episode.outage),
         )  # fmt: skip
 
     @property
@@ -368,12 +363,12 @@ class EVGridEnv(gym.Env):
         ``core.layout.RS_*`` fields, status ``RES_*``, reserved connector (-1 = none), agreed
         price EUR/kWh, energy offered kWh. All ``RES_NONE`` with reservations off."""
         n_evs = 0 if self._episode is None else self._episode.ev.shape[1]
-        return _readonly(self._state.res[:, :n_evs])
+        return readonly(self._state.res[:, :n_evs])
 
     @property
     def kpi_total(self) -> np.ndarray:
         """Episode totals so far, shape (N_KPI,), read-only (see ``layout.KPI_NAMES``)."""
-        return _readonly(self._out.kpi_total)
+        return readonly(self._out.kpi_total)
 
     @property
     def date(self) -> str:
@@ -385,18 +380,18 @@ class EVGridEnv(gym.Env):
         """The state now, read-only views that follow the env (copy them to keep them): the
         :class:`~evgrid_gym.core.state.State` group (connectors, reservations, BESS soc,
         clock), for tools that show or serve the simulation (rendering, the service)."""
-        return State(*map(_readonly, self._state))
+        return State(*map(readonly, self._state))
 
     @property
     def outputs(self) -> Outputs:
         """The last tick's outputs, read-only views that follow the env: the
         :class:`~evgrid_gym.core.state.Outputs` group (KPIs, totals, per-station results,
         observation)."""
-        return Outputs(*map(_readonly, self._out))
+        return Outputs(*map(readonly, self._out))
 
     @property
     def episode(self) -> Episode | None:
         """The current episode's inputs (read-only views; None before the first reset): the
         :class:`~evgrid_gym.core.state.Episode` group. Perfect foresight: see
         :meth:`episode_plan`."""
-        return None if self._episode is None else Episode(*map(_readonly, self._episode))
+        return None if self._episode is None else Episode(*map(readonly, self._episode))

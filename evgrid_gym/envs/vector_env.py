@@ -10,13 +10,13 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from evgrid_gym.arrays import readonly
 from evgrid_gym.config import ScenarioConfig, load_scenario
 from evgrid_gym.core import batch as core
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.state import Episode, Outputs, State
 from evgrid_gym.envs.evgrid_env import (
     EVGridEnv,
-    _readonly,
     float_actions,
     make_renderer,
     reset_options,
@@ -238,18 +238,18 @@ class EVGridVectorEnv(VectorEnv):
     def state(self) -> State:
         """Every copy's state now, read-only views with a leading env axis (see
         :attr:`evgrid_gym.envs.EVGridEnv.state`); EV tables padded (``episode``)."""
-        return State(*map(_readonly, self._state))
+        return State(*map(readonly, self._state))
 
     @property
     def outputs(self) -> Outputs:
         """Every copy's last outputs, read-only views with a leading env axis."""
-        return Outputs(*map(_readonly, self._out))
+        return Outputs(*map(readonly, self._out))
 
     @property
     def episode(self) -> Episode:
         """Every copy's episode inputs, read-only views with a leading env axis; the EV
         tables are padded with +inf (EVs that never come)."""
-        return Episode(*map(_readonly, self._episode))
+        return Episode(*map(readonly, self._episode))
 
     @property
     def dates(self) -> np.ndarray:

@@ -22,10 +22,11 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 from tqdm.auto import tqdm
 
-from baselines.agent import AgentPolicy
-from baselines.benchmark import run_episode
 from evgrid_gym.config import ScenarioConfig, with_split
 from evgrid_gym.envs import EVGridEnv, EVGridVectorEnv
+from evgrid_gym.kpis import reward_unit
+from evgrid_gym.policy import run_episode
+from evgrid_gym.rl.agent import AgentPolicy
 from evgrid_gym.rl.sb3_vec_env import SB3VecEnv
 
 ALGORITHMS = {"ppo": PPO, "sac": SAC, "td3": TD3}
@@ -135,11 +136,11 @@ def train(
     )
     table = pd.DataFrame(curve)
     table.to_csv(out / "learning_curve.csv", index=False)
-    _plot_curve(table, out / "learning_curve.png", f"{algo.upper()} on {config.name}")
+    _plot_curve(table, out / "learning_curve.png", algo, config)
     return table
 
 
-def _plot_curve(curve: pd.DataFrame, path: Path, title: str) -> None:
+def _plot_curve(curve: pd.DataFrame, path: Path, algo: str, config: ScenarioConfig) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -150,8 +151,9 @@ def _plot_curve(curve: pd.DataFrame, path: Path, title: str) -> None:
     ax.plot(curve["timesteps"], mean, marker="o")
     ax.fill_between(curve["timesteps"], mean - std, mean + std, alpha=0.2)
     ax.set_xlabel("training steps")
-    ax.set_ylabel(f"mean reward on {len(EVAL_SEEDS)} held-out seeds (EUR)")
-    ax.set_title(title)
+    unit = reward_unit(config.reward.kpi_weights)
+    ax.set_ylabel(f"mean reward on {len(EVAL_SEEDS)} held-out seeds ({unit})")
+    ax.set_title(f"{algo.upper()} on {config.name}")
     ax.grid(alpha=0.3)
     fig.savefig(path, dpi=120)
     plt.close(fig)

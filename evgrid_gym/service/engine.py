@@ -47,7 +47,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from baselines.policy import Policy
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.battery import battery_energy_kwh
@@ -55,6 +54,7 @@ from evgrid_gym.core.observation import write_observation
 from evgrid_gym.core.state import Episode, Outputs, State
 from evgrid_gym.core.tick import STATUS_OK, step, workspace_size
 from evgrid_gym.inputs import Inputs
+from evgrid_gym.policy import Policy
 from evgrid_gym.scenario import Scenario
 from evgrid_gym.service.clock import decision_times
 from evgrid_gym.service.models import Session, StationDocument, StationTopology
@@ -334,7 +334,7 @@ def build_engines(
         FileNotFoundError: no model at ``agent``.
     """
     from baselines import HEURISTICS, make_policy
-    from baselines.agent import AgentPolicy
+    from evgrid_gym.rl.agent import AgentPolicy
 
     if policy not in HEURISTICS and policy != "agent":
         raise ValueError(f"policy: got {policy!r}; must be one of {sorted(HEURISTICS)} or 'agent'")

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from evgrid_gym.core import layout as L
+from evgrid_gym.kpis import reward_unit
 from evgrid_gym.scenario import Scenario
 from evgrid_gym.viz import icons, style
 from evgrid_gym.viz.layout import Box, StationLayout, charger_connectors, station_layouts
@@ -178,9 +179,9 @@ class FrameDrawer:
         sub = f"tick {state.tick} / {sc.config.episode_ticks}"
         draw.text((12 + draw.textlength(title, font=style.font(17, True)) + 12, 14), sub,
                   font=style.font(12), fill=style.MUTED)  # fmt: skip
-        total = state.kpi_total
+        total, unit = state.kpi_total, reward_unit(sc.config.reward.kpi_weights)
         kpis = (
-            ("reward", "-" if history is None else f"{history.reward:.1f} EUR"),
+            ("reward", "-" if history is None else f"{history.reward:.1f} {unit}"),
             ("charged", f"{total[L.KPI['ev_energy_kwh']]:.0f} kWh"),
             ("unmet", f"{total[L.KPI['unmet_energy_kwh']]:.1f} kWh"),
             ("external", f"{total[L.KPI['external_energy_kwh']]:.0f} kWh"),

@@ -10,7 +10,7 @@ from typing import Any
 
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.envs import EVGridEnv
-from evgrid_gym.kpis import episode_kpis
+from evgrid_gym.kpis import EPISODE_KPIS, episode_kpis, reward_unit
 from evgrid_gym.viz.events import tick_events
 from evgrid_gym.viz.frame import FrameDrawer
 from evgrid_gym.viz.market import market_of_tick
@@ -18,18 +18,6 @@ from evgrid_gym.viz.state import FrameState, flows, frame_state
 
 GRID_IMAGE_SIZE = (960, 500)
 """Width and height of the community picture on the page, pixels."""
-
-RUNNING_KPIS = (
-    ("energy_delivered_kwh", "energy delivered", "kWh"),
-    ("unmet_energy_kwh", "unmet energy (departed EVs)", "kWh"),
-    ("cost_eur", "external energy cost", "EUR"),
-    ("external_energy_kwh", "external energy", "kWh"),
-    ("renewable_share", "renewable share", "-"),
-    ("satisfaction", "satisfaction", "-"),
-    ("peak_import_kw", "peak import", "kW"),
-    ("acceptance_rate", "reservation acceptance", "-"),
-)
-
 
 COUNTERS = (
     ("reservation_requests", "requests"),
@@ -79,7 +67,8 @@ class EpisodePlayer:
         self.policy.reset(seed=seed, plan=plan)
         self.state = frame_state(self.env)
         self.done = False
-        self.reward_eur = 0.0
+        self.reward = 0.0
+        self.reward_unit = reward_unit(config.reward.kpi_weights)
 
     def first(self) -> dict[str, Any]:
         """The payload of the episode's start (no tick run yet)."""
@@ -97,7 +86,7 @@ class EpisodePlayer:
                 raise EpisodeEnded("the episode has ended; start a new one")
             action = self.policy.act(self._observation, self._info)
             self._observation, reward, self.done, _, self._info = self.env.step(action)
-            self.reward_eur += reward
+            self.reward += reward
             before, self.state = self.state, frame_state(self.env)
             return self._payload(before)
 
@@ -109,14 +98,16 @@ class EpisodePlayer:
             "time": state.clock(),
             "date": state.date,
             "done": self.done,
-            "reward_eur": self.reward_eur,
+            "reward": self.reward,
+            "reward_unit": self.reward_unit,
             "grid_png": png_data_url(self.drawer.image(state)),
             "flows": None if before is None else flows(state),
             "market": None if before is None else market_of_tick(before, state),
             "events": [] if before is None else tick_events(before, state),
             "kpis": [
-                {"name": label, "value": kpis[key], "unit": unit}
-                for key, label, unit in RUNNING_KPIS
+                {"name": kpi.label, "value": kpis[kpi.name], "unit": kpi.unit}
+                for kpi in EPISODE_KPIS
+                if kpi.dashboard
             ],
             "counters": [
                 {"name": label, "value": state.kpi_value(key, total=True)}

@@ -137,8 +137,8 @@ function formatValue(value, unit) {
 function drawSide(frame) {
   $("kpis").innerHTML = frame.kpis.map((k) =>
     `<tr><td>${k.name}</td><td>${formatValue(k.value, k.unit)}</td></tr>`).join("");
-  $("reward").textContent = `reward ${frame.reward_eur.toFixed(2)} EUR`;
-  $("reward").classList.toggle("negative", frame.reward_eur < 0);
+  $("reward").textContent = `reward ${frame.reward.toFixed(2)} ${frame.reward_unit}`;
+  $("reward").classList.toggle("negative", frame.reward < 0);
   $("counters").innerHTML = frame.counters.map((c) =>
     `<div class="counter"><b>${c.value}</b><span>${c.name}</span></div>`).join("");
   const list = $("events");

@@ -1,12 +1,16 @@
-"""The interface every baseline policy implements."""
+"""The interface every policy implements (baselines, trained agents, the service's
+controllers), and one scored episode of a policy on the env."""
 
 from __future__ import annotations
 
+import time
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from evgrid_gym.envs.evgrid_env import EpisodePlan
+from evgrid_gym.envs.evgrid_env import EpisodePlan, EVGridEnv
+from evgrid_gym.kpis import episode_kpis
 
 
 class SolverStatus(NamedTuple):
@@ -49,3 +53,37 @@ class Policy(Protocol):
 
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """The action for this tick, float32, shape ``(scenario.n_actions,)``."""
+
+
+def warm_up(env: EVGridEnv, seed: int = 0, options: dict | None = None) -> None:
+    """Loads (or compiles, on a first run) the env's kernels: one reset (with ``options``) and
+    one idle step, so that episode wall times and progress bars leave them out."""
+    env.reset(seed=seed, options=options)
+    env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+
+
+def run_episode(
+    env: EVGridEnv, policy: Policy, seed: int, options: dict | None = None, bar: bool = False
+) -> dict[str, float | str]:
+    """One episode of ``policy``; returns its reward, episode KPIs, date and wall time, and the
+    solver's status and MIP gap when the policy reports them (``solver_status()``).
+
+    Args:
+        options: passed to ``env.reset`` (``{"date": ...}``).
+        bar: show a progress bar over the ticks once the episode has run 2 s (tqdm).
+    """
+    start = time.perf_counter()
+    observation, info = env.reset(seed=seed, options=options)
+    policy.reset(seed=seed, plan=env.episode_plan() if policy.perfect_foresight else None)
+    total, terminated = 0.0, False
+    ticks = env.scenario.config.episode_ticks
+    with tqdm(total=ticks, disable=not bar, delay=2.0, unit="tick", leave=False) as ticking:
+        while not terminated:
+            observation, reward, terminated, _, info = env.step(policy.act(observation, info))
+            total += reward
+            ticking.update()
+    row = {"reward": total, "date": info["date"], "wall_time_s": time.perf_counter() - start}
+    solver = getattr(policy, "solver_status", None)
+    if solver is not None:
+        row["solver_status"], row["mip_gap"] = solver()
+    return row | episode_kpis(env.kpi_total)
