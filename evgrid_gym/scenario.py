@@ -130,7 +130,9 @@ class Scenario:
         self.reward_weights = _readonly(weights)
         self.connector_rated_kw = _readonly(charger_f[L.CH_MAX_KW, self.conn_charger])
         self.inputs = Inputs(c, self.n_exo_ticks)
-        self.arrivals = make_arrivals(c, self.connector_ids, self.connector_station)
+        self.arrivals = make_arrivals(
+            c, self.connector_ids, self.connector_station, self.conn_charger, self.charger_f
+        )
         self.requests = RequestPlanner(c, self.station_f[[L.ST_X_KM, L.ST_Y_KM]])
         self.outages = OutageSampler(c, charger_f.shape[1], self.n_stations, self.n_exo_ticks)
         low, high = self._observation_bounds()
