@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from baselines.policy import Policy
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.envs import EVGridEnv
+from evgrid_gym.eventlog import EpisodeLog
 from evgrid_gym.kpis import episode_kpis
 
 RESULT_COLUMNS = (
@@ -68,7 +69,12 @@ def warm_up(env: EVGridEnv, seed: int = 0, options: dict | None = None) -> None:
 
 
 def run_episode(
-    env: EVGridEnv, policy: Policy, seed: int, options: dict | None = None, bar: bool = False
+    env: EVGridEnv,
+    policy: Policy,
+    seed: int,
+    options: dict | None = None,
+    bar: bool = False,
+    log: EpisodeLog | None = None,
 ) -> dict[str, float | str]:
     """One episode of ``policy``; returns its reward, episode KPIs, date and wall time, and the
     solver's status and MIP gap when the policy reports them (``solver_status()``).
@@ -76,15 +82,20 @@ def run_episode(
     Args:
         options: passed to ``env.reset`` (``{"date": ...}``).
         bar: show a progress bar over the ticks once the episode has run 2 s (tqdm).
+        log: records the episode (the caller writes it; its cost is in the wall time).
     """
     start = time.perf_counter()
     observation, info = env.reset(seed=seed, options=options)
     policy.reset(seed=seed, plan=env.episode_plan() if policy.perfect_foresight else None)
+    if log is not None:
+        log.start(env, info)
     total, terminated = 0.0, False
     ticks = env.scenario.config.episode_ticks
     with tqdm(total=ticks, disable=not bar, delay=2.0, unit="tick", leave=False) as ticking:
         while not terminated:
             observation, reward, terminated, _, info = env.step(policy.act(observation, info))
+            if log is not None:
+                log.record(info)
             total += reward
             ticking.update()
     row = {"reward": total, "date": info["date"], "wall_time_s": time.perf_counter() - start}
@@ -101,6 +112,7 @@ def run_benchmark(
     first_seed: int = 0,
     progress: bool = True,
     out: Path | None = None,
+    log_dir: Path | None = None,
 ) -> pd.DataFrame:
     """Runs every policy on episodes seeded ``first_seed .. first_seed + episodes - 1``.
 
@@ -113,6 +125,8 @@ def run_benchmark(
         out: a folder (see :func:`output_folder`) into which ``results.csv`` is rewritten
             after every episode, so an interrupted run keeps the finished ones (the
             optimality gaps are filled in at the end).
+        log_dir: a folder into which each episode's log (:mod:`evgrid_gym.eventlog`) is
+            written, ``<policy>/seed_<seed>/``.
 
     Wall times exclude loading the compiled kernels (one warm-up step before the runs).
 
@@ -139,7 +153,10 @@ def run_benchmark(
         bar.set_postfix_str(name)
         seed = first_seed + episode
         row = {"policy": name, "episode": episode, "seed": seed}
-        rows.append(row | run_episode(env, built[name], seed))
+        log = None if log_dir is None else EpisodeLog(name, seed)
+        rows.append(row | run_episode(env, built[name], seed, log=log))
+        if log is not None:
+            log.write(log_dir / name / f"seed_{seed}")
         if out is not None:
             _table(rows).to_csv(out / "results.csv", index=False)
     results = _table(rows)
