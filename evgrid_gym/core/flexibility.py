@@ -5,22 +5,22 @@ Grid-side energy, kWh, positive when the fleet draws. For each plugged-in EV (en
 capacity ``Q``, target energy ``T``, charging limit ``P`` of EV and charger, charger
 efficiency ``eta``, ``D`` ticks until it leaves, at its departure or the episode's end):
 
-- its **reach**: ``E`` plus what charging at ``P`` from now on adds by its departure (the
-  exact CC-CV curve, :func:`~evgrid_gym.core.battery.max_charge_energy_kwh`), at most ``T``;
 - its **goal**: what it must hold when it leaves to leave no unmet energy (its arrival
-  energy plus its requested energy), but no more than its reach;
+  energy plus its requested energy);
 - the **most** it can take in the next ``h`` ticks: what full power adds in ``min(h, D)``
-  ticks, at most ``T - E``. No schedule adds more: the curve's gain falls as the soc rises,
+  ticks (the exact CC-CV curve, :func:`~evgrid_gym.core.battery.max_charge_energy_kwh`), at
+  most ``T - E``. No schedule adds more: the curve's gain falls as the soc rises,
   so energy held back now is never made up later. With V2G, a schedule can also draw more
   from the grid by cycling energy through the battery (out by V2G, back in), which burns
   ``1 / eta^2 - 1`` of it: those losses, at most for the V2G power over all but one of the
   ``h`` ticks (and all of it at most ``P`` for ``h`` ticks), count too;
 - the **least** it must take in the next ``h`` ticks: ``s* Q - E``, with ``s*`` the soc
   from which full power still reaches the goal in the ``D - h`` ticks left
-  (:func:`~evgrid_gym.core.battery.full_power_start_soc`); with V2G (EV and charger) it may
-  first give back down to that, at most what the V2G limit gives in ``min(h, D)`` ticks to
-  its soc floor. A battery gain ``x >= 0`` needs ``x / eta`` from the grid, a loss ``-x``
-  gives the grid ``x eta``.
+  (:func:`~evgrid_gym.core.battery.full_power_start_soc`), never more than the most (a goal
+  full power cannot reach by the departure asks for full power all along: the EV's goal is
+  then what full power reaches); with V2G (EV and charger) it may first give back down to
+  that, at most what the V2G limit gives in ``min(h, D)`` ticks to its soc floor. A battery
+  gain ``x >= 0`` needs ``x / eta`` from the grid, a loss ``-x`` gives the grid ``x eta``.
 
 The fleet's **envelope** (:func:`fleet_envelope`): the upper edge adds up the EVs' most,
 capped by each charger's power, each station's grid capacity plus what its BESS can give
@@ -94,11 +94,7 @@ def ev_edges_kwh(cfg, charger_f, k, conn, c, tick, h):
         max_charge_energy_kwh(soc, capacity_kwh, power_kw, efficiency, transition_soc, n * dt_h),
         room_kwh,
     )
-    reach_kwh = energy_kwh + min(
-        max_charge_energy_kwh(soc, capacity_kwh, power_kw, efficiency, transition_soc, stay * dt_h),
-        room_kwh,
-    )
-    goal_kwh = min(energy_kwh - conn[CN_DELIVERED_KWH, c] + conn[CN_REQUESTED_KWH, c], reach_kwh)
+    goal_kwh = energy_kwh - conn[CN_DELIVERED_KWH, c] + conn[CN_REQUESTED_KWH, c]
     start_soc = full_power_start_soc(
         goal_kwh / capacity_kwh, capacity_kwh, power_kw, efficiency, transition_soc,
         (stay - n) * dt_h,
@@ -106,7 +102,7 @@ def ev_edges_kwh(cfg, charger_f, k, conn, c, tick, h):
     give_kwh = max_discharge_energy_kwh(
         soc, capacity_kwh, conn[CN_MAX_V2G_KW, c], efficiency, cfg[CFG_V2G_SOC_MIN], n * dt_h
     )
-    # never more than full power gives (a goal at full power's reach, or float rounding)
+    # never more than full power gives: a goal beyond its reach asks for full power all along
     least_kwh = min(max(start_soc * capacity_kwh - energy_kwh, -give_kwh), most_kwh)
     least_grid_kwh = least_kwh / efficiency if least_kwh >= 0.0 else least_kwh * efficiency
     most_grid_kwh = most_kwh / efficiency
