@@ -208,9 +208,11 @@ class EVGridEnv(gym.Env):
     missed deadlines, outage losses), ``tick``, ``date``, ``connector_ev`` (EV index per
     connector, for the coming tick), ``connector_kw`` (grid power each connector drew in
     the tick just stepped, kW: the EV that drew it is the previous step's ``connector_ev``)
-    and per-station market results (``station_*``). The upcoming reservations per
-    station and the components down are in the observation (``scenario.unpack(obs)``:
-    ``.reservations``, ``.outage``), each EV's reservation in :attr:`reservations`.
+    and per-station market results (``station_*``); with ``flexibility=True`` also
+    ``flexibility_up_kw`` and ``flexibility_down_kw`` (see Arguments). The upcoming
+    reservations per station and the components down are in the observation
+    (``scenario.unpack(obs)``: ``.reservations``, ``.outage``), each EV's reservation in
+    :attr:`reservations`.
 
     ## Episode End
 
@@ -251,7 +253,9 @@ class EVGridEnv(gym.Env):
       ``-v0`` are no longer registered: ``gymnasium.make`` names v2. Since then, the env's
       rules unchanged: replayed sessions' departures are rounded down like their arrivals
       (ACN-Sim's convention; they were rounded up), ``caltech_acn`` has its DC fast charger
-      and date splits, and ``info`` has ``connector_kw``.
+      and date splits, and ``info`` has ``connector_kw``; EVs may come from archetype users
+      (``evs.source: archetypes``, the EV table's ``EV_USER``), :meth:`flexibility` gives
+      the fleet's envelope and ``flexibility=True`` adds its up/down power to ``info``.
     * v1: charging reservations (contract net) and component outages; the observation gains
       their blocks when a scenario turns them on; ``scenario1_normal`` and
       ``scenario2_high_demand`` run with both. Without them the dynamics are v0's.
