@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.envs import EVGridEnv
+from evgrid_gym.eventlog import EpisodeLog
 from evgrid_gym.policy import Policy, run_episode, warm_up
 
 RESULT_COLUMNS = (
@@ -65,6 +66,7 @@ def run_benchmark(
     first_seed: int = 0,
     progress: bool = True,
     out: Path | None = None,
+    log_dir: Path | None = None,
 ) -> pd.DataFrame:
     """Runs every policy on episodes seeded ``first_seed .. first_seed + episodes - 1``.
 
@@ -77,6 +79,8 @@ def run_benchmark(
         out: a folder (see :func:`output_folder`) into which ``results.csv`` is rewritten
             after every episode, so an interrupted run keeps the finished ones (the
             optimality gaps are filled in at the end).
+        log_dir: a folder into which each episode's log (:mod:`evgrid_gym.eventlog`) is
+            written, ``<policy>/seed_<seed>/``.
 
     Wall times exclude loading the compiled kernels (one warm-up step before the runs).
 
@@ -103,7 +107,10 @@ def run_benchmark(
         bar.set_postfix_str(name)
         seed = first_seed + episode
         row = {"policy": name, "episode": episode, "seed": seed}
-        rows.append(row | run_episode(env, built[name], seed))
+        log = None if log_dir is None else EpisodeLog(name, seed)
+        rows.append(row | run_episode(env, built[name], seed, log=log))
+        if log is not None:
+            log.write(log_dir / name / f"seed_{seed}")
         if out is not None:
             _table(rows).to_csv(out / "results.csv", index=False)
     results = _table(rows)

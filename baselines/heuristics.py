@@ -38,6 +38,7 @@ import numpy as np
 
 from baselines.allocation import TOL_KW, allocate
 from evgrid_gym.core import layout as L
+from evgrid_gym.core.battery import full_power_start_soc
 from evgrid_gym.observation import Observation
 from evgrid_gym.scenario import Scenario
 
@@ -293,35 +294,26 @@ class Heuristic:
         charged tick (:class:`Sessions`) or, until then, ``E / (1 - soc)`` (a target of
         100 %, the longest taper). Working backwards from the goal soc ``g`` over the ``W =
         (ticks_left - 1) * dt_h`` hours after this tick gives the soc ``s*`` full power must
-        start from; the EV needs ``(s* - soc) * capacity`` now. A goal that full power never
-        reaches (``g = 1`` in the CV stage) needs full power now.
+        start from (:func:`~evgrid_gym.core.battery.full_power_start_soc`); the EV needs
+        ``(s* - soc) * capacity`` now. A goal that full power never reaches (``g = 1`` in the
+        CV stage) needs full power now.
         """
         o = now.obs
         soc, energy = o.soc, o.energy_needed_kwh
         goal_kwh = energy - tolerance_kwh
         live = (o.occupied > 0.5) & (goal_kwh > 0.0) & (soc < 1.0)
         power_kw = np.minimum(np.maximum(self.sessions.peak_kw, now.ev_max_kw), self.share_kw)
-        rate = self.efficiency * power_kw
-        live &= rate > 0.0
+        live &= self.efficiency * power_kw > 0.0
         need_kw = np.zeros(self.n_connectors)
-        ts = self.transition_soc
         for c in np.flatnonzero(live).tolist():
             capacity = self.sessions.capacity_kwh[c]
             if not capacity > 0.0:
                 capacity = energy[c] / (1.0 - soc[c])
             goal = soc[c] + goal_kwh[c] / capacity
             window_h = (now.ticks_left[c] - 1.0) * self.dt_h
-            if goal <= ts or ts >= 1.0:
-                start = goal - window_h * rate[c] / capacity
-            elif goal >= 1.0:
-                start = math.inf
-            else:
-                tau = (1.0 - ts) * capacity / rate[c]
-                cv_h = tau * math.log((1.0 - ts) / (1.0 - goal))
-                if window_h <= cv_h:
-                    start = 1.0 - (1.0 - goal) * math.exp(window_h / tau)
-                else:
-                    start = ts - (window_h - cv_h) * rate[c] / capacity
+            start = full_power_start_soc(
+                goal, capacity, power_kw[c], self.efficiency[c], self.transition_soc, window_h
+            )
             if start > soc[c]:
                 need_kw[c] = (start - soc[c]) * capacity / (self.efficiency[c] * self.dt_h)
         return need_kw

@@ -1,10 +1,13 @@
-"""Writes the README's pictures: a rendered frame and a screenshot of the dashboard.
+"""Writes the README's pictures: a rendered frame, a screenshot of the dashboard and two
+figures of ``evgrid-gym plot``.
 
     python docs/make_pictures.py
 
 The frame: ``default`` under ``edf``, seed 0, at 18:00. The screenshot: the dashboard of
 ``scenario1_normal`` after 60 ticks, taken by Debian's headless ``chromium`` through
-Playwright (skipped when chromium is missing). Pictures are stored with a 256-colour palette.
+Playwright (skipped when chromium is missing). The figures: ``residential_archetypes`` under
+``alap``, seed 0 (``simulate --log``, then ``plot``). Pictures are stored with a 256-colour
+palette.
 """
 
 from __future__ import annotations
@@ -59,7 +62,21 @@ def dashboard_screenshot(name: str) -> None:
         save(Image.open(shot), name)
 
 
+def log_figures(scenario: str, policy: str, names: dict[str, str]) -> None:
+    from evgrid_gym.cli import main
+
+    with tempfile.TemporaryDirectory() as tmp:
+        flags = ["--scenario", scenario, "--policy", policy, "--seed", "0", "--log", tmp]
+        assert main(["simulate", *flags]) == 0 and main(["plot", tmp]) == 0
+        for figure, name in names.items():
+            save(Image.open(Path(tmp) / f"{figure}.png"), name)
+
+
 if __name__ == "__main__":
     frame("default", 72, "frame_default.png")
     frame("caltech_acn", 48, "frame_caltech_acn.png", date="2019-05-13")
     dashboard_screenshot("dashboard.png")
+    log_figures(
+        "residential_archetypes", "alap",
+        {"soc_by_archetype": "plot_soc_by_archetype.png", "flexibility": "plot_flexibility.png"},
+    )  # fmt: skip

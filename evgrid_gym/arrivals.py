@@ -33,6 +33,7 @@ def ev_table(
     soc_target: np.ndarray,
     tariff_eur_per_kwh: float,
     connector: np.ndarray | None = None,
+    user: np.ndarray | None = None,
 ) -> np.ndarray:
     """The EV table, shape (N_EV_FIELDS, n), sorted by arrival (stable).
 
@@ -43,6 +44,8 @@ def ev_table(
         soc_arrival, soc_target: shape (n,).
         tariff_eur_per_kwh: what every driver pays per kWh.
         connector: preferred connector index, -1 = none, shape (n,); default none.
+        user: the user of each session (an archetype population's index), -1 = anonymous,
+            shape (n,); default anonymous.
     """
     n = arrival_tick.shape[0]
     table = np.empty((L.N_EV_FIELDS, n))
@@ -57,6 +60,7 @@ def ev_table(
     table[L.EV_SOC_ARRIVAL] = soc_arrival
     table[L.EV_SOC_TARGET] = soc_target
     table[L.EV_TARIFF] = tariff_eur_per_kwh
+    table[L.EV_USER] = -1.0 if user is None else user
     return sorted_by_arrival(table)
 
 
@@ -88,8 +92,9 @@ def _ev_specs(path: str) -> pd.DataFrame:
 
 
 @cache
-def _elaad(path: str):
-    return load_elaad_statistics(path)
+def elaad_statistics():
+    """The bundled ElaadNL statistics (loaded once)."""
+    return load_elaad_statistics(data_path("elaad"))
 
 
 @cache
@@ -97,8 +102,8 @@ def _acn(path: str, timezone: str) -> pd.DataFrame:
     return load_acn_sessions(path, timezone=timezone)
 
 
-class _Arrivals:
-    """Common state: the config, the fleet, ticks and stations."""
+class ArrivalSource:
+    """Common state of every arrival source: the config, the fleet, ticks and stations."""
 
     def __init__(self, config: ScenarioConfig):
         self.config = config
@@ -110,11 +115,16 @@ class _Arrivals:
         self.max_battery_kwh = float(self.fleet.specs[0].max())
         """Largest battery an EV of this source can have, kWh."""
 
+    def archetypes_of(self, users: np.ndarray) -> list[str]:
+        """The archetype of each user (``EV_USER``): "" here, where EVs are anonymous
+        (:class:`~evgrid_gym.archetypes.ArchetypeArrivals` names them)."""
+        return [""] * len(users)
+
     def _counts(self, rng: np.random.Generator, days: float) -> np.ndarray:
         return rng.poisson(self.evs.arrivals_per_station_per_day * days, self.n_stations)
 
 
-class SyntheticArrivals(_Arrivals):
+class SyntheticArrivals(ArrivalSource):
     """Poisson arrivals per station (``arrivals_per_station_per_day``); arrival hour from a
     two-peak mixture (8:00 +- 1.5 h, 17:30 +- 2 h) wrapped into the day; log-normal dwell
     time with mean ``mean_dwell_h`` (at least one tick, cut at the episode end); EV models
@@ -158,7 +168,7 @@ def _soc_from_demand(
     return np.maximum(soc_target - energy_kwh / battery_kwh, 0.0), soc_target
 
 
-class ElaadArrivals(_Arrivals):
+class ElaadArrivals(ArrivalSource):
     """ElaadNL arrivals of ``site``: per station and day Poisson(``arrivals_per_station_per_day``)
     EVs with the arrival profile (weekday or weekend), connection time and energy demand of
     the site, EV models from the fleet, and the soc following from the demand. Sessions are
@@ -168,7 +178,7 @@ class ElaadArrivals(_Arrivals):
 
     def __init__(self, config: ScenarioConfig):
         super().__init__(config)
-        g = ElaadSessionGenerator(_elaad(str(data_path("elaad"))), config.evs.site)
+        g = ElaadSessionGenerator(elaad_statistics(), config.evs.site)
         n_days = -(-self.n_ticks // round(24.0 / self.dt_h))  # the days the episode touches
         self._counts_shape = (n_days, self.n_stations)
         self._tables = (
@@ -191,7 +201,7 @@ class ElaadArrivals(_Arrivals):
         return sorted_by_arrival(table)
 
 
-class ConfiguredSessions(_Arrivals):
+class ConfiguredSessions(ArrivalSource):
     """The sessions listed in the config, the same every episode."""
 
     def __init__(self, config: ScenarioConfig):
@@ -214,7 +224,7 @@ class ConfiguredSessions(_Arrivals):
         return self._table.copy()
 
 
-class TraceArrivals(_Arrivals):
+class TraceArrivals(ArrivalSource):
     """Real sessions (ACN-Data format) replayed at their recorded connector.
 
     The replay conventions, stated once here:
@@ -310,11 +320,18 @@ def _wall_clock_ns(times: pd.Series) -> np.ndarray:
     return times.dt.tz_localize(None).astype("datetime64[ns]").astype("int64").to_numpy()
 
 
-def make_arrivals(config: ScenarioConfig, connector_ids, connector_station):
-    """The arrival source the config asks for."""
+def make_arrivals(
+    config: ScenarioConfig, connector_ids, connector_station, connector_charger, charger_f
+) -> ArrivalSource:
+    """The arrival source the config asks for (the scenario's connectors and chargers:
+    ``Scenario``'s arrays of the same names)."""
     source = config.evs.source
     if source == "acn":
         return TraceArrivals(config, connector_ids, connector_station)
+    if source == "archetypes":
+        from evgrid_gym.archetypes import ArchetypeArrivals  # it builds on this module
+
+        return ArchetypeArrivals(config, connector_charger, charger_f, connector_station)
     return {"synthetic": SyntheticArrivals, "elaad": ElaadArrivals, "sessions": ConfiguredSessions}[
         source
     ](config)

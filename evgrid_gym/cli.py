@@ -23,6 +23,7 @@ from evgrid_gym.config import (
 from evgrid_gym.core.jit import on_first_compile
 from evgrid_gym.data.errors import DataFileError
 from evgrid_gym.envs import EVGridEnv
+from evgrid_gym.eventlog import EpisodeLog
 from evgrid_gym.kpis import EPISODE_KPIS, episode_kpis, reward_unit
 from evgrid_gym.policy import run_episode, warm_up
 from evgrid_gym.scenario import parse_date
@@ -65,25 +66,30 @@ def _configure(args: argparse.Namespace, default_split: str | None = None) -> Sc
     return config if split is None else with_split(config, split)
 
 
-def _output_folder(path: str) -> Path:
-    """``--out`` as a writable folder, created if missing, checked before any work."""
+def _output_folder(path: str | None, flag: str = "--out") -> Path | None:
+    """``flag``'s folder, writable, created if missing, checked before any work (None: not
+    given)."""
+    if path is None:
+        return None
     from baselines.benchmark import output_folder
 
     try:
         return output_folder(path)
     except OSError as err:
-        raise _bad_flag("--out", path, f"must be a folder that can be written ({err})") from None
+        raise _bad_flag(flag, path, f"must be a folder that can be written ({err})") from None
 
 
 def simulate(args: argparse.Namespace) -> int:
     from baselines import make_policy
 
     config = _configure(args)
+    log_dir = _output_folder(args.log, "--log")
     env = EVGridEnv(config)
     policy = make_policy(args.policy, env.scenario)
     options = {} if args.date is None else {"date": args.date}
     warm_up(env, options=options)
-    row = run_episode(env, policy, args.seed, options=options, bar=True)
+    log = None if log_dir is None else EpisodeLog(args.policy, args.seed)
+    row = run_episode(env, policy, args.seed, options=options, bar=True, log=log)
     kpis = episode_kpis(env.kpi_total)
     print(
         f"scenario {config.name}, policy {args.policy}, seed {args.seed}, "
@@ -96,6 +102,9 @@ def simulate(args: argparse.Namespace) -> int:
             print(f"{kpi.label:<24}{kpis[kpi.name]:>14.3f}  {kpi.unit}")
     if "solver_status" in row:
         print(f"{'solver':<24}{row['solver_status']:>14}  (MIP gap {row['mip_gap']:.2%})")
+    if log is not None:
+        log.write(log_dir)
+        print(f"wrote the episode's log to {log_dir} (evgrid-gym plot {log_dir} draws it)")
     return 0
 
 
@@ -104,14 +113,28 @@ def benchmark(args: argparse.Namespace) -> int:
 
     config = _configure(args, default_split="test")
     out = _output_folder(args.out)
+    log_dir = _output_folder(args.log, "--log")
     factories = policy_factories(args.policies, agent=args.agent)
-    results = run_benchmark(config, factories, args.episodes, first_seed=args.seed, out=out)
+    results = run_benchmark(
+        config, factories, args.episodes, first_seed=args.seed, out=out, log_dir=log_dir
+    )
     seeds = f"{args.seed}..{args.seed + args.episodes - 1}"
     split = f", split {config.calendar.split}" if config.calendar.split else ""
     title = f"{config.name}: {args.episodes} episodes, seeds {seeds}{split}"
     table = write_outputs(results, out, title)
     print(f"{title} (means over episodes)\n\n{table}\n")
     print(f"wrote {out / 'results.csv'}, summary.md and kpis.png")
+    if log_dir is not None:
+        print(f"wrote each episode's log to {log_dir}/<policy>/seed_<seed>")
+    return 0
+
+
+def plot(args: argparse.Namespace) -> int:
+    """Draws the figures of a run folder (:mod:`evgrid_gym.viz.plots`); prints their paths."""
+    from evgrid_gym.viz.plots import plot_run
+
+    for path in plot_run(args.run_dir):
+        print(path)
     return 0
 
 
@@ -318,6 +341,10 @@ def _common(parser: argparse.ArgumentParser, seed_help: str) -> None:
     parser.add_argument("--seed", type=_integer(0), default=0, help=seed_help)
 
 
+def _log(parser: argparse.ArgumentParser, text: str) -> None:
+    parser.add_argument("--log", metavar="DIR", help=text)
+
+
 def _split(parser: argparse.ArgumentParser, default: str, more: str = "") -> None:
     parser.add_argument(
         "--split",
@@ -344,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--sessions", type=_existing_file, help="replay an ACN sessions file (CSV or API JSON)"
     )
+    _log(sim, "write the episode's log (sessions, events, ticks, ...) into this folder")
     sim.set_defaults(run=simulate)
     bench = sub.add_parser(
         "benchmark", help="run policies on the same seeded episodes; KPI table, CSV and plots",
@@ -356,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--agent", type=_existing_file,
                        help="a model.zip of `evgrid-gym train`, ranked as 'agent'")  # fmt: skip
     bench.add_argument("--out", default="runs/benchmark", help="output folder")
+    _log(bench, "write each episode's log into this folder, <policy>/seed_<seed>/")
     _split(bench, "default: 'test' where the scenario has it")
     bench.set_defaults(run=benchmark, days=None, sessions=None)
     tr = sub.add_parser("train", help="train an SB3 agent on the native vector env",
@@ -367,6 +396,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", default="runs/train", help="output folder")
     _split(tr, "default: 'train' where the scenario has it", "; evaluation on 'validation'")
     tr.set_defaults(run=train, days=None, sessions=None)
+    pl = sub.add_parser(
+        "plot", help="draw the figures of a `simulate --log` or `benchmark` folder (PNG)",
+        **sub_options,
+    )  # fmt: skip
+    pl.add_argument("run_dir", metavar="RUN_DIR", help="a folder of episode logs or a benchmark")
+    pl.set_defaults(run=plot)
     dash = sub.add_parser("dashboard", help="serve a live web dashboard that plays episodes",
                           **sub_options)  # fmt: skip
     _common(dash, "seed of the first episode")

@@ -10,6 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from evgrid_gym.envs.evgrid_env import EpisodePlan, EVGridEnv
+from evgrid_gym.eventlog import EpisodeLog
 from evgrid_gym.kpis import episode_kpis
 
 
@@ -63,7 +64,12 @@ def warm_up(env: EVGridEnv, seed: int = 0, options: dict | None = None) -> None:
 
 
 def run_episode(
-    env: EVGridEnv, policy: Policy, seed: int, options: dict | None = None, bar: bool = False
+    env: EVGridEnv,
+    policy: Policy,
+    seed: int,
+    options: dict | None = None,
+    bar: bool = False,
+    log: EpisodeLog | None = None,
 ) -> dict[str, float | str]:
     """One episode of ``policy``; returns its reward, episode KPIs, date and wall time, and the
     solver's status and MIP gap when the policy reports them (``solver_status()``).
@@ -71,15 +77,20 @@ def run_episode(
     Args:
         options: passed to ``env.reset`` (``{"date": ...}``).
         bar: show a progress bar over the ticks once the episode has run 2 s (tqdm).
+        log: records the episode (the caller writes it; its cost is in the wall time).
     """
     start = time.perf_counter()
     observation, info = env.reset(seed=seed, options=options)
     policy.reset(seed=seed, plan=env.episode_plan() if policy.perfect_foresight else None)
+    if log is not None:
+        log.start(env, info)
     total, terminated = 0.0, False
     ticks = env.scenario.config.episode_ticks
     with tqdm(total=ticks, disable=not bar, delay=2.0, unit="tick", leave=False) as ticking:
         while not terminated:
             observation, reward, terminated, _, info = env.step(policy.act(observation, info))
+            if log is not None:
+                log.record(info)
             total += reward
             ticking.update()
     row = {"reward": total, "date": info["date"], "wall_time_s": time.perf_counter() - start}

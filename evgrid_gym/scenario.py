@@ -112,7 +112,9 @@ class Scenario:
         )))  # fmt: skip
         self.connector_rated_kw = _static(charger_f[L.CH_MAX_KW, connector_charger])
         self.inputs = Inputs(c, self.n_exo_ticks)
-        self.arrivals = make_arrivals(c, self.connector_ids, self.connector_station)
+        self.arrivals = make_arrivals(
+            c, self.connector_ids, self.connector_station, connector_charger, charger_f
+        )
         self.requests = RequestPlanner(c, station_f[[L.ST_X_KM, L.ST_Y_KM]])
         self.outages = OutageSampler(c, charger_f.shape[1], self.n_stations, self.n_exo_ticks)
         low, high = observation.bounds(self.static.obs_offsets, self._observation_limits())

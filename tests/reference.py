@@ -1029,6 +1029,126 @@ class RefSim:
 
 
 # --------------------------------------------------------------------------------------------
+# Flexibility of the plugged-in fleet: power range and energy envelope (core.flexibility)
+# --------------------------------------------------------------------------------------------
+
+
+def full_power_kwh(energy_kwh, capacity_kwh, power_kw, efficiency, transition_soc, dt_h, ticks):
+    """Battery energy after ``ticks`` ticks at the CC-CV limit, tick by tick (up to full)."""
+    for _ in range(int(ticks)):
+        energy_kwh += charge_gain_kwh(
+            energy_kwh / capacity_kwh, capacity_kwh, power_kw, efficiency, transition_soc, dt_h
+        )
+    return energy_kwh
+
+
+def latest_start_kwh(goal_kwh, capacity_kwh, power_kw, efficiency, transition_soc, dt_h, ticks):
+    """The least energy from which ``ticks`` ticks at full power reach ``goal_kwh`` (bisection
+    over the tick-by-tick trajectory); None when even an empty battery does."""
+
+    def reaches(start):
+        end = full_power_kwh(start, capacity_kwh, power_kw, efficiency, transition_soc, dt_h, ticks)
+        return end >= goal_kwh * (1.0 - 1e-12)
+
+    if reaches(0.0):
+        return None
+    low, high = 0.0, goal_kwh
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        low, high = (low, mid) if reaches(mid) else (mid, high)
+    return high
+
+
+def ev_edges_kwh(sc, conn, c, tick, h):
+    """``(least, most)`` grid energy the EV on connector ``c`` must and can take in ``h``
+    ticks, from the rules of ``core.flexibility``'s docstring."""
+    cfg, charger_f = sc["cfg"], sc["charger_f"]
+    k = sc["connector_charger"][c]
+    dt, eta, ts = cfg[L.CFG_DT_H], charger_f[L.CH_EFFICIENCY, k], cfg[L.CFG_TRANSITION_SOC]
+    cap, soc, power = conn[L.CN_BATTERY_KWH, c], conn[L.CN_SOC, c], conn[L.CN_MAX_KW, c]
+    energy = soc * cap
+    stay = max(min(conn[L.CN_DEPARTURE, c], cfg[L.CFG_N_TICKS]) - tick, 1)
+    n = min(h, stay)
+    top = max(conn[L.CN_SOC_TARGET, c] * cap, energy)
+
+    def full(ticks):
+        return min(full_power_kwh(energy, cap, power, eta, ts, dt, ticks), top)
+
+    most = full(n) - energy
+    goal = min(energy - conn[L.CN_DELIVERED_KWH, c] + conn[L.CN_REQUESTED_KWH, c], full(stay))
+    start = latest_start_kwh(goal, cap, power, eta, ts, dt, stay - n)
+    give = 0.0
+    for _ in range(int(n)):  # V2G at its limit, tick by tick, down to the floor
+        e_soc = (energy - give) / cap
+        give += discharge_loss_kwh(e_soc, cap, conn[L.CN_MAX_V2G_KW, c], eta,
+                                   cfg[L.CFG_V2G_SOC_MIN], dt)  # fmt: skip
+    least = -give if start is None else max(start - energy, -give)
+    least = min(least, most)
+    most_grid = most / eta
+    cycle = conn[L.CN_MAX_V2G_KW, c] * (n - 1) * dt
+    if cycle > 0:
+        most_grid = min(most_grid + cycle * (1 / eta**2 - 1), power * n * dt)
+    return (least / eta if least >= 0 else least * eta), most_grid
+
+
+def fleet_edges_kwh(sc, conn, bess_soc, tick, h, now):
+    """``(least, most)`` of the fleet over ``h`` ticks: the EVs' edges capped per charger,
+    station and feeder (with ``now``, the outages of ``tick``)."""
+    cfg, charger_f, station_f = sc["cfg"], sc["charger_f"], sc["station_f"]
+    outage = sc["outage"]
+    n_ch, dt = charger_f.shape[1], cfg[L.CFG_DT_H]
+    hours = h * dt
+    most, must, give = defaultdict(float), defaultdict(float), defaultdict(float)
+    for c in range(conn.shape[1]):
+        if not conn[L.CN_OCCUPIED, c]:
+            continue
+        k = int(sc["connector_charger"][c])
+        s = int(sc["charger_station"][k])
+        lo, hi = ev_edges_kwh(sc, conn, c, tick, h)
+        if now and outage[tick, k] > 0:
+            lo = hi = 0.0
+        elif now and outage[tick, n_ch + s] > 0:
+            lo = hi = min(charger_f[L.CH_FALLBACK_KW, k] * dt, hi)
+        most[k] += hi
+        must[k] += max(lo, 0.0)
+        give[k] += max(-lo, 0.0)
+    station_most, station_least = defaultdict(float), defaultdict(float)
+    for k in range(n_ch):
+        s = int(sc["charger_station"][k])
+        limit = charger_f[L.CH_MAX_KW, k] * hours
+        station_most[s] += min(most[k], limit)
+        station_least[s] += must[k] - min(give[k], max(limit - must[k], 0.0))
+    total_most = total_least = bess_give = 0.0
+    for s in range(station_f.shape[1]):
+        give_s = take_s = 0.0
+        if station_f[L.ST_BESS_KWH, s] > 0 and cfg[L.CFG_BESS_ACTION] > 0:
+            if not (now and outage[tick, n_ch + s] > 0):
+                cap, eta = station_f[L.ST_BESS_KWH, s], station_f[L.ST_BESS_EFFICIENCY, s]
+                limit = station_f[L.ST_BESS_KW, s] * hours
+                give_s = min(
+                    limit, max(bess_soc[s] - station_f[L.ST_BESS_SOC_MIN, s], 0) * cap * eta
+                )
+                take_s = min(
+                    limit, max(station_f[L.ST_BESS_SOC_MAX, s] - bess_soc[s], 0) * cap / eta
+                )
+        bess_give += give_s
+        grid = station_f[L.ST_GRID_KW, s] * hours
+        if cfg[L.CFG_SOFT_LIMITS]:
+            total_most += station_most[s]
+            total_least += station_least[s]
+        else:
+            total_most += min(station_most[s], grid + give_s)
+            total_least += max(station_least[s], -(grid + take_s))
+    if not cfg[L.CFG_SOFT_LIMITS]:
+        feeder = sum(
+            max(cfg[L.CFG_FEEDER_KW] - sc["exo"][L.EXO_HOUSEHOLD_KW, tick + j], 0.0) * dt
+            for j in range(h)
+        )
+        total_most = min(total_most, feeder + bess_give)
+    return total_least, total_most
+
+
+# --------------------------------------------------------------------------------------------
 # Random scenarios as packed arrays (small, with tight limits so that every rule is exercised)
 # --------------------------------------------------------------------------------------------
 

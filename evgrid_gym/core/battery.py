@@ -84,6 +84,35 @@ def max_charge_energy_kwh(soc, capacity_kwh, max_power_kw, efficiency, transitio
 
 
 @kernel
+def full_power_start_soc(goal_soc, capacity_kwh, max_power_kw, efficiency, transition_soc, hours):
+    """The soc from which charging at the CC-CV limit reaches ``goal_soc`` in exactly ``hours``
+    (the inverse of :func:`max_charge_energy_kwh` over ``hours``): the latest soc a battery
+    can be at and still reach its goal.
+
+    Backwards from the goal: in the CV stage the empty part ``1 - soc`` grows by
+    ``exp(t / tau)`` with ``tau = (1 - transition_soc) capacity / (efficiency P)``, in the CC
+    stage the soc falls by ``efficiency P / capacity`` per hour.
+
+    Returns:
+        The start soc; below 0 when the goal is within reach from empty, +inf when full power
+        never reaches it (``goal_soc >= 1`` with a taper), ``goal_soc`` when the battery cannot
+        charge (``max_power_kw <= 0``) or ``hours <= 0``.
+    """
+    rate_kw = efficiency * max_power_kw
+    if hours <= 0.0 or rate_kw <= 0.0:
+        return goal_soc
+    if goal_soc <= transition_soc or transition_soc >= 1.0:
+        return goal_soc - hours * rate_kw / capacity_kwh
+    if goal_soc >= 1.0:
+        return math.inf
+    tau_h = (1.0 - transition_soc) * capacity_kwh / rate_kw
+    cv_h = tau_h * math.log((1.0 - transition_soc) / (1.0 - goal_soc))
+    if hours <= cv_h:
+        return 1.0 - (1.0 - goal_soc) * math.exp(hours / tau_h)
+    return transition_soc - (hours - cv_h) * rate_kw / capacity_kwh
+
+
+@kernel
 def max_discharge_energy_kwh(soc, capacity_kwh, max_power_kw, efficiency, soc_min, dt_h):
     """Battery-side energy a battery can give up in ``dt_h`` hours (V2G or BESS discharge).
 

@@ -99,7 +99,8 @@ EV_PLANNED_ARRIVAL = 12  # arrival tick the request announces (EV_ARRIVAL is whe
 EV_X_KM = 13  # origin of the request, km
 EV_Y_KM = 14
 EV_MAX_PRICE = 15  # the highest reservation price the driver accepts, EUR/kWh
-N_EV_FIELDS = 16
+EV_USER = 16  # the user the session belongs to (archetype populations), -1 = anonymous
+N_EV_FIELDS = 17
 
 # --- res: reservation state per EV, shape (N_RES_FIELDS, n_evs) ------------------------------
 RS_STATUS = 0  # one of the RES_* statuses below

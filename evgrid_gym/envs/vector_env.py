@@ -13,6 +13,7 @@ from gymnasium.vector.utils import batch_space
 from evgrid_gym.arrays import readonly
 from evgrid_gym.config import ScenarioConfig, load_scenario
 from evgrid_gym.core import batch as core
+from evgrid_gym.core import flexibility as flex
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.state import Episode, Outputs, State
 from evgrid_gym.envs.evgrid_env import (
@@ -51,7 +52,9 @@ class EVGridVectorEnv(VectorEnv):
       finished envs; the rest of ``infos`` describes the new episode's reset. This is the
       layout Gymnasium's ``SyncVectorEnv`` builds in that mode.
 
-    ``infos`` holds every tick KPI, ``tick`` and ``date`` as arrays of shape (N,).
+    ``infos`` holds every tick KPI, ``tick`` and ``date`` as arrays of shape (N,), and with
+    ``flexibility=True`` ``flexibility_up_kw`` and ``flexibility_down_kw`` (as
+    :class:`~evgrid_gym.envs.EVGridEnv`'s; 0 for an env that just started an episode).
 
     The envs run on numba's threads (:mod:`evgrid_gym.core.parallel`: TBB where installed;
     ``numba.set_num_threads`` limits them).
@@ -67,6 +70,7 @@ class EVGridVectorEnv(VectorEnv):
         render_env_index: the copy that is rendered, 0..N-1.
         autoreset_mode: ``AutoresetMode.NEXT_STEP`` or ``SAME_STEP`` (or their values,
             ``"NextStep"``, ``"SameStep"``).
+        flexibility: add the fleets' flexibility of the tick just stepped to ``infos``.
 
     Raises:
         ValueError: ``num_envs`` < 1, another autoreset mode, an unknown render mode or a
@@ -77,6 +81,7 @@ class EVGridVectorEnv(VectorEnv):
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP} | EVGridEnv.metadata
+    _renderer = None  # set by __init__; None also when __init__ failed before (close() runs)
 
     def __init__(
         self,
@@ -85,6 +90,7 @@ class EVGridVectorEnv(VectorEnv):
         render_mode: str | None = None,
         render_env_index: int = 0,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        flexibility: bool = False,
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs: got {num_envs!r}; must be an integer >= 1")
@@ -112,8 +118,15 @@ class EVGridVectorEnv(VectorEnv):
         self._dates = np.full(n, "", dtype="<U10")  # ISO dates
         self._ended = np.zeros(n, dtype=bool)  # NEXT_STEP: envs that restart on the next step
         self._split: str | None = None  # the split episodes are drawn from (reset option)
+        self._flexibility_info = bool(flexibility)
+        self._flex_work = np.zeros(flex.workspace_size(sc.n_chargers, sc.n_stations))
+        self._power_range_kw = np.zeros((n, 2))  # low, high of each env's coming tick
+        self._flexibility_kw = np.zeros((n, 2))  # up, down in the tick each env just stepped
+        keys = (*L.KPI_NAMES, "tick", "date")
+        if self._flexibility_info:
+            keys += ("flexibility_up_kw", "flexibility_down_kw")
         all_envs = np.ones(n, dtype=bool)
-        self._info_masks = {f"_{key}": all_envs for key in (*L.KPI_NAMES, "tick", "date")}
+        self._info_masks = {f"_{key}": all_envs for key in keys}
         self.render_mode = render_mode
         self._renderer = make_renderer(self, render_mode, render_env_index)
 
@@ -159,6 +172,9 @@ class EVGridVectorEnv(VectorEnv):
             self._episode.ev[i, :, :n_evs] = ev
             self._episode.ev[i, :, n_evs:] = np.inf
         core.reset_batch(*sc.static, *self._episode, *self._state, *self._out, self._work, envs)
+        if self._flexibility_info:
+            self._flexibility_kw[envs] = 0.0  # nothing stepped yet
+            self._update_power_range(envs)
 
     def _grow_ev_tables(self, n_evs: int) -> None:
         """Room for ``n_evs`` EVs in every copy's EV table (padded with +inf, EVs that never
@@ -172,6 +188,26 @@ class EVGridVectorEnv(VectorEnv):
         """A fresh observation array for the next step or reset: the caller keeps the last one
         (no env writes to it later), so it is returned without a copy."""
         self._out = self._out._replace(obs=np.empty_like(self._out.obs))
+
+    def _update_power_range(self, envs: np.ndarray) -> None:
+        """The power range of the coming tick of each env in ``envs`` (int64 indices)."""
+        sc, episode, state = self.scenario, self._episode, self._state
+        flex.power_range_batch_kw(
+            sc.cfg, sc.connector_charger, sc.charger_f, sc.charger_station, sc.station_f,
+            episode.exo, episode.outage, state.bess_soc, state.conn, state.clock, envs,
+            self._power_range_kw, self._flex_work,
+        )  # fmt: skip
+
+    def _report_flexibility(self, stepped: np.ndarray) -> None:
+        """The flexibility of the envs ``stepped`` (int64 indices) in the tick they just ran:
+        their power range then against what they drew; then their coming tick's range."""
+        kpi = self._out.kpi
+        drawn_kw = (
+            kpi[stepped, L.KPI_EV_CHARGE] - kpi[stepped, L.KPI_EV_DISCHARGE]
+        ) / self.scenario.config.dt_h
+        self._flexibility_kw[stepped, 0] = self._power_range_kw[stepped, 1] - drawn_kw
+        self._flexibility_kw[stepped, 1] = drawn_kw - self._power_range_kw[stepped, 0]
+        self._update_power_range(stepped)
 
     def step(self, actions):
         """Steps every env with ``actions`` of shape (N, n_actions) (see ``EVGridEnv.step``);
@@ -203,6 +239,8 @@ class EVGridVectorEnv(VectorEnv):
             *sc.static, *self._episode, *self._state, *self._out, actions, self._status,
             self._rewards, self._work, ~self._ended,
         )  # fmt: skip
+        if self._flexibility_info:
+            self._report_flexibility(np.flatnonzero(~self._ended))
         rewards = self._rewards.copy()
         if restarting.size:
             self._start_episodes(restarting)
@@ -280,6 +318,9 @@ class EVGridVectorEnv(VectorEnv):
         infos: dict[str, Any] = dict(zip(L.KPI_NAMES, self._out.kpi.copy().T, strict=True))
         infos["tick"] = self._state.clock[:, L.CLK_TICK].copy()
         infos["date"] = self._dates.copy()
+        if self._flexibility_info:
+            infos["flexibility_up_kw"] = self._flexibility_kw[:, 0].copy()
+            infos["flexibility_down_kw"] = self._flexibility_kw[:, 1].copy()
         infos.update(self._info_masks)
         return infos
 

@@ -8,7 +8,9 @@
 - :mod:`evgrid_gym.viz.market`, :mod:`evgrid_gym.viz.events`: the market of a tick and what
   happened in it (reservations, outages), for the dashboard;
 - :mod:`evgrid_gym.viz.dashboard`: the live web dashboard (``evgrid-gym dashboard``, extra
-  ``[dashboard]``).
+  ``[dashboard]``);
+- :mod:`evgrid_gym.viz.plots`: the figures of ``evgrid-gym plot`` from episode logs
+  (:mod:`evgrid_gym.eventlog`) and benchmarks.
 
 Nothing is imported here, so ``import evgrid_gym`` stays free of PIL and matplotlib.
 """
