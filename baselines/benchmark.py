@@ -7,10 +7,12 @@ the same code.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +96,9 @@ def run_episode(
     return row | episode_kpis(env.kpi_total)
 
 
+BACKENDS = ("serial", "ray")
+
+
 def run_benchmark(
     scenario: str | dict | ScenarioConfig,
     policies: dict[str, Callable[[object], Policy]],
@@ -101,6 +106,9 @@ def run_benchmark(
     first_seed: int = 0,
     progress: bool = True,
     out: Path | None = None,
+    backend: str = "serial",
+    address: str | None = None,
+    num_workers: int | None = None,
 ) -> pd.DataFrame:
     """Runs every policy on episodes seeded ``first_seed .. first_seed + episodes - 1``.
 
@@ -113,38 +121,70 @@ def run_benchmark(
         out: a folder (see :func:`output_folder`) into which ``results.csv`` is rewritten
             after every episode, so an interrupted run keeps the finished ones (the
             optimality gaps are filled in at the end).
+        backend: ``"serial"`` (one episode after the other in this process) or ``"ray"``
+            (each (policy, episode) pair a Ray task, :mod:`baselines.distributed`; the rows
+            are the same but for their wall times).
+        address: the Ray cluster of the ``ray`` backend (``auto``, ``ray://host:port``);
+            None starts a local Ray with ``num_workers`` CPUs (default: every core).
+        num_workers: see ``address``.
 
     Wall times exclude loading the compiled kernels (one warm-up step before the runs).
 
     Returns:
-        One row per policy and episode, columns :data:`RESULT_COLUMNS`. ``optimality_gap``
-        is ``(R - reward) / |R|`` per episode with R the reward of the ``optimal`` policy's
-        schedule, when one ran; when its solver did not prove that schedule optimal (MIP gap
-        g), the optimum lies between R and R + g |R|, and ``optimality_gap_at_bound`` is the
-        gap to R + g |R|: the true gap lies between the two (equal when proven; NaN without
-        an optimum or a schedule).
+        One row per policy and episode in policy order, columns :data:`RESULT_COLUMNS`.
+        ``optimality_gap`` is ``(R - reward) / |R|`` per episode with R the reward of the
+        ``optimal`` policy's schedule, when one ran; when its solver did not prove that
+        schedule optimal (MIP gap g), the optimum lies between R and R + g |R|, and
+        ``optimality_gap_at_bound`` is the gap to R + g |R|: the true gap lies between the
+        two (equal when proven; NaN without an optimum or a schedule).
 
     Raises:
-        ValueError: ``episodes`` < 1.
+        ValueError: ``episodes`` < 1, or an unknown backend.
     """
     if episodes < 1:
         raise ValueError(f"episodes: got {episodes}; must be >= 1")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: got {backend!r}; must be one of {list(BACKENDS)}")
     env = EVGridEnv(scenario)
     warm_up(env, first_seed)
     built = {name: factory(env.scenario) for name, factory in policies.items()}
-    rows = []
     jobs = [(name, e) for name in built for e in range(episodes)]
-    bar = tqdm(jobs, disable=not progress, desc=env.scenario.config.name, unit="episode")
-    for name, episode in bar:
-        bar.set_postfix_str(name)
-        seed = first_seed + episode
-        row = {"policy": name, "episode": episode, "seed": seed}
-        rows.append(row | run_episode(env, built[name], seed))
-        if out is not None:
-            _table(rows).to_csv(out / "results.csv", index=False)
-    results = _table(rows)
+    rows: dict[int, dict] = {}
+    if backend == "serial":
+        finished = _run_serial(env, built, jobs, first_seed, progress)
+    else:
+        from evgrid_gym.cluster import connect
+
+        started = connect(address, num_workers or os.cpu_count() or 1)
+        from baselines.distributed import run_on_ray
+
+        finished = run_on_ray(env.scenario.config, policies, jobs, first_seed, progress)
+    try:
+        for i, row in finished:
+            name, episode = jobs[i]
+            rows[i] = {"policy": name, "episode": episode, "seed": first_seed + episode} | row
+            if out is not None:
+                _table([rows[j] for j in sorted(rows)]).to_csv(out / "results.csv", index=False)
+    finally:
+        if backend == "ray" and started:
+            import ray
+
+            ray.shutdown()
+    results = _table([rows[j] for j in sorted(rows)])
     results["optimality_gap"], results["optimality_gap_at_bound"] = _optimality_gaps(results)
     return results
+
+
+def _run_serial(
+    env: EVGridEnv, built: dict[str, Policy], jobs: list[tuple[str, int]], first_seed: int,
+    progress: bool,
+) -> Iterator[tuple[int, dict]]:  # fmt: skip
+    """Runs the ``(policy name, episode)`` jobs one after the other; yields ``(job index,
+    row)``."""
+    bar = tqdm(jobs, disable=not progress, desc=env.scenario.config.name, unit="episode")
+    for i, (name, episode) in enumerate(bar):
+        bar.set_postfix_str(name)
+        yield i, run_episode(env, built[name], first_seed + episode)
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:
@@ -273,7 +313,8 @@ def write_outputs(results: pd.DataFrame, out: Path, title: str) -> str:
 
 def policy_factories(names: Iterable[str], agent: str | None = None) -> dict:
     """Factories for the named baseline policies (``all``: every registered one), plus a
-    trained agent under the name ``agent`` when ``agent`` is a model path."""
+    trained agent under the name ``agent`` when ``agent`` is the path of one: a ``model.zip``
+    of an SB3 run, or the ``checkpoint`` folder of an RLlib run."""
     from baselines import POLICIES
 
     names = list(names)
@@ -284,7 +325,16 @@ def policy_factories(names: Iterable[str], agent: str | None = None) -> dict:
         raise ValueError(f"policies: got {unknown}; must be 'all' or among {sorted(POLICIES)}")
     factories = {name: POLICIES[name] for name in names}
     if agent is not None:
-        from baselines.agent import AgentPolicy
-
-        factories["agent"] = lambda scenario: AgentPolicy.load(scenario, agent)
+        factories["agent"] = functools.partial(_load_agent, path=agent)
     return factories
+
+
+def _load_agent(scenario, path: str) -> Policy:
+    """The trained agent at ``path`` (RLlib checkpoint folder or SB3 model file)."""
+    from baselines.rllib_agent import RLlibAgentPolicy, is_rllib_checkpoint
+
+    if is_rllib_checkpoint(path):
+        return RLlibAgentPolicy.load(scenario, path)
+    from baselines.agent import AgentPolicy
+
+    return AgentPolicy.load(scenario, path)

@@ -180,4 +180,3 @@ class StationAccounts:
             self._tick, self._before, env._conn, env._station_out, self._terms,
         )  # fmt: skip
         return self._terms
-

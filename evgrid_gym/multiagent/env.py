@@ -48,8 +48,9 @@ class EVGridParallelEnv(ParallelEnv):
 
     ## Observation Space
 
-    The same ``Box`` for every agent (:class:`~evgrid_gym.multiagent.station_view.StationObservation`,
-    named views with ``env.station_view.unpack(obs)``):
+    The same ``Box`` for every agent
+    (:class:`~evgrid_gym.multiagent.station_view.StationObservation`; named views with
+    ``env.station_view.unpack(obs)``):
 
     | block | length | unit |
     |-------|--------|------|
@@ -103,8 +104,7 @@ class EVGridParallelEnv(ParallelEnv):
             scenario (as the single env).
     """
 
-    metadata = {"name": "evgrid_stations_v0", "render_modes": EVGridEnv.metadata["render_modes"],
-                "render_fps": EVGridEnv.metadata["render_fps"], "is_parallelizable": True}  # fmt: skip
+    metadata = EVGridEnv.metadata | {"name": "evgrid_stations_v0", "is_parallelizable": True}
 
     def __init__(
         self,
@@ -115,8 +115,10 @@ class EVGridParallelEnv(ParallelEnv):
     ):
         if reward not in REWARDS:
             raise ValueError(f"reward: got {reward!r}; must be one of {list(REWARDS)}")
-        if isinstance(delay_ticks, bool) or not isinstance(delay_ticks, int | np.integer) or (
-            delay_ticks < 0
+        if (
+            isinstance(delay_ticks, bool)
+            or not isinstance(delay_ticks, int | np.integer)
+            or (delay_ticks < 0)
         ):
             raise ValueError(f"delay_ticks: got {delay_ticks!r}; must be an integer >= 0")
         self.env = EVGridEnv(scenario, render_mode=render_mode)
@@ -222,8 +224,10 @@ class EVGridParallelEnv(ParallelEnv):
         stacked = self._actions
         for i, agent in enumerate(self.agents):
             action = actions[agent]
-            if type(action) is not np.ndarray or action.shape != stacked.shape[1:] or (
-                action.dtype.kind != "f"
+            if (
+                type(action) is not np.ndarray
+                or action.shape != stacked.shape[1:]
+                or (action.dtype.kind != "f")
             ):  # anything but the expected array: checked (and converted) in full
                 action = float_actions(action, self.action_spaces[agent], f"actions[{agent!r}]")
             stacked[i] = action
@@ -252,6 +256,7 @@ class EVGridParallelEnv(ParallelEnv):
             for agent_info in infos.values():
                 agent_info["episode_kpis"] = info["episode_kpis"]
         return infos
+
 
 def _copy(space):
     """An equal space of its own (each agent seeds and samples its space independently)."""

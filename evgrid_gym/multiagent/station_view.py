@@ -231,4 +231,3 @@ class StationView:
         """Named views of station observations, shape (..., D) (no copies)."""
         ends = np.cumsum(self.block_sizes)[:-1]
         return StationObservation(*np.split(observation, ends, axis=-1))
-

@@ -1,0 +1,182 @@
+"""Training with RLlib (Ray's RL library) on its current API stack (RLModule, Learner, EnvRunner).
+
+``agents="station"``: the stations of the scenario as agents
+(:class:`~evgrid_gym.multiagent.EVGridParallelEnv`, ``reward="station"``), all mapped to one
+shared PPO policy (parameter sharing; their spaces are the same by construction).
+``agents="central"``: PPO on the single-agent env. Env runners sample in Ray actors
+(``num_env_runners``; 0: in the driver), the learner updates in the driver; the same code runs
+on a local Ray or, with ``address``, on an existing cluster (every node needs the package).
+
+A run writes into its output folder: ``checkpoint/`` (RLlib's ``Algorithm`` checkpoint, whose
+policy ``evgrid-gym benchmark --agent`` ranks), ``train_info.json``, ``scenario.yaml``,
+``learning_curve.csv`` and ``learning_curve.png`` (the deterministic policy's mean reward on
+the held-out seeds of :mod:`evgrid_gym.rl.evaluation`, as the SB3 job's, and RLlib's mean
+episode return of the training episodes).
+
+Observations reach the policy scaled to [-1, 1] by their bounds
+(:func:`~baselines.rllib_agent.scale_observation`, the same in training and in
+:class:`~baselines.rllib_agent.RLlibAgentPolicy`), so no normalisation statistics have to
+travel with the checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+import ray
+import torch
+from ray.rllib.algorithms.ppo import PPOConfig
+from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
+from ray.tune.registry import register_env
+from tqdm.auto import tqdm
+
+from baselines.rllib_agent import AGENTS, MODULE_IDS, RLlibAgentPolicy, scale_observation
+from evgrid_gym.cluster import connect
+from evgrid_gym.config import ScenarioConfig
+from evgrid_gym.envs import EVGridEnv
+from evgrid_gym.multiagent import EVGridParallelEnv
+from evgrid_gym.rl.evaluation import HeldOut
+
+ENV_NAMES = {"station": "evgrid_gym_stations", "central": "evgrid_gym_central"}
+EPISODES_PER_ITERATION = 10
+"""PPO's train batch per iteration: this many episodes' worth of env steps."""
+
+
+def _scaled_space(space: gym.spaces.Box) -> gym.spaces.Box:
+    return gym.spaces.Box(-1.0, 1.0, space.shape, np.float32)
+
+
+class _ScaledStations(ParallelPettingZooEnv):
+    """RLlib's view of the stations as agents, observations scaled (:func:`scale_observation`)."""
+
+    def __init__(self, env_config: dict):
+        env = EVGridParallelEnv(env_config["scenario"], reward="station")
+        self._raw_space = env.station_view.observation_space
+        super().__init__(env)
+        self.observation_space = gym.spaces.Dict(
+            {agent: _scaled_space(self._raw_space) for agent in env.possible_agents}
+        )
+
+    def _scaled(self, observations: dict) -> dict:
+        return {a: scale_observation(o, self._raw_space) for a, o in observations.items()}
+
+    def reset(self, *, seed=None, options=None):
+        observations, infos = super().reset(seed=seed, options=options)
+        return self._scaled(observations), infos
+
+    def step(self, action_dict):
+        observations, *rest = super().step(action_dict)
+        return self._scaled(observations), *rest
+
+
+def _scaled_central(env_config: dict) -> gym.Env:
+    env = EVGridEnv(env_config["scenario"])
+    space = env.observation_space
+    return gym.wrappers.TransformObservation(
+        env, lambda observation: scale_observation(observation, space), _scaled_space(space)
+    )
+
+
+def ppo_config(
+    config: ScenarioConfig, agents: str, num_env_runners: int, seed: int = 0
+) -> PPOConfig:
+    """RLlib's PPO configuration of a run (see the module docstring).
+
+    Each iteration samples :data:`EPISODES_PER_ITERATION` episodes of env steps and runs 5
+    epochs of minibatches of a fifth of them; the rest are RLlib's defaults (an MLP of
+    256 x 256 for policy and value, Adam at 5e-5, ...).
+
+    Raises:
+        ValueError: ``agents`` is not one of :data:`AGENTS`.
+    """
+    if agents not in AGENTS:
+        raise ValueError(f"agents: got {agents!r}; must be one of {list(AGENTS)}")
+    register_env(ENV_NAMES["station"], _ScaledStations)
+    register_env(ENV_NAMES["central"], _scaled_central)
+    batch = EPISODES_PER_ITERATION * config.episode_ticks
+    ppo = (
+        PPOConfig()
+        .environment(ENV_NAMES[agents], env_config={"scenario": config.model_dump(mode="json")})
+        .env_runners(num_env_runners=num_env_runners)
+        .training(train_batch_size_per_learner=batch, minibatch_size=batch // 5, num_epochs=5)
+        .debugging(seed=seed, log_level="ERROR")
+    )
+    if agents == "station":
+        module_id = MODULE_IDS["station"]
+        ppo = ppo.multi_agent(
+            policies={module_id}, policy_mapping_fn=lambda agent_id, *args, **kwargs: module_id
+        ).rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={module_id: RLModuleSpec()}))
+    return ppo
+
+
+def train(
+    config: ScenarioConfig,
+    agents: str,
+    timesteps: int,
+    num_env_runners: int,
+    out: Path,
+    seed: int = 0,
+    address: str | None = None,
+    eval_every: int | None = None,
+) -> pd.DataFrame:
+    """Trains PPO with RLlib for at least ``timesteps`` env steps and saves the run in ``out``.
+
+    Args:
+        config: the scenario (its ``calendar.split``'s days for training).
+        agents: ``"station"`` (one shared policy over the stations) or ``"central"``.
+        timesteps: env steps to sample at least (whole iterations).
+        num_env_runners: Ray actors that sample (0: the driver samples).
+        out: the output folder (created).
+        seed: RLlib's seed.
+        address: a Ray cluster to run on; None starts a local Ray with
+            ``num_env_runners + 1`` CPUs (the learner in the driver).
+        eval_every: env steps between held-out evaluations (default: a tenth of the run).
+
+    Returns:
+        The learning curve: ``timesteps``, ``eval_reward_mean``, ``eval_reward_std``,
+        ``train_return_mean``.
+
+    Raises:
+        ValueError: an unknown ``agents``, or ``timesteps`` < 1 or ``num_env_runners`` < 0.
+    """
+    if timesteps < 1 or num_env_runners < 0:
+        raise ValueError(
+            f"timesteps ({timesteps}) must be >= 1 and num_env_runners ({num_env_runners}) >= 0"
+        )
+    ppo = ppo_config(config, agents, num_env_runners, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)  # a small MLP: leave the cores to the env runners
+    started = connect(address, num_cpus=num_env_runners + 1)
+    try:
+        algo = ppo.build_algo()
+        held_out = HeldOut(config)
+        scenario = held_out.env.scenario
+        eval_every = eval_every or max(timesteps // 10, 1)
+        steps, next_eval, start = 0, eval_every, time.perf_counter()
+        with tqdm(total=timesteps, unit="step", desc=f"training ({agents})") as bar:
+            while steps < timesteps:
+                result = algo.train()["env_runners"]
+                bar.update(int(result["num_env_steps_sampled_lifetime"]) - steps)
+                steps = int(result["num_env_steps_sampled_lifetime"])
+                if steps >= next_eval or steps >= timesteps:
+                    next_eval += eval_every
+                    module = algo.get_module(MODULE_IDS[agents])
+                    policy = RLlibAgentPolicy(module, scenario, agents)
+                    mean = held_out(policy, steps, train_return_mean=result["episode_return_mean"])
+                    bar.set_postfix(eval_reward=f"{mean:.1f}")
+        wall_s = time.perf_counter() - start
+        algo.save_to_path(str((out / "checkpoint").resolve()))
+        algo.stop()
+    finally:
+        if started:
+            ray.shutdown()
+    info = {"framework": "rllib", "algo": "ppo", "agents": agents, "scenario": config.name,
+            "timesteps": steps, "num_env_runners": num_env_runners, "seed": seed,
+            "address": address, "train_wall_s": wall_s}  # fmt: skip
+    return held_out.write(out, config, info, f"RLlib PPO ({agents}) on {config.name}")
