@@ -926,6 +926,10 @@ class RefSim:
             "payment_eur": market["station_payment_eur"],
             "bid": [1.0 - f for f in fill],
             "bess_kw": bess_power,
+            # each station's own books (the multi-agent env's station rewards)
+            "revenue_eur": [0.0] * self.n_st,
+            "unmet_kwh": [0.0] * self.n_st,
+            "storage_value_eur": [0.0] * self.n_st,
         }
 
         for c, slot in enumerate(self.slots):
@@ -943,6 +947,7 @@ class RefSim:
             else:
                 kpi["ev_discharge_grid_kwh"] -= p * dt
             kpi["revenue_eur"] += delta * slot["tariff"]  # paid per kWh into the battery
+            station_out["revenue_eur"][self.conn_station[c]] += delta * slot["tariff"]
         for s, st in enumerate(self.stations):
             if st["bess_kwh"] <= 0.0:
                 continue
@@ -952,6 +957,7 @@ class RefSim:
             kpi["bess_losses_kwh"] += losses
             # the stored energy is worth what it gives back to the grid at the storage value
             kpi["storage_value_eur"] += delta * st["eff"] * self.exo["storage_value"][t]
+            station_out["storage_value_eur"][s] = delta * st["eff"] * self.exo["storage_value"][t]
             if p > 0:
                 kpi["bess_charge_grid_kwh"] += p * dt
             else:
@@ -967,6 +973,7 @@ class RefSim:
                 kpi["delivered_kwh"] += slot["delivered_kwh"]
                 kpi["unmet_energy_kwh"] += unmet
                 kpi["outage_unmet_kwh"] += min(unmet, slot["outage_kwh"])
+                station_out["unmet_kwh"][self.conn_station[c]] += unmet
                 self.slots[c] = None
         kpi["unmet_penalty_eur"] = kpi["unmet_energy_kwh"] * self.unmet_penalty
         if end:
