@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from typing import Any
 
@@ -128,6 +129,7 @@ class EVGridParallelEnv(ParallelEnv):
         self._accounts = StationAccounts(self.scenario)
         self.possible_agents = [station.id for station in self.scenario.config.stations]
         self.agents: list[str] = []
+        self._live = frozenset(self.possible_agents)
         view = self.station_view
         self.observation_spaces = {a: _copy(view.observation_space) for a in self.possible_agents}
         self.action_spaces = {a: _copy(view.action_space) for a in self.possible_agents}
@@ -214,30 +216,29 @@ class EVGridParallelEnv(ParallelEnv):
             raise ValueError(
                 f"actions: got {type(actions).__name__}; must be a dict of agent -> action"
             )
-        missing = [a for a in self.agents if a not in actions]
-        extra = [a for a in actions if a not in self.agents]
-        if missing or extra:
+        if actions.keys() != self._live:  # all agents live together, until the episode ends
+            missing = [a for a in self.agents if a not in actions]
+            extra = [a for a in actions if a not in self._live]
             raise ValueError(
                 f"actions: missing for agents {missing}, given for agents that are not live "
                 f"{extra}; give exactly one action per live agent {self.agents}"
             )
-        stacked = self._actions
+        stacked, shape = self._actions, self._actions.shape[1:]
         for i, agent in enumerate(self.agents):
             action = actions[agent]
-            if (
-                type(action) is not np.ndarray
-                or action.shape != stacked.shape[1:]
-                or (action.dtype.kind != "f")
-            ):  # anything but the expected array: checked (and converted) in full
+            if type(action) is not np.ndarray or action.shape != shape or action.dtype.kind != "f":
+                # anything but the expected array: checked (and converted) in full
                 action = float_actions(action, self.action_spaces[agent], f"actions[{agent!r}]")
             stacked[i] = action
-        if not np.isfinite(stacked).all():
-            i = int(np.flatnonzero(~np.isfinite(stacked).all(axis=1))[0])
-            bad = np.flatnonzero(~np.isfinite(stacked[i]))
-            raise ValueError(
-                f"actions[{self.agents[i]!r}]: entries {bad.tolist()} are "
-                f"{stacked[i, bad].tolist()}; every entry must be a finite number in [-1, 1]"
-            )
+        if not math.isfinite(stacked.sum()):  # a cheap filter: the sum of finite entries is
+            finite = np.isfinite(stacked)  # finite, unless it overflows
+            if not finite.all():
+                i = int(np.flatnonzero(~finite.all(axis=1))[0])
+                bad = np.flatnonzero(~finite[i])
+                raise ValueError(
+                    f"actions[{self.agents[i]!r}]: entries {bad.tolist()} are "
+                    f"{stacked[i, bad].tolist()}; every entry must be a finite number in [-1, 1]"
+                )
         return stacked
 
     def _observations(self, tick: int) -> dict[str, np.ndarray]:
