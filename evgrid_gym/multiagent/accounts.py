@@ -36,9 +36,10 @@ turbine owner cancel; the stations' are their cost here and the owner's income t
 
 Where the numbers come from: the env's ``info`` has each station's market results but not its
 revenue, unmet penalty or storage value, so :class:`StationAccounts` reads the single env's
-connector state before and after the tick and books them exactly as the core does (the
-same floating-point operations). It is the one place outside the env that reads the env's
-internal state; once the core reports these per station, it becomes a lookup.
+connector state before and after the tick and books them as the core books the totals (the
+same floating-point operations, :func:`station_terms`). It is the multi-agent env's one reader
+of the single env's internal state; once the core reports these per station, it becomes a
+lookup.
 """
 
 from __future__ import annotations

@@ -46,6 +46,9 @@ from evgrid_gym.rl.evaluation import HeldOut
 ENV_NAMES = {"station": "evgrid_gym_stations", "central": "evgrid_gym_central"}
 EPISODES_PER_ITERATION = 10
 """PPO's train batch per iteration: this many episodes' worth of env steps."""
+ENVS_PER_RUNNER = 8
+"""Envs each env runner steps together (one batched forward pass of the policy for all of
+them): 2.5 times the env steps/s of one env per runner (``benchmarks/bench_multiagent.py``)."""
 
 
 def _scaled_space(space: gym.spaces.Box) -> gym.spaces.Box:
@@ -88,9 +91,10 @@ def ppo_config(
 ) -> PPOConfig:
     """RLlib's PPO configuration of a run (see the module docstring).
 
-    Each iteration samples :data:`EPISODES_PER_ITERATION` episodes of env steps and runs 5
-    epochs of minibatches of a fifth of them; the rest are RLlib's defaults (an MLP of
-    256 x 256 for policy and value, Adam at 5e-5, ...).
+    Each env runner steps :data:`ENVS_PER_RUNNER` envs; each iteration samples
+    :data:`EPISODES_PER_ITERATION` episodes' worth of env steps and runs 5 epochs of
+    minibatches of a fifth of them; the rest are RLlib's defaults (an MLP of 256 x 256 for
+    policy and value, Adam at 5e-5, ...).
 
     Raises:
         ValueError: ``agents`` is not one of :data:`AGENTS`.
@@ -103,7 +107,7 @@ def ppo_config(
     ppo = (
         PPOConfig()
         .environment(ENV_NAMES[agents], env_config={"scenario": config.model_dump(mode="json")})
-        .env_runners(num_env_runners=num_env_runners)
+        .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=ENVS_PER_RUNNER)
         .training(train_batch_size_per_learner=batch, minibatch_size=batch // 5, num_epochs=5)
         .debugging(seed=seed, log_level="ERROR")
     )
