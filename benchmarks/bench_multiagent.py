@@ -5,10 +5,12 @@ RLlib's env runners sampling it.
    included) against ``EVGridEnv`` on the same scenario, alternating runs, best of
    ``--repeats`` (goal: the parallel env at >= 50 % of the single env's speed).
 2. (with the ``ray`` extra) RLlib env-runner throughput: env steps/s that 1 and 2 env runners
-   (Ray actors, PPO's untrained policy acting) sample together, best of ``--repeats``;
-   ``--ppo-steps 0`` skips it. The policy's forward pass is part of each step.
+   (Ray actors, PPO's untrained policy acting, ``--envs-per-runner`` envs each) sample
+   together, best of ``--repeats``; ``--ppo-steps 0`` skips it. The policy's forward pass is
+   part of each step.
 
     python benchmarks/bench_multiagent.py [--steps 20000] [--repeats 5] [--ppo-steps 4000]
+        [--envs-per-runner 8]
 """
 
 from __future__ import annotations
@@ -67,9 +69,12 @@ def parallel_against_single(scenario, n_steps: int, repeats: int) -> tuple[float
     return best_single, best_parallel
 
 
-def env_runner_throughput(runners: int, steps_per_runner: int, repeats: int) -> float:
-    """Env steps/s that ``runners`` RLlib env runners sample together on ``default`` (stations
-    as agents), best of ``repeats``; each runner samples ``steps_per_runner`` env steps."""
+def env_runner_throughput(
+    runners: int, steps_per_runner: int, repeats: int, envs_per_runner: int
+) -> float:
+    """Env steps/s that ``runners`` RLlib env runners (each stepping ``envs_per_runner``
+    envs) sample together on ``default`` (stations as agents), best of ``repeats``; each
+    runner samples ``steps_per_runner`` env steps."""
     import ray
 
     from evgrid_gym.config import load_scenario
@@ -77,7 +82,8 @@ def env_runner_throughput(runners: int, steps_per_runner: int, repeats: int) -> 
 
     ray.init(num_cpus=runners + 1, include_dashboard=False, logging_level=logging.ERROR)
     try:
-        algo = ppo_config(load_scenario("default"), "station", runners).build_algo()
+        ppo = ppo_config(load_scenario("default"), "station", runners)
+        algo = ppo.env_runners(num_envs_per_env_runner=envs_per_runner).build_algo()
         group = algo.env_runner_group
 
         def sample(runner):
@@ -101,10 +107,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--ppo-steps", type=int, default=4_000,
                         help="env steps per runner and repeat; 0 skips RLlib")  # fmt: skip
+    parser.add_argument("--envs-per-runner", type=int, default=8,
+                        help="envs each RLlib env runner steps (evgrid-gym train: 8)")  # fmt: skip
     args = parser.parse_args()
     print(f"CPU: {cpu_name()}\n")
-    print("| scenario | stations | connectors | single env steps/s | parallel env steps/s | share |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| scenario | stations | connectors | single env steps/s | parallel env steps/s "
+          "| share |\n|---|---:|---:|---:|---:|---:|")  # fmt: skip
     for name, scenario in (("default", "default"), ("electra_station", "electra_station"),
                            ("100 connectors", scaled_scenario(100))):  # fmt: skip
         env = EVGridEnv(scenario)
@@ -121,7 +129,7 @@ def main() -> None:
     print("\n| RLlib env runners | env steps/s (default, stations as agents) | per runner |")
     print("|---:|---:|---:|")
     for runners in (1, 2):
-        rate = env_runner_throughput(runners, args.ppo_steps, args.repeats)
+        rate = env_runner_throughput(runners, args.ppo_steps, args.repeats, args.envs_per_runner)
         print(f"| {runners} | {rate:,.0f} | {rate / runners:,.0f} |")
 
 
