@@ -203,6 +203,16 @@ def test_module_entry_point_reports_bad_policy_with_code_2():
         (["simulate", "--date", "2019-02-30"], "--date", "'2019-02-30'"),
         (["simulate", "--sessions", "nosuch.csv"], "--sessions", "'nosuch.csv'"),
         (["train", "--num-envs", "0"], "--num-envs", "0"),
+        # flags of one framework or backend given to another
+        (["train", "--agents", "central"], "--agents", "'central'"),
+        (["train", "--num-env-runners", "2"], "--num-env-runners", "2"),
+        (["train", "--address", "auto"], "--address", "'auto'"),
+        (["train", "--framework", "rllib", "--num-envs", "4"], "--num-envs", "4"),
+        (["train", "--framework", "rllib", "--algo", "sac"], "--algo", "'sac'"),
+        (["train", "--framework", "rllib", "--num-env-runners", "-1"], "--num-env-runners", "-1"),
+        (["benchmark", "--address", "auto"], "--address", "'auto'"),
+        (["benchmark", "--num-workers", "2"], "--num-workers", "2"),
+        (["benchmark", "--backend", "ray", "--num-workers", "0"], "--num-workers", "0"),
     ],
 )
 def test_bad_flags_exit_with_one_line_naming_flag_and_value(capsys, argv, flag, value):

@@ -7,11 +7,11 @@ import warnings
 
 import numpy as np
 import pytest
+import reference as ref
 from numpy.testing import assert_allclose
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 
 import evgrid_gym
-import reference as ref
 from evgrid_gym import EVGridEnv
 from evgrid_gym.config import load_scenario
 from evgrid_gym.core import layout as L

@@ -75,7 +75,8 @@ def test_a_station_checkpoint_acts_on_the_single_env_as_on_the_stations(station_
         with torch.no_grad():
             logits = module.forward_inference({"obs": inputs})["action_dist_inputs"]
         batch = dist.from_logits(logits).to_deterministic().sample().numpy()
-        actions = dict(zip(multi.agents, np.clip(batch, -1.0, 1.0).astype(np.float32)))
+        batch = np.clip(batch, -1.0, 1.0).astype(np.float32)
+        actions = dict(zip(multi.agents, batch, strict=True))
         observations, rewards, *_ = multi.step(actions)
         single_obs, reward, *_, info = single.step(policy.act(single_obs, info))
         np.testing.assert_array_equal(multi.state(), single_obs)
@@ -110,3 +111,18 @@ def test_ppo_improves_on_electra_station(tmp_path, agents):
     results = run_benchmark(config, policy_factories([], agent=str(tmp_path / "checkpoint")), 1,
                             progress=False)  # fmt: skip
     assert np.isfinite(results["reward"]).all()
+
+
+def test_cli_trains_with_rllib_and_ranks_the_checkpoint_on_ray(tmp_path, capsys):
+    from evgrid_gym.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--framework", "rllib", "--agents", "central", "--scenario",
+                 "electra_station", "--timesteps", "1", "--num-env-runners", "0",
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert "trained RLlib ppo (central)" in capsys.readouterr().out
+    assert main(["benchmark", "--scenario", "electra_station", "--episodes", "2", "--policies",
+                 "uncontrolled", "--agent", str(out / "checkpoint"), "--backend", "ray",
+                 "--out", str(tmp_path / "bench")]) == 0  # fmt: skip
+    results = pd.read_csv(tmp_path / "bench" / "results.csv")
+    assert list(results["policy"]) == ["uncontrolled", "uncontrolled", "agent", "agent"]
