@@ -18,6 +18,7 @@ from evgrid_gym.envs import EVGridEnv
 
 EVAL_SEEDS = tuple(range(1_000_000, 1_000_010))  # held out: training seeds start at 0
 EVAL_SPLIT = "validation"  # evaluation days, where the scenario has this split
+PPO_INITIAL_CHARGE = 1.0  # initial mean connector action: start from "charge at full power"
 
 
 class HeldOut:

@@ -41,7 +41,7 @@ from evgrid_gym.cluster import connect
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.envs import EVGridEnv
 from evgrid_gym.multiagent import EVGridParallelEnv
-from evgrid_gym.rl.evaluation import HeldOut
+from evgrid_gym.rl.evaluation import PPO_INITIAL_CHARGE, HeldOut
 
 ENV_NAMES = {"station": "evgrid_gym_stations", "central": "evgrid_gym_central"}
 EPISODES_PER_ITERATION = 10
@@ -119,6 +119,24 @@ def ppo_config(
     return ppo
 
 
+def _start_at_full_power(algo, agents: str, scenario) -> None:
+    """Sets the mean connector action of PPO's Gaussian to :data:`PPO_INITIAL_CHARGE` (its BESS
+    entry stays at 0), as the SB3 job does: the action head's weights start near 0, so its
+    bias is the initial mean; the env runners get the new weights."""
+    module_id = MODULE_IDS[agents]
+    n_connectors = (
+        int(scenario.station_connectors.max()) if agents == "station" else scenario.n_connectors
+    )
+
+    def start(learner):
+        head = learner.module[module_id].pi.net.mlp[-1]  # RLlib's default PPO module
+        with torch.no_grad():
+            head.bias[:n_connectors] = PPO_INITIAL_CHARGE
+
+    algo.learner_group.foreach_learner(start)
+    algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group)
+
+
 def train(
     config: ScenarioConfig,
     agents: str,
@@ -161,6 +179,7 @@ def train(
         algo = ppo.build_algo()
         held_out = HeldOut(config)
         scenario = held_out.env.scenario
+        _start_at_full_power(algo, agents, scenario)
         eval_every = eval_every or max(timesteps // 10, 1)
         steps, next_eval, start = 0, eval_every, time.perf_counter()
         with tqdm(total=timesteps, unit="step", desc=f"training ({agents})") as bar:

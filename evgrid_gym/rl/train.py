@@ -22,12 +22,11 @@ from tqdm.auto import tqdm
 from baselines.agent import AgentPolicy
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.envs import EVGridVectorEnv
-from evgrid_gym.rl.evaluation import HeldOut
+from evgrid_gym.rl.evaluation import PPO_INITIAL_CHARGE, HeldOut
 from evgrid_gym.rl.sb3_vec_env import SB3VecEnv
 
 ALGORITHMS = {"ppo": PPO, "sac": SAC, "td3": TD3}
 PPO_STEPS_PER_ENV = 128  # a rollout covers more than one 96-tick episode per env
-PPO_INITIAL_CHARGE = 1.0  # initial mean connector action: start from "charge at full power"
 
 
 class _Progress(BaseCallback):
