@@ -93,8 +93,8 @@ def ppo_config(
 
     Each env runner steps :data:`ENVS_PER_RUNNER` envs; each iteration samples
     :data:`EPISODES_PER_ITERATION` episodes' worth of env steps and runs 5 epochs of
-    minibatches of a fifth of them; the rest are RLlib's defaults (an MLP of 256 x 256 for
-    policy and value, Adam at 5e-5, ...).
+    minibatches of a fifth of them with Adam at 3e-4 (SB3's PPO rate; RLlib's default is
+    5e-5); the rest are RLlib's defaults (an MLP of 256 x 256 for policy and value, ...).
 
     Raises:
         ValueError: ``agents`` is not one of :data:`AGENTS`.
@@ -108,7 +108,9 @@ def ppo_config(
         PPOConfig()
         .environment(ENV_NAMES[agents], env_config={"scenario": config.model_dump(mode="json")})
         .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=ENVS_PER_RUNNER)
-        .training(train_batch_size_per_learner=batch, minibatch_size=batch // 5, num_epochs=5)
+        .training(
+            lr=3e-4, train_batch_size_per_learner=batch, minibatch_size=batch // 5, num_epochs=5
+        )
         .debugging(seed=seed, log_level="ERROR")
     )
     if agents == "station":
