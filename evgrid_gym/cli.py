@@ -146,7 +146,7 @@ def train(args: argparse.Namespace) -> int:
     if args.framework == "rllib":
         return _train_rllib(args)
     rllib_flags = (("--agents", args.agents), ("--num-env-runners", args.num_env_runners),
-                   ("--address", args.address))  # fmt: skip
+                   ("--address", args.address), ("--reward", args.reward))  # fmt: skip
     _only_with("--framework rllib", *rllib_flags)
     from evgrid_gym.rl.train import train as run_training
 
@@ -173,9 +173,11 @@ def _train_rllib(args: argparse.Namespace) -> int:
     config = _configure(args, default_split="train")
     out = _output_folder(args.out)
     agents = args.agents or "station"
+    if agents == "central":
+        _only_with("--agents station", ("--reward", args.reward))
     runners = 1 if args.num_env_runners is None else args.num_env_runners
     curve = run_training(config, agents, args.timesteps, runners, out, seed=args.seed,
-                         address=args.address)  # fmt: skip
+                         address=args.address, reward=args.reward or "station")  # fmt: skip
     _print_trained(f"RLlib ppo ({agents})", config, curve)
     print(f"wrote {out / 'checkpoint'}, learning_curve.csv/.png, train_info.json")
     return 0
@@ -448,6 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--agents", choices=("station", "central"),
                     help="rllib: one shared policy over the stations as agents, or the "
                     "single-agent env (default station)")  # fmt: skip
+    tr.add_argument("--reward", choices=("station", "team"),
+                    help="rllib, --agents station: each station's own profit, or the "
+                    "community's reward for every station (default station)")  # fmt: skip
     tr.add_argument("--num-env-runners", type=_integer(0),
                     help="rllib: Ray actors that sample (default 1; 0: the driver "
                     "samples)")  # fmt: skip

@@ -210,6 +210,12 @@ def test_module_entry_point_reports_bad_policy_with_code_2():
         (["train", "--framework", "rllib", "--num-envs", "4"], "--num-envs", "4"),
         (["train", "--framework", "rllib", "--algo", "sac"], "--algo", "'sac'"),
         (["train", "--framework", "rllib", "--num-env-runners", "-1"], "--num-env-runners", "-1"),
+        (["train", "--reward", "team"], "--reward", "'team'"),
+        (
+            ["train", "--framework", "rllib", "--agents", "central", "--reward", "team"],
+            "--reward",
+            "'team'",
+        ),
         (["benchmark", "--address", "auto"], "--address", "'auto'"),
         (["benchmark", "--num-workers", "2"], "--num-workers", "2"),
         (["benchmark", "--backend", "ray", "--num-workers", "0"], "--num-workers", "0"),

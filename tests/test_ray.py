@@ -6,6 +6,7 @@ they skip. They share one local Ray of 2 CPUs (no dashboard), shut down at the e
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -117,10 +118,12 @@ def test_cli_trains_with_rllib_and_ranks_the_checkpoint_on_ray(tmp_path, capsys)
     from evgrid_gym.cli import main
 
     out = tmp_path / "run"
-    assert main(["train", "--framework", "rllib", "--agents", "central", "--scenario",
-                 "electra_station", "--timesteps", "1", "--num-env-runners", "0",
+    assert main(["train", "--framework", "rllib", "--agents", "station", "--reward", "team",
+                 "--scenario", "electra_station", "--timesteps", "1", "--num-env-runners", "0",
                  "--out", str(out)]) == 0  # fmt: skip
-    assert "trained RLlib ppo (central)" in capsys.readouterr().out
+    assert "trained RLlib ppo (station)" in capsys.readouterr().out
+    info = json.loads((out / "train_info.json").read_text())
+    assert (info["agents"], info["reward"], info["framework"]) == ("station", "team", "rllib")
     assert main(["benchmark", "--scenario", "electra_station", "--episodes", "2", "--policies",
                  "uncontrolled", "--agent", str(out / "checkpoint"), "--backend", "ray",
                  "--out", str(tmp_path / "bench")]) == 0  # fmt: skip

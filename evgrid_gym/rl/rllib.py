@@ -1,7 +1,8 @@
 """Training with RLlib (Ray's RL library) on its current API stack (RLModule, Learner, EnvRunner).
 
 ``agents="station"``: the stations of the scenario as agents
-(:class:`~evgrid_gym.multiagent.EVGridParallelEnv`, ``reward="station"``), all mapped to one
+(:class:`~evgrid_gym.multiagent.EVGridParallelEnv`, each rewarded with its own profit or,
+with ``reward="team"``, the community's), all mapped to one
 shared PPO policy (parameter sharing; their spaces are the same by construction).
 ``agents="central"``: PPO on the single-agent env. Env runners sample in Ray actors
 (``num_env_runners``; 0: in the driver), the learner updates in the driver; the same code runs
@@ -59,7 +60,7 @@ class _ScaledStations(ParallelPettingZooEnv):
     """RLlib's view of the stations as agents, observations scaled (:func:`scale_observation`)."""
 
     def __init__(self, env_config: dict):
-        env = EVGridParallelEnv(env_config["scenario"], reward="station")
+        env = EVGridParallelEnv(env_config["scenario"], reward=env_config["reward"])
         self._raw_space = env.station_view.observation_space
         super().__init__(env)
         self.observation_space = gym.spaces.Dict(
@@ -87,9 +88,11 @@ def _scaled_central(env_config: dict) -> gym.Env:
 
 
 def ppo_config(
-    config: ScenarioConfig, agents: str, num_env_runners: int, seed: int = 0
-) -> PPOConfig:
-    """RLlib's PPO configuration of a run (see the module docstring).
+    config: ScenarioConfig, agents: str, num_env_runners: int, seed: int = 0,
+    reward: str = "station",
+) -> PPOConfig:  # fmt: skip
+    """RLlib's PPO configuration of a run (see the module docstring); ``reward`` is the
+    stations' (``"station"`` or ``"team"``, :class:`~evgrid_gym.multiagent.EVGridParallelEnv`).
 
     Each env runner steps :data:`ENVS_PER_RUNNER` envs; each iteration samples
     :data:`EPISODES_PER_ITERATION` episodes' worth of env steps and runs 5 epochs of
@@ -106,7 +109,10 @@ def ppo_config(
     batch = EPISODES_PER_ITERATION * config.episode_ticks
     ppo = (
         PPOConfig()
-        .environment(ENV_NAMES[agents], env_config={"scenario": config.model_dump(mode="json")})
+        .environment(
+            ENV_NAMES[agents],
+            env_config={"scenario": config.model_dump(mode="json"), "reward": reward},
+        )
         .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=ENVS_PER_RUNNER)
         .training(
             lr=3e-4, train_batch_size_per_learner=batch, minibatch_size=batch // 5, num_epochs=5
@@ -148,6 +154,7 @@ def train(
     seed: int = 0,
     address: str | None = None,
     eval_every: int | None = None,
+    reward: str = "station",
 ) -> pd.DataFrame:
     """Trains PPO with RLlib for at least ``timesteps`` env steps and saves the run in ``out``.
 
@@ -161,6 +168,8 @@ def train(
         address: a Ray cluster to run on; None starts a local Ray with
             ``num_env_runners + 1`` CPUs (the learner in the driver).
         eval_every: env steps between held-out evaluations (default: a tenth of the run).
+        reward: the stations' reward with ``agents="station"``: each its own profit
+            (``"station"``) or the community's (``"team"``).
 
     Returns:
         The learning curve: ``timesteps``, ``eval_reward_mean``, ``eval_reward_std``,
@@ -173,7 +182,7 @@ def train(
         raise ValueError(
             f"timesteps ({timesteps}) must be >= 1 and num_env_runners ({num_env_runners}) >= 0"
         )
-    ppo = ppo_config(config, agents, num_env_runners, seed)
+    ppo = ppo_config(config, agents, num_env_runners, seed, reward)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)  # a small MLP: leave the cores to the env runners
     started = connect(address, num_cpus=num_env_runners + 1)
@@ -201,7 +210,8 @@ def train(
     finally:
         if started:
             ray.shutdown()
-    info = {"framework": "rllib", "algo": "ppo", "agents": agents, "scenario": config.name,
+    info = {"framework": "rllib", "algo": "ppo", "agents": agents, "reward": reward,
+            "scenario": config.name,
             "timesteps": steps, "num_env_runners": num_env_runners, "seed": seed,
             "address": address, "train_wall_s": wall_s}  # fmt: skip
     return held_out.write(out, config, info, f"RLlib PPO ({agents}) on {config.name}")
