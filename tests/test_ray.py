@@ -26,6 +26,9 @@ from evgrid_gym import EVGridEnv  # noqa: E402
 from evgrid_gym.config import load_scenario  # noqa: E402
 from evgrid_gym.rl.rllib import train  # noqa: E402
 
+# RLlib registers its multi-agent env wrapper with Gymnasium anew for each algorithm it builds
+pytestmark = pytest.mark.filterwarnings("ignore:.*Overriding environment rllib-multi-agent-env")
+
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
