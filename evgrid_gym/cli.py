@@ -163,6 +163,9 @@ def _train_rllib(args: argparse.Namespace) -> int:
     if args.algo != "ppo":
         raise _bad_flag("--algo", args.algo, "--framework rllib trains ppo only")
     _only_with("--framework sb3", ("--num-envs", args.num_envs))
+    agents = args.agents or "station"
+    if agents == "central":
+        _only_with("--agents station", ("--reward", args.reward))
     try:
         from evgrid_gym.rl.rllib import train as run_training
     except ImportError as err:
@@ -172,9 +175,6 @@ def _train_rllib(args: argparse.Namespace) -> int:
         ) from None
     config = _configure(args, default_split="train")
     out = _output_folder(args.out)
-    agents = args.agents or "station"
-    if agents == "central":
-        _only_with("--agents station", ("--reward", args.reward))
     runners = 1 if args.num_env_runners is None else args.num_env_runners
     curve = run_training(config, agents, args.timesteps, runners, out, seed=args.seed,
                          address=args.address, reward=args.reward or "station")  # fmt: skip
