@@ -8,6 +8,7 @@ code 2.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import socket
 import sys
@@ -116,6 +117,8 @@ def benchmark(args: argparse.Namespace) -> int:
     if args.backend != "ray":
         _only_with("--backend ray", ("--address", args.address),
                    ("--num-workers", args.num_workers))  # fmt: skip
+    else:
+        _require_ray("--backend", args.backend)
     if args.address is not None and args.num_workers is not None:
         raise UsageError("--num-workers: sets the CPUs of a local Ray; not with --address")
     config = _configure(args, default_split="test")
@@ -132,6 +135,13 @@ def benchmark(args: argparse.Namespace) -> int:
     print(f"{title} (means over episodes)\n\n{table}\n")
     print(f"wrote {out / 'results.csv'}, summary.md and kpis.png")
     return 0
+
+
+def _require_ray(flag: str, value: str) -> None:
+    """Raises a :class:`UsageError` naming ``flag`` when Ray (the ray extra) is missing."""
+    if importlib.util.find_spec("ray") is None:
+        raise _bad_flag(flag, value, "needs the ray extra: pip install -e '.[ray]' -c "
+                        "constraints.txt")  # fmt: skip
 
 
 def _only_with(condition: str, *flags: tuple[str, object]) -> None:
@@ -166,6 +176,7 @@ def _train_rllib(args: argparse.Namespace) -> int:
     agents = args.agents or "station"
     if agents == "central":
         _only_with("--agents station", ("--reward", args.reward))
+    _require_ray("--framework", args.framework)
     try:
         from evgrid_gym.rl.rllib import train as run_training
     except ImportError as err:

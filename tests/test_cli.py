@@ -311,3 +311,22 @@ def test_fixed_date_outside_the_data_warns(capsys, recwarn):
     messages = [str(w.message) for w in recwarn]
     assert any("2022-01-01" in m and "no session of caltech" in m for m in messages), messages
     assert any("wind speeds (nrel_wind)" in m and "read from 2019-01-01" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [(["train", "--framework", "rllib"], "--framework"), (["benchmark", "--backend", "ray"],
+                                                          "--backend")],
+)  # fmt: skip
+def test_ray_flags_without_the_ray_extra_say_how_to_install_it(capsys, monkeypatch, argv, flag):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "ray" else find_spec(name, *args),
+    )
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and flag in err and "pip install -e '.[ray]'" in err, err
