@@ -137,6 +137,9 @@ class EVGridParallelEnv(ParallelEnv):
         self.scenario = self.env.scenario
         self.reward, self.delay_ticks, self.render_mode = reward, int(delay_ticks), render_mode
         self.station_view = StationView(self.scenario)
+        # each station's results of the last tick, shape (N_STATION_OUT, S): a read-only view
+        # that follows the single env (the rows of its info's station_* entries)
+        self._station_out = self.env.outputs.station_out
         self.possible_agents = [station.id for station in self.scenario.config.stations]
         self.agents: list[str] = []
         self._live = frozenset(self.possible_agents)
@@ -196,7 +199,7 @@ class EVGridParallelEnv(ParallelEnv):
         self._history[tick % self._history.shape[0]] = observation
         self._state = observation
         if self.reward == "station":
-            profit = self.env.outputs.station_out[L.SO_PROFIT_EUR].tolist()
+            profit = self._station_out[L.SO_PROFIT_EUR].tolist()
             rewards = dict(zip(self.agents, profit, strict=True))
         else:
             rewards = dict.fromkeys(self.agents, float(reward))
@@ -257,7 +260,7 @@ class EVGridParallelEnv(ParallelEnv):
 
     def _infos(self, info: dict[str, Any]) -> dict[str, dict[str, Any]]:
         head = [info["tick"], info["date"]]
-        per_station = self.env.outputs.station_out.T.tolist()  # the rows of info's station_*
+        per_station = self._station_out.T.tolist()
         infos = {
             agent: dict(zip(INFO_KEYS, head + row, strict=True))
             for agent, row in zip(self.possible_agents, per_station, strict=True)
