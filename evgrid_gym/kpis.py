@@ -115,6 +115,8 @@ EPISODE_KPIS = (
     _total("missed_deadlines", "missed_deadlines", "missed deadlines"),
     _total("outage_unmet_kwh", "outage_unmet_kwh", "outage unmet energy"),
     _total("revenue_eur", "revenue_eur", "EV revenue", cli=True),
+    _total("export_revenue_eur", "export_revenue_eur", "export revenue"),
+    _total("storage_value_eur", "storage_value_eur", "BESS storage value"),
 )
 """The episode KPIs, in the order :func:`episode_kpis` returns them."""
 
