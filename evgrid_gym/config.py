@@ -31,6 +31,7 @@ from pydantic import (
 
 from evgrid_gym.data.bundled import BUNDLED, data_path
 from evgrid_gym.data.wind import power_curve_kw
+from evgrid_gym.grid.config import NetworkConfig
 
 
 def _not_bool(value: Any) -> Any:
@@ -85,6 +86,9 @@ class GridConfig(_Strict):
     feeder_limit_kw: PositiveFloat
     limits: Literal["hard", "soft"] = "hard"
     """``hard``: station and feeder limits are enforced by projection; ``soft``: penalised."""
+    network: NetworkConfig | None = None
+    """A radial distribution network under the feeder (``evgrid_gym.grid``); None: the
+    feeder limit alone. Not yet part of the simulated tick."""
 
 
 class SupplierConfig(_Strict):
@@ -488,6 +492,8 @@ class ScenarioConfig(_Strict):
         duplicates = sorted({i for i in connector_ids if connector_ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"charger ids must be unique; repeated: {duplicates}")
+        if self.grid.network is not None:
+            self.grid.network.check_community(ids, len(self.wind.turbines), self.households.count)
         for i, session in enumerate(self.evs.sessions):
             if session.station not in ids:
                 raise ValueError(

@@ -216,3 +216,22 @@ KPI_OUTAGE_UNMET = KPI["outage_unmet_kwh"]
 KPI_WIND_OUTAGE = KPI["wind_outage_kwh"]
 # Episode totals are sums of the tick values, except these, which are maxima.
 KPI_EPISODE_MAX = (KPI_IMPORT_KW, KPI_CLEARING_PRICE)
+
+# --- network: a radial distribution network (evgrid_gym.grid, kernels in core.network) -------
+# Buses in topological order: bus 0 is the transformer's hv side (the slack, the upstream grid
+# at NET_SLACK_PU), bus 1 its lv side (the busbar), and every bus j >= 1 comes after its
+# upstream bus bus_parent[j] (int64, shape (B,), bus_parent[0] = -1). Bus j >= 1 is fed by
+# exactly one branch, numbered j like its downstream bus: branch 1 is the transformer,
+# branches 2.. are lines; column 0 of the per-branch arrays stands for the slack's supply.
+# Impedances in ohm at the lv nominal voltage (the transformer's referred to its lv side).
+# --- branch_f: per-branch parameters, shape (N_BRANCH_FIELDS, B), column 0 unused ---------
+BR_R_OHM = 0  # resistance, ohm
+BR_X_OHM = 1  # reactance, ohm
+BR_RATED_KVA = 2  # apparent power at nominal voltage and rated current (sqrt(3) Vn I), kVA
+N_BRANCH_FIELDS = 3
+# --- net_cfg: scalar network parameters, shape (N_NET_CFG,) -------------------------------
+NET_VN_KV = 0  # nominal line-to-line voltage of the lines, kV
+NET_SLACK_PU = 1  # voltage at bus 0, pu
+NET_V_MIN_PU = 2  # voltage limits of buses 1.., pu
+NET_V_MAX_PU = 3
+N_NET_CFG = 4
