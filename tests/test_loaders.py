@@ -608,6 +608,14 @@ def test_simbench_nonexistent_local_time(tmp_path):
     assert_error(err, path, None, "time")
 
 
+def test_simbench_unpaired_ambiguous_local_time(tmp_path):
+    text = "time,WP1\n30.10.2016 02:15,0.1\n"  # the repeated autumn hour, once only
+    path = write(tmp_path / "RESProfile.csv", text)
+    with pytest.raises(DataFileError, match="not a Europe/Berlin time") as err:
+        load_simbench_profiles(path)
+    assert_error(err, path, None, "time")
+
+
 def test_simbench_nan_value(tmp_path):
     text = SIMBENCH_TEXT.replace("1.0,0.99", ",0.99")  # line 4, column H0-G_pload
     path = write(tmp_path / "LoadProfile.csv", text)

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("pandapower")
 
-from evgrid_gym.core.layout import BR_R_OHM  # noqa: E402
+from evgrid_gym.core.layout import BR_R_OHM, BR_RATED_KVA  # noqa: E402
 from evgrid_gym.grid import NetworkConfig, network_arrays  # noqa: E402
 from evgrid_gym.grid.validation import ACModel, compare, random_loads, to_pandapower  # noqa: E402
 
@@ -47,9 +47,13 @@ def test_lindistflow_error_under_stress(bundled):
 
 
 def test_comparison_sees_a_wrong_model(bundled):
-    # the check can fail: with every resistance doubled the voltages drift off
+    # the check can fail: with every resistance doubled the voltages drift off, with every
+    # rating 10 % low the loadings do
     arrays, model = bundled
-    wrong = np.array(arrays.branch_f)
-    wrong[BR_R_OHM] *= 2.0
-    errors = _errors(dataclasses.replace(arrays, branch_f=wrong), model, 20)
-    assert errors.within_voltage_pu > 0.005
+    for field, factor, error in ((BR_R_OHM, 2.0, "within_voltage_pu"),
+                                 (BR_RATED_KVA, 0.9, "within_line_pp"),
+                                 (BR_RATED_KVA, 0.9, "within_transformer_pp")):  # fmt: skip
+        wrong = np.array(arrays.branch_f)
+        wrong[field] *= factor
+        errors = _errors(dataclasses.replace(arrays, branch_f=wrong), model, 20)
+        assert getattr(errors, error) > (0.005 if field == BR_R_OHM else 3.0)

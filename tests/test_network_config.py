@@ -101,7 +101,8 @@ def test_description_from_json_and_yaml_files(scenario, tmp_path):
         (_with_line(to_bus="zz"), "lines[1] ('l2').to_bus: got 'zz'; not one of the network's"),
         (_with_line(from_bus="c"), "lines[1] ('l2'): closes a loop through buses"),
         (_with_line(from_bus="a", to_bus="a"), "lines[1] ('l2'): from_bus and to_bus are both"),
-        (_with_line(name="l1"), "lines: names must be unique; repeated: ['l1']"),
+        (_with_line(name="l1"), "transformer and lines: names must be unique; repeated: ['l1']"),
+        (_with_line(name="t1"), "transformer and lines: names must be unique; repeated: ['t1']"),
         (_with_line(to_bus="mv"), "lines[1] ('l2'): ends on the transformer's hv_bus 'mv'"),
     ],
 )  # fmt: skip

@@ -176,7 +176,7 @@ def upstream_headroom_kva(bus_parent, branch_f, bus_v_pu, branch_p_kw, branch_q_
 
 @kernel
 def _below_linear(low, high, b, c):
-    """``[low, high]`` intersected with ``{a : b a + c <= 0}`` (empty: low > high)."""
+    """``[low, high]`` intersected with ``{x : b x + c <= 0}`` (empty: low > high)."""
     if b > 0.0:
         return low, min(high, -c / b)
     if b < 0.0:

@@ -110,14 +110,14 @@ def tree_order(description: NetworkDescription) -> tuple[list[str], list[int], l
         root); and the name of the branch (line or transformer) that feeds it ("" for the root).
 
     Raises:
-        ValueError: a repeated bus or line name, an element on an unknown bus, a line on the
+        ValueError: a repeated bus or branch name, an element on an unknown bus, a line on the
             hv bus, a loop, or a bus not connected to the transformer.
     """
     d = description
     _check_unique("buses", d.buses)
-    _check_unique("lines", [line.name for line in d.lines])
-    known = set(d.buses)
     t = d.transformer
+    _check_unique("transformer and lines", [t.name] + [line.name for line in d.lines])
+    known = set(d.buses)
     for field in ("hv_bus", "lv_bus"):
         _check_bus(f"transformer ({t.name!r}).{field}", getattr(t, field), known)
     if t.hv_bus == t.lv_bus:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandapower as pp
 
+from evgrid_gym.core.layout import NET_V_MAX_PU, NET_V_MIN_PU
 from evgrid_gym.core.network import power_flow
 from evgrid_gym.grid.arrays import NetworkArrays
 from evgrid_gym.grid.description import NetworkDescription
@@ -127,7 +128,7 @@ def compare(model: ACModel, arrays: NetworkArrays, cases) -> Errors:
     errors = Errors()
     n = arrays.n_buses
     v, branch_p, branch_q, loading = (np.zeros(n) for _ in range(4))
-    v_min, v_max = arrays.net_cfg[[2, 3]]
+    v_min, v_max = arrays.net_cfg[[NET_V_MIN_PU, NET_V_MAX_PU]]
     for p, q in cases:
         power_flow(arrays.bus_parent, arrays.branch_f, arrays.net_cfg, p, q, v, branch_p,
                    branch_q, loading)  # fmt: skip
