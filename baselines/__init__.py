@@ -1,14 +1,14 @@
 """Baseline policies for EVGrid: they see only the env's public interface.
 
 A policy is built from a read-only :class:`evgrid_gym.Scenario` and maps an observation (and
-the last ``info``) to an action (:class:`~baselines.policy.Policy`); it never touches env
+the last ``info``) to an action (:class:`~evgrid_gym.policy.Policy`); it never touches env
 internals, so the same policy can run on the simulator or behind a station API.
 """
 
 from typing import Any
 
 from baselines.heuristics import HEURISTICS
-from baselines.policy import Policy
+from evgrid_gym.policy import Policy
 from evgrid_gym.scenario import Scenario
 
 

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import numpy as np
 
-_TOL_KW = 1e-9  # a cap or remainder at or below this is exhausted
+TOL_KW = 1e-9  # a cap or remainder at or below this is exhausted (a request within it is met)
 
 
 def allocate(
     request_kw: np.ndarray,
     priority: np.ndarray,
     cap_kw: np.ndarray,
-    conn_charger: np.ndarray,
+    connector_charger: np.ndarray,
     charger_kw: np.ndarray,
     conn_station: np.ndarray,
     station_kw: np.ndarray,
@@ -51,7 +51,7 @@ def allocate(
         request_kw: requested power per connector, kW, shape (C,); <= 0 means none.
         priority: per connector, lower is served first, shape (C,).
         cap_kw: the most each connector can take now (its EV's max power), kW, shape (C,).
-        conn_charger: charger index of each connector, int, shape (C,).
+        connector_charger: charger index of each connector, int, shape (C,).
         charger_kw: power each charger can still give, shared by its connectors, kW, (K,).
         conn_station: station index of each connector, int, shape (C,).
         station_kw: power the EVs of each station may draw in total, kW, shape (S,).
@@ -64,7 +64,7 @@ def allocate(
         ``feeder_kw`` (negative limits count as 0).
     """
     target = np.minimum(request_kw, cap_kw)
-    active = np.flatnonzero(target > _TOL_KW)
+    active = np.flatnonzero(target > TOL_KW)
     power = [0.0] * target.shape[0]
     if active.size == 0:
         return np.zeros(target.shape[0])
@@ -73,7 +73,7 @@ def allocate(
     active = active.tolist()
     want = target.tolist()
     rate = [1.0] * len(want) if weights is None else weights.tolist()
-    charger = conn_charger.tolist()
+    charger = connector_charger.tolist()
     station = conn_station.tolist()
     charger_left = np.maximum(charger_kw, 0.0).tolist()
     station_left = np.maximum(station_kw, 0.0).tolist()
@@ -108,7 +108,7 @@ def _fill(group, want, rate, charger, station, power, charger_left, station_left
     largest that keeps every limit; the limit that set ``step`` is then exactly exhausted,
     so at least one connector leaves the group per round.
     """
-    while group and feeder_left[0] > _TOL_KW:
+    while group and feeder_left[0] > TOL_KW:
         charger_rate: dict[int, float] = {}
         station_rate: dict[int, float] = {}
         step, binding = float("inf"), None
@@ -142,7 +142,7 @@ def _fill(group, want, rate, charger, station, power, charger_left, station_left
         group = [
             c
             for c in group
-            if want[c] - power[c] > _TOL_KW
-            and charger_left[charger[c]] > _TOL_KW
-            and station_left[station[c]] > _TOL_KW
+            if want[c] - power[c] > TOL_KW
+            and charger_left[charger[c]] > TOL_KW
+            and station_left[station[c]] > TOL_KW
         ]

@@ -7,7 +7,8 @@ the same code.
 
 from __future__ import annotations
 
-import time
+import math
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -15,10 +16,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from baselines.policy import Policy
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.envs import EVGridEnv
-from evgrid_gym.kpis import episode_kpis
+from evgrid_gym.eventlog import EpisodeLog
+from evgrid_gym.policy import Policy, run_episode, warm_up
 
 RESULT_COLUMNS = (
     "policy",
@@ -41,28 +42,21 @@ RESULT_COLUMNS = (
     "missed_deadlines",
     "outage_unmet_kwh",
     "wall_time_s",
+    "solver_status",
+    "mip_gap",
     "optimality_gap",
+    "optimality_gap_at_bound",
 )
-TABLE_COLUMNS = RESULT_COLUMNS[4:]
+TABLE_COLUMNS = RESULT_COLUMNS[4:20]
+"""The KPIs the summary table averages (then its ``solver`` and ``optimality_gap`` columns)."""
 PLOTTED = (
     ("reward", "reward (EUR)"),
     ("cost_eur", "external energy cost (EUR)"),
     ("unmet_energy_kwh", "unmet energy (kWh)"),
     ("renewable_share", "renewable share"),
 )
-
-
-def run_episode(env: EVGridEnv, policy: Policy, seed: int) -> dict[str, float | str]:
-    """One episode of ``policy``; returns its reward, episode KPIs, date and wall time."""
-    start = time.perf_counter()
-    observation, info = env.reset(seed=seed)
-    policy.reset(seed=seed, plan=env.episode_plan() if policy.perfect_foresight else None)
-    total, terminated = 0.0, False
-    while not terminated:
-        observation, reward, terminated, _, info = env.step(policy.act(observation, info))
-        total += reward
-    row = {"reward": total, "date": info["date"], "wall_time_s": time.perf_counter() - start}
-    return row | episode_kpis(env.kpi_total)
+PROVEN = "optimal"
+"""The solver status of a proven optimum (:class:`~evgrid_gym.policy.SolverStatus`)."""
 
 
 def run_benchmark(
@@ -71,53 +65,126 @@ def run_benchmark(
     episodes: int,
     first_seed: int = 0,
     progress: bool = True,
+    out: Path | None = None,
+    log_dir: Path | None = None,
 ) -> pd.DataFrame:
     """Runs every policy on episodes seeded ``first_seed .. first_seed + episodes - 1``.
 
     Args:
         scenario: a bundled name, YAML path, dict or config.
-        policies: name -> factory taking the env's :class:`~evgrid_gym.Scenario`.
-        episodes: number of episodes per policy.
+        policies: name -> factory taking the env's :class:`~evgrid_gym.Scenario`; every
+            policy is built before the first episode, so a bad one fails at once.
+        episodes: number of episodes per policy (>= 1).
         progress: show a progress bar (tqdm).
+        out: a folder (see :func:`output_folder`) into which ``results.csv`` is rewritten
+            after every episode, so an interrupted run keeps the finished ones (the
+            optimality gaps are filled in at the end).
+        log_dir: a folder into which each episode's log (:mod:`evgrid_gym.eventlog`) is
+            written, ``<policy>/seed_<seed>/``.
 
     Wall times exclude loading the compiled kernels (one warm-up step before the runs).
 
     Returns:
-        One row per policy and episode, columns :data:`RESULT_COLUMNS`;
-        ``optimality_gap`` is ``(optimal reward - reward) / |optimal reward|`` per episode
-        when an ``optimal`` policy ran, else NaN.
+        One row per policy and episode, columns :data:`RESULT_COLUMNS`. ``optimality_gap``
+        is ``(R - reward) / |R|`` per episode with R the reward of the ``optimal`` policy's
+        schedule, when one ran; when its solver did not prove that schedule optimal (MIP gap
+        g), the optimum lies between R and R + g |R|, and ``optimality_gap_at_bound`` is the
+        gap to R + g |R|: the true gap lies between the two (equal when proven; NaN without
+        an optimum or a schedule).
+
+    Raises:
+        ValueError: ``episodes`` < 1.
     """
+    if episodes < 1:
+        raise ValueError(f"episodes: got {episodes}; must be >= 1")
     env = EVGridEnv(scenario)
-    env.reset(seed=first_seed)  # load the compiled kernels before anything is timed
-    env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+    warm_up(env, first_seed)
+    built = {name: factory(env.scenario) for name, factory in policies.items()}
     rows = []
-    jobs = [(name, e) for name in policies for e in range(episodes)]
+    jobs = [(name, e) for name in built for e in range(episodes)]
     bar = tqdm(jobs, disable=not progress, desc=env.scenario.config.name, unit="episode")
-    built = {}
     for name, episode in bar:
         bar.set_postfix_str(name)
-        policy = built.setdefault(name, policies[name](env.scenario))
         seed = first_seed + episode
-        rows.append(
-            {"policy": name, "episode": episode, "seed": seed} | run_episode(env, policy, seed)
-        )
-    results = pd.DataFrame(rows)
-    results["optimality_gap"] = _optimality_gap(results)
-    return results.loc[:, list(RESULT_COLUMNS)]
+        row = {"policy": name, "episode": episode, "seed": seed}
+        log = None if log_dir is None else EpisodeLog(name, seed)
+        rows.append(row | run_episode(env, built[name], seed, log=log))
+        if log is not None:
+            log.write(log_dir / name / f"seed_{seed}")
+        if out is not None:
+            _table(rows).to_csv(out / "results.csv", index=False)
+    results = _table(rows)
+    results["optimality_gap"], results["optimality_gap_at_bound"] = _optimality_gaps(results)
+    return results
 
 
-def _optimality_gap(results: pd.DataFrame) -> pd.Series:
-    optimal = results[results["policy"] == "optimal"].set_index("episode")["reward"]
+def _table(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows).reindex(columns=list(RESULT_COLUMNS))
+
+
+def _optimality_gaps(results: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per row, the gap to the ``optimal`` policy's reward R of the same episode and the gap
+    to its solver's bound R + mip_gap |R| (see :func:`run_benchmark`)."""
+    optimal = results[results["policy"] == "optimal"].set_index("episode")
     if optimal.empty:
-        return pd.Series(np.nan, index=results.index)
-    best = results["episode"].map(optimal)
-    return (best - results["reward"]) / best.abs().where(best.abs() > 0)
+        return pd.Series(np.nan, index=results.index), pd.Series(np.nan, index=results.index)
+    status = results["episode"].map(optimal["solver_status"])
+    found = status.isin([PROVEN, "time_limit_feasible"])  # a schedule was replayed
+    best = results["episode"].map(optimal["reward"]).where(found)
+    mip_gap = results["episode"].map(optimal["mip_gap"]).where(status != PROVEN, 0.0)
+    bound = best + mip_gap * best.abs()
+
+    def gap(to: pd.Series) -> pd.Series:
+        return (to - results["reward"]) / to.abs().where(to.abs() > 0)
+
+    return gap(best), gap(bound)
 
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean of every KPI per policy, best reward first."""
-    means = results.groupby("policy", sort=False)[list(TABLE_COLUMNS)].mean()
-    return means.sort_values("reward", ascending=False)
+    """Mean of every KPI per policy, best reward first, then two text columns:
+
+    - ``solver`` (when a policy reports its solver's status): ``optimal`` when every
+      episode's solve was proven, else how many were (``3/5 optimal``), the other statuses
+      and the largest MIP gap;
+    - ``optimality_gap``: the mean gap to the optimum, ``12.9 %``; when the optimum is not
+      proven on every episode the true mean lies in a range, shown as ``12.9-13.4 %``
+      (``<= 0.8 %`` from 0): the means of the per-episode gaps to the schedule's reward and
+      to the solver's bound (:func:`run_benchmark`); ``n/a`` when an episode has no
+      optimum (no ``optimal`` policy, or its solver found no schedule).
+    """
+    grouped = results.groupby("policy", sort=False)
+    table = grouped[list(TABLE_COLUMNS)].mean()
+    solver = grouped.apply(_solver_summary, include_groups=False)
+    if solver.any():
+        table["solver"] = solver
+    low = grouped["optimality_gap"].agg(lambda gaps: gaps.mean(skipna=False))
+    high = grouped["optimality_gap_at_bound"].agg(lambda gaps: gaps.mean(skipna=False))
+    table["optimality_gap"] = [_gap_text(low[p], high[p]) for p in table.index]
+    return table.sort_values("reward", ascending=False)
+
+
+def _solver_summary(episodes: pd.DataFrame) -> str:
+    status = episodes["solver_status"].dropna()
+    if status.empty:
+        return ""
+    proven = int((status == PROVEN).sum())
+    if proven == len(status):
+        return PROVEN
+    text = f"{proven}/{len(status)} {PROVEN}; " + ", ".join(sorted(set(status) - {PROVEN}))
+    mip_gaps = episodes.loc[status.index[status != PROVEN], "mip_gap"]
+    return text + (f", MIP gap <= {100.0 * mip_gaps.max():.1f} %" if mip_gaps.any() else "")
+
+
+def _gap_text(low: float, high: float) -> str:
+    """``12.9 %`` when ``low == high`` (a proven optimum), else a range rounded outwards to
+    0.1 %, so that it holds the true value: ``12.9-13.4 %``, ``<= 0.1 %`` from 0."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "n/a"
+    if low == high:
+        return f"{100.0 * low:.1f} %"
+    low, high = sorted((low, high))
+    low, high = math.floor(1000.0 * low) / 10.0, math.ceil(1000.0 * high) / 10.0
+    return f"<= {high:.1f} %" if low == 0.0 else f"{low:.1f}-{high:.1f} %"
 
 
 def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
@@ -152,9 +219,22 @@ def plot(results: pd.DataFrame, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def output_folder(path: str | Path) -> Path:
+    """``path`` as a folder the benchmark can write to, created if missing.
+
+    Raises:
+        OSError: it is a file, or cannot be created or written to (the message says why).
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)  # FileExistsError when it is a file
+    with tempfile.TemporaryFile(dir=path):  # PermissionError when it is read-only
+        pass
+    return path
+
+
 def write_outputs(results: pd.DataFrame, out: Path, title: str) -> str:
     """Writes ``results.csv``, ``summary.md`` and ``kpis.png`` into ``out``; returns the table."""
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     results.to_csv(out / "results.csv", index=False)
     table = markdown_table(summary(results))
     (out / "summary.md").write_text(f"# {title}\n\n{table}\n")
@@ -175,7 +255,7 @@ def policy_factories(names: Iterable[str], agent: str | None = None) -> dict:
         raise ValueError(f"policies: got {unknown}; must be 'all' or among {sorted(POLICIES)}")
     factories = {name: POLICIES[name] for name in names}
     if agent is not None:
-        from baselines.agent import AgentPolicy
+        from evgrid_gym.rl.agent import AgentPolicy
 
         factories["agent"] = lambda scenario: AgentPolicy.load(scenario, agent)
     return factories

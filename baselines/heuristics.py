@@ -36,8 +36,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from baselines.allocation import allocate
+from baselines.allocation import TOL_KW, allocate
 from evgrid_gym.core import layout as L
+from evgrid_gym.core.battery import full_power_start_soc
 from evgrid_gym.observation import Observation
 from evgrid_gym.scenario import Scenario
 
@@ -145,14 +146,18 @@ class Heuristic:
     """
 
     perfect_foresight = False
+    pilot_to_need = False
+    """True: a connector granted all its EV takes asks at most for the power that delivers
+    the EV's remaining need within the tick (ACN-Sim's sorting algorithms; see
+    :meth:`action`)."""
 
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
         self.n_connectors, self.n_stations = scenario.n_connectors, scenario.n_stations
-        self.conn_charger = scenario.conn_charger
+        self.connector_charger = scenario.connector_charger
         self.conn_station = scenario.connector_station
         self.charger_kw = scenario.charger_f[L.CH_MAX_KW]
-        self.efficiency = scenario.charger_f[L.CH_EFFICIENCY][scenario.conn_charger]
+        self.efficiency = scenario.charger_f[L.CH_EFFICIENCY][scenario.connector_charger]
         self.rated_kw = scenario.connector_rated_kw
         station_f = scenario.station_f
         self.grid_kw = station_f[L.ST_GRID_KW]
@@ -166,7 +171,7 @@ class Heuristic:
         # charger's power and of its station's grid capacity
         ones = np.ones(self.n_connectors)
         self.share_kw = np.minimum(
-            (self.charger_kw / self.per_charger(ones))[self.conn_charger],
+            (self.charger_kw / self.per_charger(ones))[self.connector_charger],
             (self.grid_kw / self.per_station(ones))[self.conn_station],
         )
         # the env's BESS limits (core.battery.power_limits_kw: constant power between the soc
@@ -192,7 +197,7 @@ class Heuristic:
         now = self.now(observation, info)
         self.sessions.update(now.obs, info, now.tick)
         connector_kw, bess_kw = self.decide(now)
-        return self.action(connector_kw, bess_kw)
+        return self.action(connector_kw, bess_kw, now)
 
     def decide(self, now: Now) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
@@ -252,7 +257,7 @@ class Heuristic:
             station_kw = station_kw - self.per_station(already_kw)
             feeder_kw = feeder_kw - already_kw.sum()
         return allocate(
-            request_kw, priority, cap_kw, self.conn_charger, charger_kw,
+            request_kw, priority, cap_kw, self.connector_charger, charger_kw,
             self.conn_station, station_kw, feeder_kw, weights,
         )  # fmt: skip
 
@@ -262,7 +267,7 @@ class Heuristic:
 
     def per_charger(self, connector_kw: np.ndarray) -> np.ndarray:
         """Sum over each charger's connectors, shape (K,)."""
-        return np.bincount(self.conn_charger, connector_kw, minlength=self.charger_kw.shape[0])
+        return np.bincount(self.connector_charger, connector_kw, minlength=self.charger_kw.shape[0])
 
     def laxity(self, now: Now) -> np.ndarray:
         """ACN-Sim laxity, ticks: ticks left minus the ticks the energy still needed takes at
@@ -289,35 +294,26 @@ class Heuristic:
         charged tick (:class:`Sessions`) or, until then, ``E / (1 - soc)`` (a target of
         100 %, the longest taper). Working backwards from the goal soc ``g`` over the ``W =
         (ticks_left - 1) * dt_h`` hours after this tick gives the soc ``s*`` full power must
-        start from; the EV needs ``(s* - soc) * capacity`` now. A goal that full power never
-        reaches (``g = 1`` in the CV stage) needs full power now.
+        start from (:func:`~evgrid_gym.core.battery.full_power_start_soc`); the EV needs
+        ``(s* - soc) * capacity`` now. A goal that full power never reaches (``g = 1`` in the
+        CV stage) needs full power now.
         """
         o = now.obs
         soc, energy = o.soc, o.energy_needed_kwh
         goal_kwh = energy - tolerance_kwh
         live = (o.occupied > 0.5) & (goal_kwh > 0.0) & (soc < 1.0)
         power_kw = np.minimum(np.maximum(self.sessions.peak_kw, now.ev_max_kw), self.share_kw)
-        rate = self.efficiency * power_kw
-        live &= rate > 0.0
+        live &= self.efficiency * power_kw > 0.0
         need_kw = np.zeros(self.n_connectors)
-        ts = self.transition_soc
         for c in np.flatnonzero(live).tolist():
             capacity = self.sessions.capacity_kwh[c]
             if not capacity > 0.0:
                 capacity = energy[c] / (1.0 - soc[c])
             goal = soc[c] + goal_kwh[c] / capacity
             window_h = (now.ticks_left[c] - 1.0) * self.dt_h
-            if goal <= ts or ts >= 1.0:
-                start = goal - window_h * rate[c] / capacity
-            elif goal >= 1.0:
-                start = math.inf
-            else:
-                tau = (1.0 - ts) * capacity / rate[c]
-                cv_h = tau * math.log((1.0 - ts) / (1.0 - goal))
-                if window_h <= cv_h:
-                    start = 1.0 - (1.0 - goal) * math.exp(window_h / tau)
-                else:
-                    start = ts - (window_h - cv_h) * rate[c] / capacity
+            start = full_power_start_soc(
+                goal, capacity, power_kw[c], self.efficiency[c], self.transition_soc, window_h
+            )
             if start > soc[c]:
                 need_kw[c] = (start - soc[c]) * capacity / (self.efficiency[c] * self.dt_h)
         return need_kw
@@ -342,7 +338,7 @@ class Heuristic:
         share = np.where(
             (demand_kw > station_kw)[self.conn_station],
             station_share[self.conn_station],
-            charger_share[self.conn_charger],
+            charger_share[self.connector_charger],
         )
         return np.minimum(ev_max, share)
 
@@ -360,10 +356,27 @@ class Heuristic:
             bess_kw[s] = charge
             left -= charge
 
-    def action(self, connector_kw: np.ndarray, bess_kw: np.ndarray | None) -> np.ndarray:
-        """Powers -> float32 action, each entry rounded towards zero."""
+    def action(self, connector_kw: np.ndarray, bess_kw: np.ndarray | None, now: Now) -> np.ndarray:
+        """Powers -> float32 action, each entry rounded towards zero.
+
+        A connector granted all its EV can take now (``ev_max_kw > 0``, within ``TOL_KW``) asks
+        for its charger's full power, or, with :attr:`pilot_to_need`, for at most the power
+        that would deliver the EV's remaining need within the tick. Under ``battery.pilot:
+        average`` both are the same power (the projection cuts the request to the EV's
+        CC-CV limit, which never exceeds that need); under ``acn`` the request is the pilot
+        the EV draws under, as ACN-Sim's algorithms set it: the EVSE's maximum pilot
+        (uncontrolled charging), or that maximum bounded by the remaining demand (its
+        sorting algorithms, ``remaining_amp_periods``). A pilot of the EV's average power
+        would hold it below its curve.
+        """
+        ev_max_kw = now.ev_max_kw
+        full_kw = self.rated_kw
+        if self.pilot_to_need:
+            need_kw = now.obs.energy_needed_kwh / (self.efficiency * self.dt_h)
+            full_kw = np.minimum(full_kw, need_kw)
+        full = (connector_kw >= ev_max_kw - TOL_KW) & (ev_max_kw > 0.0)
         fractions = np.zeros(self.scenario.n_actions)
-        fractions[: self.n_connectors] = connector_kw / self.rated_kw
+        fractions[: self.n_connectors] = np.where(full, full_kw, connector_kw) / self.rated_kw
         if self.bess_control and bess_kw is not None:
             fractions[self.n_connectors :] = np.divide(
                 bess_kw, self.bess_kw, out=np.zeros(self.n_stations), where=self.bess_kw > 0
@@ -436,6 +449,8 @@ class RoundRobin(Heuristic):
     others. BESS idle.
     """
 
+    pilot_to_need = True
+
     def decide(self, now: Now):
         return self.allocate(now.ev_max_kw, np.zeros(self.n_connectors), now), None
 
@@ -447,6 +462,8 @@ class EarliestDeadlineFirst(Heuristic):
     deadline share equally. BESS idle.
     """
 
+    pilot_to_need = True
+
     def decide(self, now: Now):
         return self.allocate(now.ev_max_kw, now.ticks_left, now), None
 
@@ -454,6 +471,8 @@ class EarliestDeadlineFirst(Heuristic):
 class LeastLaxityFirst(Heuristic):
     """ACN-Sim LLF: EVs in order of laxity (:meth:`Heuristic.laxity`, ticks of slack), each gets
     its max power while capacity lasts. BESS idle."""
+
+    pilot_to_need = True
 
     def decide(self, now: Now):
         return self.allocate(now.ev_max_kw, self.laxity(now), now), None
@@ -466,6 +485,8 @@ class GreedyFCFS(Heuristic):
     EV index); each gets its max power, cut to what its charger, station and the feeder still
     have. This is also ACN-Sim's FCFS. BESS idle.
     """
+
+    pilot_to_need = True
 
     def decide(self, now: Now):
         s = self.sessions

@@ -1,11 +1,12 @@
-"""Size and speed of the perfect-foresight optimum (``baselines/optimal.py``).
+"""Size and speed of the perfect-foresight optimum (``baselines/optimal/``).
 
 For each case: the Pyomo model's size (variables, constraints, binaries; fixed variables
 excluded), the build time, the solve time (Pyomo -> HiGHS transfer plus HiGHS, all rounds:
 the MILP, then LP polish of the CC-CV chords), the status, the reward, and the gap between
 the reward of the schedule replayed through the env and the model's objective. Cases: the
-busiest ``caltech_acn`` day and a seeded one (54 connectors x 96 ticks), ``default`` (a MILP:
-V2G and charging are exclusive), ``electra_station``, and the default community scaled to
+busiest ``caltech_acn`` day and a seeded one (54 connectors x 96 ticks), ``default`` (V2G; an
+LP but for its EVs that arrive below the V2G floor), ``electra_station``, and the default
+community scaled to
 ``--connectors`` (``bench_step.scaled_scenario``: stations of 10 chargers x 2 connectors).
 Targets: a ``caltech_acn`` day, build included, <= 10 s; 200 connectors <= 60 s.
 
@@ -34,7 +35,7 @@ CALTECH_BUSIEST_DAY = "2019-05-13"  # 46 sessions, 1,205 plugged EV-ticks
 
 def run_case(label: str, scenario, seed: int, date: str | None, time_limit_s: float) -> dict:
     """Builds, solves and replays one episode; returns one table row."""
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario=scenario)
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=scenario)
     options = {"date": date} if date else None
     env.reset(seed=seed, options=options)
     plan = env.unwrapped.episode_plan()
@@ -60,8 +61,8 @@ def run_case(label: str, scenario, seed: int, date: str | None, time_limit_s: fl
         "rounds": schedule.rounds,
         "status": schedule.status,
         "gap": schedule.mip_gap,
-        "reward": schedule.objective_eur,
-        "replay_gap": replay - schedule.objective_eur,
+        "reward": schedule.objective,
+        "replay_gap": replay - schedule.objective,
     }
 
 

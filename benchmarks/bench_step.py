@@ -1,4 +1,4 @@
-"""Single-env speed of EVGrid-v1 through the full ``env.step`` API (``gymnasium.make``).
+"""Single-env speed of EVGrid-v2 through the full ``env.step`` API (``gymnasium.make``).
 
 For scenarios of 20, 100 and 1,000 connectors: steps/s with random actions (episodes reset
 when they end, so resets are included), mean ``reset`` time (data generation included), the
@@ -84,7 +84,7 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 import gymnasium as gym, numpy as np, evgrid_gym
 t1 = time.perf_counter()
-env = gym.make("evgrid_gym/EVGrid-v1", scenario=json.loads(sys.argv[1]))
+env = gym.make("evgrid_gym/EVGrid-v2", scenario=json.loads(sys.argv[1]))
 t2 = time.perf_counter()
 env.reset(seed=0)
 env.step(np.zeros(env.action_space.shape, np.float32))
@@ -124,7 +124,7 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|")
     for n_connectors in CONNECTORS:
         scenario = scaled_scenario(n_connectors)
-        env = gym.make("evgrid_gym/EVGrid-v1", scenario=scenario)
+        env = gym.make("evgrid_gym/EVGrid-v2", scenario=scenario)
         env.reset(seed=0)
         env.step(env.action_space.sample())  # compile / load outside the timing
         n_steps = max(args.steps * 20 // n_connectors, 5_000)

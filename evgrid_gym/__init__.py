@@ -1,7 +1,7 @@
 """evgrid_gym: a Gymnasium environment and benchmark for smart EV charging on a local grid.
 
-``import evgrid_gym`` registers ``evgrid_gym/EVGrid-v1``; ``gymnasium.make(
-"evgrid_gym:evgrid_gym/EVGrid-v1")`` imports and registers it in one go.
+``import evgrid_gym`` registers ``evgrid_gym/EVGrid-v2``; ``gymnasium.make(
+"evgrid_gym:evgrid_gym/EVGrid-v2")`` imports and registers it in one go.
 """
 
 from gymnasium.envs.registration import register, registry
@@ -21,7 +21,7 @@ __all__ = [
     "load_scenario",
 ]
 
-ENV_ID = "evgrid_gym/EVGrid-v1"
+ENV_ID = "evgrid_gym/EVGrid-v2"
 if ENV_ID not in registry:
     register(
         id=ENV_ID,

@@ -33,6 +33,7 @@ def ev_table(
     soc_target: np.ndarray,
     tariff_eur_per_kwh: float,
     connector: np.ndarray | None = None,
+    user: np.ndarray | None = None,
 ) -> np.ndarray:
     """The EV table, shape (N_EV_FIELDS, n), sorted by arrival (stable).
 
@@ -43,6 +44,8 @@ def ev_table(
         soc_arrival, soc_target: shape (n,).
         tariff_eur_per_kwh: what every driver pays per kWh.
         connector: preferred connector index, -1 = none, shape (n,); default none.
+        user: the user of each session (an archetype population's index), -1 = anonymous,
+            shape (n,); default anonymous.
     """
     n = arrival_tick.shape[0]
     table = np.empty((L.N_EV_FIELDS, n))
@@ -57,7 +60,13 @@ def ev_table(
     table[L.EV_SOC_ARRIVAL] = soc_arrival
     table[L.EV_SOC_TARGET] = soc_target
     table[L.EV_TARIFF] = tariff_eur_per_kwh
-    return table[:, np.argsort(arrival_tick, kind="stable")]
+    table[L.EV_USER] = -1.0 if user is None else user
+    return sorted_by_arrival(table)
+
+
+def sorted_by_arrival(ev: np.ndarray) -> np.ndarray:
+    """The EV table ``ev`` (N_EV_FIELDS, n) with its columns sorted by arrival (stable)."""
+    return ev[:, np.argsort(ev[L.EV_ARRIVAL], kind="stable")]
 
 
 def fleet_sampler(evs: EVConfig) -> FleetSampler:
@@ -83,8 +92,9 @@ def _ev_specs(path: str) -> pd.DataFrame:
 
 
 @cache
-def _elaad(path: str):
-    return load_elaad_statistics(path)
+def elaad_statistics():
+    """The bundled ElaadNL statistics (loaded once)."""
+    return load_elaad_statistics(data_path("elaad"))
 
 
 @cache
@@ -92,8 +102,8 @@ def _acn(path: str, timezone: str) -> pd.DataFrame:
     return load_acn_sessions(path, timezone=timezone)
 
 
-class _Arrivals:
-    """Common state: the config, the fleet, ticks and stations."""
+class ArrivalSource:
+    """Common state of every arrival source: the config, the fleet, ticks and stations."""
 
     def __init__(self, config: ScenarioConfig):
         self.config = config
@@ -105,11 +115,16 @@ class _Arrivals:
         self.max_battery_kwh = float(self.fleet.specs[0].max())
         """Largest battery an EV of this source can have, kWh."""
 
+    def archetypes_of(self, users: np.ndarray) -> list[str]:
+        """The archetype of each user (``EV_USER``): "" here, where EVs are anonymous
+        (:class:`~evgrid_gym.archetypes.ArchetypeArrivals` names them)."""
+        return [""] * len(users)
+
     def _counts(self, rng: np.random.Generator, days: float) -> np.ndarray:
         return rng.poisson(self.evs.arrivals_per_station_per_day * days, self.n_stations)
 
 
-class SyntheticArrivals(_Arrivals):
+class SyntheticArrivals(ArrivalSource):
     """Poisson arrivals per station (``arrivals_per_station_per_day``); arrival hour from a
     two-peak mixture (8:00 +- 1.5 h, 17:30 +- 2 h) wrapped into the day; log-normal dwell
     time with mean ``mean_dwell_h`` (at least one tick, cut at the episode end); EV models
@@ -153,7 +168,7 @@ def _soc_from_demand(
     return np.maximum(soc_target - energy_kwh / battery_kwh, 0.0), soc_target
 
 
-class ElaadArrivals(_Arrivals):
+class ElaadArrivals(ArrivalSource):
     """ElaadNL arrivals of ``site``: per station and day Poisson(``arrivals_per_station_per_day``)
     EVs with the arrival profile (weekday or weekend), connection time and energy demand of
     the site, EV models from the fleet, and the soc following from the demand. Sessions are
@@ -163,7 +178,7 @@ class ElaadArrivals(_Arrivals):
 
     def __init__(self, config: ScenarioConfig):
         super().__init__(config)
-        g = ElaadSessionGenerator(_elaad(str(data_path("elaad"))), config.evs.site)
+        g = ElaadSessionGenerator(elaad_statistics(), config.evs.site)
         n_days = -(-self.n_ticks // round(24.0 / self.dt_h))  # the days the episode touches
         self._counts_shape = (n_days, self.n_stations)
         self._tables = (
@@ -179,13 +194,14 @@ class ElaadArrivals(_Arrivals):
         evs = self.evs
         counts = rng.poisson(evs.arrivals_per_station_per_day, self._counts_shape)
         u = rng.random((int(counts.sum()), EV_UNIFORMS))
-        return sample_elaad_sessions(
+        table = sample_elaad_sessions(
             counts, u, start.weekday(), *self._tables, *evs.soc_target, self.dt_h,
             self.n_ticks, evs.tariff_eur_per_kwh,
         )  # fmt: skip
+        return sorted_by_arrival(table)
 
 
-class ConfiguredSessions(_Arrivals):
+class ConfiguredSessions(ArrivalSource):
     """The sessions listed in the config, the same every episode."""
 
     def __init__(self, config: ScenarioConfig):
@@ -208,18 +224,35 @@ class ConfiguredSessions(_Arrivals):
         return self._table.copy()
 
 
-class TraceArrivals(_Arrivals):
+class TraceArrivals(ArrivalSource):
     """Real sessions (ACN-Data format) replayed at their recorded connector.
 
-    Sessions keep their local clock time (in ``evs.sessions_timezone``): a session that
-    arrived at 08:00 at its site arrives at 08:00 on the episode's local day, whatever the
-    scenario's time zone. A session plugs into the connector whose id (``chargers[].ids``)
-    equals its ``station_id``; sessions with an id the scenario does not know take any free
-    connector (rejected when none is free). Arrival tick = floor, departure tick = ceil of the times
-    on the tick grid (at least one tick), cut at the episode end. The session's delivered or
-    requested energy (``evs.trace_demand``) is the EV's demand: the EV model comes from the
-    fleet, its battery enlarged where needed so that the demand fits below the lowest target
-    soc, and the soc follows from the demand (:func:`_soc_from_demand`).
+    The replay conventions, stated once here:
+
+    - **Time zone.** Sessions keep their local clock time (in ``evs.sessions_timezone``): a
+      session that arrived at 08:00 at its site arrives at 08:00 on the episode's local
+      day, whatever the scenario's time zone. An episode replays the sessions arriving
+      within its ticks.
+    - **Ticks.** Arrival and departure are both rounded down to the tick grid, as ACN-Sim
+      does (``acnsim.events.acndata_events._datetime_to_timestamp``, acnportal 0.3.3);
+      the stay is at least one tick and cut at the episode end (every EV leaves then).
+      Rounding both ends the same way keeps the recorded stays' mean length, and sessions
+      that followed each other at one EVSE never overlap there.
+    - **Connector.** A session plugs into the connector whose id (``chargers[].ids``) equals
+      its ``station_id``; when that connector is taken, into another free connector of the
+      same station. A session whose ``station_id`` the scenario does not know takes any free
+      connector of any station; with none free it is rejected (``rejected_arrivals``).
+    - **Energy.** The session's delivered or requested energy (``evs.trace_demand``) is what
+      the EV needs.
+    - **Battery** (``evs.trace_battery``). ``fleet``: the EV model comes from the fleet, its
+      battery enlarged where needed so that the demand fits below the lowest target soc, and
+      the soc follows from the demand (:func:`_soc_from_demand`). ``acnsim``: ACN-Sim's
+      convention (``_convert_to_ev`` without a ``capacity_fn``): the battery holds exactly
+      the demand and arrives empty (soc 0, target 1), with no power limit of its own (the
+      largest charger's rating), so its charger and the CC-CV curve limit it; a session with
+      no demand gets a 1 kWh battery that arrives full. ACN-Sim's ``force_feasible`` (cut
+      the demand to what the EVSE could deliver in the stay) is not applied: such a session
+      leaves with unmet energy.
     """
 
     def __init__(self, config: ScenarioConfig, connector_ids: list[str | None], connector_station):
@@ -227,6 +260,7 @@ class TraceArrivals(_Arrivals):
         evs = config.evs
         sessions = _acn(str(data_path(evs.sessions_file)), evs.sessions_timezone)
         self.sessions = sessions
+        """The trace, one row per session sorted by arrival (:func:`load_acn_sessions`)."""
         self._arrival_ns = _wall_clock_ns(sessions["arrival"])
         self._departure_ns = _wall_clock_ns(sessions["departure"])
         self._energy_kwh = sessions[f"energy_{evs.trace_demand}_kwh"].to_numpy()
@@ -236,29 +270,49 @@ class TraceArrivals(_Arrivals):
             self._connector >= 0, np.asarray(connector_station)[self._connector.astype(int)], -1
         ).astype(float)
         self._tick_ns = int(round(self.dt_h * 3600e9))
+        self._charger_kw = max(ch.max_power_kw for st in config.stations for ch in st.chargers)
         self.days = sorted(set(sessions["arrival"].dt.date))
         """Local dates with at least one arrival."""
         if len(self._energy_kwh):
-            largest_demand = self._energy_kwh.max() / self.evs.soc_target[0]
+            lowest_target = 1.0 if evs.trace_battery == "acnsim" else evs.soc_target[0]
+            largest_demand = self._energy_kwh.max() / lowest_target
             self.max_battery_kwh = max(self.max_battery_kwh, float(largest_demand))
 
-    def sample(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
+    def rows(self, start: pd.Timestamp) -> slice:
+        """The rows of :attr:`sessions` an episode starting at ``start`` (local midnight)
+        replays: those arriving within its ticks on the local clock, in the order of the
+        episode's EV table."""
         start_ns = start.tz_localize(None).value
         end_ns = start_ns + self.n_ticks * self._tick_ns
         first, last = np.searchsorted(self._arrival_ns, [start_ns, end_ns])
-        rows = slice(first, last)
+        return slice(int(first), int(last))
+
+    def sample(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
+        start_ns = start.tz_localize(None).value
+        rows = self.rows(start)
         arrival = (self._arrival_ns[rows] - start_ns) // self._tick_ns
-        departure = -((start_ns - self._departure_ns[rows]) // self._tick_ns)
+        departure = (self._departure_ns[rows] - start_ns) // self._tick_ns
         departure = np.minimum(np.maximum(departure, arrival + 1), self.n_ticks)
-        n = arrival.shape[0]
-        specs = self.fleet.sample(rng, n)
         energy = self._energy_kwh[rows]
-        specs[0] = np.maximum(specs[0], energy / self.evs.soc_target[0])
-        soc_arrival, soc_target = _soc_from_demand(rng, self.evs, energy, specs[0])
+        if self.evs.trace_battery == "acnsim":
+            specs, soc_arrival, soc_target = self._acnsim_batteries(energy)
+        else:
+            specs = self.fleet.sample(rng, energy.shape[0])
+            specs[0] = np.maximum(specs[0], energy / self.evs.soc_target[0])
+            soc_arrival, soc_target = _soc_from_demand(rng, self.evs, energy, specs[0])
         return ev_table(
             arrival.astype(float), departure.astype(float), self._station[rows], specs,
             soc_arrival, soc_target, self.evs.tariff_eur_per_kwh, self._connector[rows],
         )  # fmt: skip
+
+    def _acnsim_batteries(self, energy_kwh: np.ndarray):
+        """``(specs, soc_arrival, soc_target)`` of ACN-Sim's replay convention."""
+        n = energy_kwh.shape[0]
+        some = energy_kwh > 0.0
+        specs = np.zeros((4, n))
+        specs[0] = np.where(some, energy_kwh, 1.0)
+        specs[1:3] = self._charger_kw
+        return specs, np.where(some, 0.0, 1.0), np.ones(n)
 
 
 def _wall_clock_ns(times: pd.Series) -> np.ndarray:
@@ -266,11 +320,18 @@ def _wall_clock_ns(times: pd.Series) -> np.ndarray:
     return times.dt.tz_localize(None).astype("datetime64[ns]").astype("int64").to_numpy()
 
 
-def make_arrivals(config: ScenarioConfig, connector_ids, connector_station):
-    """The arrival source the config asks for."""
+def make_arrivals(
+    config: ScenarioConfig, connector_ids, connector_station, connector_charger, charger_f
+) -> ArrivalSource:
+    """The arrival source the config asks for (the scenario's connectors and chargers:
+    ``Scenario``'s arrays of the same names)."""
     source = config.evs.source
     if source == "acn":
         return TraceArrivals(config, connector_ids, connector_station)
+    if source == "archetypes":
+        from evgrid_gym.archetypes import ArchetypeArrivals  # it builds on this module
+
+        return ArchetypeArrivals(config, connector_charger, charger_f, connector_station)
     return {"synthetic": SyntheticArrivals, "elaad": ElaadArrivals, "sessions": ConfiguredSessions}[
         source
     ](config)

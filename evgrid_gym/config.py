@@ -12,6 +12,8 @@ values are 0..1 fractions.
 from __future__ import annotations
 
 import datetime
+import math
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -29,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from evgrid_gym.core.layout import REWARD_TERMS
 from evgrid_gym.data.bundled import BUNDLED, data_path
 from evgrid_gym.data.wind import power_curve_kw
 from evgrid_gym.grid.config import NetworkConfig
@@ -197,6 +200,9 @@ class ChargerConfig(_Strict):
     v2g: bool = False
     ids: list[str] | None = None
     """Connector ids (``count`` x ``connectors`` of them) that session traces refer to."""
+    charger_ids: list[str] | None = None
+    """Ids of the ``count`` chargers (the station service's ``charger_id``); None: their
+    1-based position in the station, ``"1"``, ``"2"``, ..."""
 
     @model_validator(mode="after")
     def _id_count(self):
@@ -204,6 +210,11 @@ class ChargerConfig(_Strict):
             raise ValueError(
                 f"ids: got {len(self.ids)}; must give count x connectors = "
                 f"{self.count * self.connectors} connector ids"
+            )
+        if self.charger_ids is not None and len(self.charger_ids) != self.count:
+            raise ValueError(
+                f"charger_ids: got {len(self.charger_ids)}; must give count = {self.count} "
+                "charger ids"
             )
         return self
 
@@ -217,6 +228,16 @@ class StationConfig(_Strict):
     """Base price of a reservation here (station idle); None: ``evs.tariff_eur_per_kwh``."""
     bess: BessConfig | None = None
     chargers: Annotated[list[ChargerConfig], Field(min_length=1)]
+
+    def resolved_charger_ids(self) -> list[str]:
+        """The id of every charger of the station, in order (``count`` expanded): its
+        ``charger_ids`` entry, else its 1-based position in the station."""
+        ids = []
+        for charger in self.chargers:
+            for k in range(charger.count):
+                given = charger.charger_ids
+                ids.append(given[k] if given is not None else str(len(ids) + 1))
+        return ids
 
 
 class EVModelConfig(_Strict):
@@ -253,6 +274,201 @@ class SessionConfig(_Strict):
         return self
 
 
+class NormalDistribution(_Strict):
+    """A normal distribution (``mean``, ``std``) of the field's unit."""
+
+    kind: Literal["normal"]
+    mean: Number
+    std: NonNegativeFloat
+
+    @property
+    def center(self) -> float:
+        return self.mean
+
+
+class EmpiricalDistribution(_Strict):
+    """A histogram: a share ``weights[i] / sum(weights)`` of the draws falls in ``[edges[i],
+    edges[i + 1])``, uniformly within it."""
+
+    kind: Literal["empirical"]
+    edges: Annotated[list[Number], Field(min_length=2)]
+    weights: Annotated[list[NonNegativeFloat], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _histogram(self):
+        if len(self.edges) != len(self.weights) + 1:
+            raise ValueError(
+                f"edges: got {len(self.edges)} edges for {len(self.weights)} weights; must "
+                "give one edge more than weights"
+            )
+        if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+            raise ValueError(f"edges: got {self.edges}; must be strictly increasing")
+        if not sum(self.weights) > 0:
+            raise ValueError(f"weights: got {self.weights}; must add up to more than 0")
+        return self
+
+    @property
+    def center(self) -> float:
+        """The mean of the histogram."""
+        mids = [(a + b) / 2 for a, b in zip(self.edges, self.edges[1:], strict=False)]
+        return sum(m * w for m, w in zip(mids, self.weights, strict=True)) / sum(self.weights)
+
+
+class ElaadDistribution(_Strict):
+    """ElaadNL's statistic of the field at a ``site`` (bundled ``elaad`` data): the arrival
+    profile (``plug_in_h``, weekday or weekend by the block it is in), the connection time
+    (``stay_h``) or the energy demand (``soc_plug_in``: the user arrives that much below its
+    target)."""
+
+    kind: Literal["elaad"]
+    site: Literal["private", "public", "workplace"]
+
+
+Distribution = Annotated[
+    NormalDistribution | EmpiricalDistribution | ElaadDistribution, Field(discriminator="kind")
+]
+
+
+def _within(name: str, distribution, low: float, high: float) -> None:
+    """Raises ValueError when an empirical ``distribution`` has edges outside [low, high]."""
+    if isinstance(distribution, EmpiricalDistribution):
+        edges = distribution.edges
+        if edges[0] < low or edges[-1] > high:
+            raise ValueError(f"{name}.edges: got {edges}; must lie within [{low}, {high}]")
+
+
+class PlugDayConfig(_Strict):
+    """When an archetype's users plug in and out on one kind of day (weekdays or weekends).
+
+    Clock times are hours after local midnight: draws of a normal distribution are taken
+    modulo 24. A session ends at ``plug_out_h`` (a clock time; with ``overnight``, one at or
+    before the plug-in is on the next day; without, the session lasts at least one tick) or
+    ``stay_h`` hours after the plug-in (at least one tick).
+    """
+
+    plug_in_h: Distribution
+    plug_out_h: Distribution | None = None
+    stay_h: Distribution | None = None
+    overnight: bool = False
+
+    @model_validator(mode="after")
+    def _one_end(self):
+        if (self.plug_out_h is None) == (self.stay_h is None):
+            raise ValueError("give plug_out_h (a clock time) or stay_h (hours), not both")
+        _within("plug_in_h", self.plug_in_h, 0.0, 24.0)
+        _within("plug_out_h", self.plug_out_h, 0.0, 24.0)
+        _within("stay_h", self.stay_h, 0.0, math.inf)
+        if isinstance(self.plug_out_h, ElaadDistribution):
+            raise ValueError(
+                "plug_out_h: ElaadNL has no plug-out statistic; use stay_h: {kind: elaad, ...} "
+                "(its connection time)"
+            )
+        if self.plug_out_h is not None and not self.overnight:
+            plug_in = getattr(self.plug_in_h, "center", None)
+            if plug_in is not None and self.plug_out_h.center <= plug_in:
+                raise ValueError(
+                    f"plug_out_h (mean {self.plug_out_h.center:g} h) is not after plug_in_h "
+                    f"(mean {plug_in:g} h); set overnight: true for sessions that end the "
+                    "next day"
+                )
+        return self
+
+
+class ArchetypeConfig(_Strict):
+    """A kind of EV user (seed 004): when its users plug in and out, with what soc and car.
+
+    Each user plugs in on a day with probability ``days_per_week / 7`` (``/ 5`` when it
+    never plugs in on weekends, ``weekend: null``). ``soc_plug_in`` is drawn (clipped to
+    [0, ``soc_target``]) for a user's first session of an episode, and for every session
+    when ``driving_kwh_per_day`` is not given; with it, a user arrives with the soc its
+    previous session left it at, less that energy per day in between (at least 0).
+    """
+
+    name: str
+    share: Annotated[Number, Field(gt=0, le=1)]
+    """Share of the population; the shares of all archetypes add up to 1."""
+    stations: Annotated[list[str], Field(min_length=1)] | None = None
+    """Ids of the stations its users charge at (each user at one, in turn); None: all."""
+    days_per_week: Annotated[Number, Field(gt=0, le=7)]
+    weekday: PlugDayConfig
+    weekend: PlugDayConfig | None = None
+    """None: its users never plug in on Saturdays and Sundays."""
+    soc_plug_in: Distribution
+    soc_target: Annotated[Number, Field(gt=0, le=1)] = 1.0
+    battery_kwh: PositiveFloat
+    max_charge_kw: PositiveFloat
+    """The car's charging limit, kW (AC and DC)."""
+    max_v2g_kw: NonNegativeFloat = 0.0
+    driving_kwh_per_day: NonNegativeFloat | None = None
+
+    @model_validator(mode="after")
+    def _frequency(self):
+        if self.weekend is None and self.days_per_week > 5:
+            raise ValueError(
+                f"days_per_week: got {self.days_per_week:g}; must be at most 5 when the users "
+                "never plug in on weekends (weekend: null)"
+            )
+        _within("soc_plug_in", self.soc_plug_in, 0.0, 1.0)
+        return self
+
+
+def _check_population(archetypes: list[ArchetypeConfig], where: str = "archetypes") -> None:
+    """Raises ValueError when the archetypes' names repeat or their shares do not add up to 1."""
+    names = [a.name for a in archetypes]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{where}: names must be unique; repeated: {repeated}")
+    total = sum(a.share for a in archetypes)
+    if abs(total - 1.0) > 1e-6:
+        shares = [a.share for a in archetypes]
+        raise ValueError(
+            f"{where}[*].share: got {shares}, adding up to {total:g}; must add up to 1"
+        )
+
+
+class ArchetypesFile(_Strict):
+    """An archetypes file: ``archetypes: [...]`` and an optional ``description``."""
+
+    description: str = ""
+    archetypes: Annotated[list[ArchetypeConfig], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _population(self):
+        _check_population(self.archetypes)
+        return self
+
+
+def _archetypes_file(value: str) -> str:
+    """Validates the archetypes file ``value`` (bundled name or path) when it is given."""
+    load_archetypes(value)
+    return value
+
+
+@cache
+def load_archetypes(name_or_path: str) -> tuple[ArchetypeConfig, ...]:
+    """The archetypes of a file (a bundled name such as ``archetypes_residential`` or a
+    path), validated.
+
+    Raises:
+        ValueError: a missing or malformed file, or an invalid field (its path in the file,
+            the value and what is allowed, one line each).
+    """
+    path = data_path(name_or_path)
+    if not path.is_file():
+        raise ValueError(
+            f"got {name_or_path!r}; must be a bundled archetypes file "
+            f"{sorted(n for n in BUNDLED if n.startswith('archetypes'))} or an existing path"
+        )
+    try:
+        data = yaml.safe_load(path.read_text())
+        return tuple(ArchetypesFile.model_validate(data).archetypes)
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: malformed YAML: {err}") from None
+    except ValidationError as err:
+        lines = [_describe(e, ArchetypesFile) for e in err.errors()]
+        raise ValueError(f"{path}: " + "; ".join(lines)) from None
+
+
 DEFAULT_FLEET = (
     EVModelConfig(name="compact", battery_kwh=40.0, max_ac_kw=7.4, max_dc_kw=50.0, share=0.3),
     EVModelConfig(name="midsize", battery_kwh=60.0, max_ac_kw=11.0, max_dc_kw=100.0, share=0.5),
@@ -272,10 +488,12 @@ class EVConfig(_Strict):
 
     ``synthetic``: Poisson arrivals with morning/evening peaks; ``elaad``: ElaadNL arrival,
     connection-time and energy statistics of ``site``; ``sessions``: the ``sessions`` list;
-    ``acn``: real ACN-Data sessions replayed (``sessions_file``) by their ``station_id``.
+    ``acn``: real ACN-Data sessions replayed (``sessions_file``) by their ``station_id``;
+    ``archetypes``: a ``population`` of users of a few ``archetypes`` (seed 004) who keep
+    their identity over the days of an episode (:mod:`evgrid_gym.archetypes`).
     """
 
-    source: Literal["synthetic", "elaad", "sessions", "acn"] = "synthetic"
+    source: Literal["synthetic", "elaad", "sessions", "acn", "archetypes"] = "synthetic"
     arrivals_per_station_per_day: NonNegativeFloat = 12.0
     mean_dwell_h: PositiveFloat = 4.0
     """Mean dwell time of ``synthetic`` arrivals."""
@@ -289,6 +507,11 @@ class EVConfig(_Strict):
     """A replayed session's energy demand (``acn``): the energy it was delivered (ACN-Sim's
     default) or what its driver requested (often far off: at Caltech 18.5 kWh requested
     against 9.2 kWh delivered on average)."""
+    trace_battery: Literal["fleet", "acnsim"] = "fleet"
+    """A replayed session's battery (``acn``; rules in :class:`evgrid_gym.arrivals.
+    TraceArrivals`): ``fleet``, an EV model of the fleet whose soc follows from the demand,
+    or ``acnsim``, ACN-Sim's replay convention: a battery of the demand's size, empty on
+    arrival, charged to full, limited only by its charger."""
     soc_arrival: tuple[Fraction, Fraction] = (0.1, 0.5)
     """Uniform range of the arrival soc."""
     soc_target: tuple[Fraction, Fraction] = (0.8, 1.0)
@@ -296,6 +519,13 @@ class EVConfig(_Strict):
     fleet: DataRef | Annotated[list[EVModelConfig], Field(min_length=1)] = list(DEFAULT_FLEET)
     """EV models: a list, or an EV spec file weighted by registrations (``nl_fleet``)."""
     sessions: list[SessionConfig] = []
+    archetypes: list[ArchetypeConfig] = []
+    """User archetypes (``archetypes`` only), or give ``archetypes_file``."""
+    archetypes_file: Annotated[str, AfterValidator(_archetypes_file)] | None = None
+    """A file of archetypes (``archetypes`` only): a bundled name (``archetypes_residential``)
+    or a path to a YAML file ``{archetypes: [...]}``."""
+    population: Annotated[Integer, Field(ge=1)] = 100
+    """Number of users (``archetypes`` only), split by the archetypes' shares."""
     tariff_eur_per_kwh: Number = 0.45
     """What drivers pay per kWh drawn (and are paid per kWh of V2G)."""
 
@@ -307,19 +537,73 @@ class EVConfig(_Strict):
                 raise ValueError(f"{name} range ({low}, {high}) must be (low, high), low <= high")
         if self.source == "sessions" and not self.sessions:
             raise ValueError("source 'sessions' needs a non-empty 'sessions' list")
+        if self.source == "archetypes":
+            if bool(self.archetypes) == (self.archetypes_file is not None):
+                raise ValueError("source 'archetypes' needs 'archetypes' or 'archetypes_file'")
+            if self.archetypes:
+                _check_population(self.archetypes)
         return self
+
+    def resolved_archetypes(self) -> tuple[ArchetypeConfig, ...]:
+        """The archetypes: ``archetypes``, or those of ``archetypes_file``."""
+        if self.archetypes_file is not None:
+            return load_archetypes(self.archetypes_file)
+        return tuple(self.archetypes)
+
+
+def _date_range(value: tuple[datetime.date, datetime.date]):
+    first, last = value
+    if last < first:
+        raise ValueError(f"got [{first}, {last}]; must be [first, last] with first <= last")
+    return value
+
+
+DateRange = Annotated[tuple[datetime.date, datetime.date], AfterValidator(_date_range)]
+"""``[first, last]``: the days from ``first`` to ``last``, both included."""
 
 
 class CalendarConfig(_Strict):
-    """Which day an episode simulates (real inputs are read for that day)."""
+    """Which day an episode simulates (real inputs are read for that day).
+
+    A reset draws its day, in this order of precedence, from: ``reset(options={"date":
+    ...})``, ``reset(options={"split": ...})``, ``date``, the split named by ``split``, and
+    else every day from ``first_date`` to ``last_date``. For replayed sessions (``evs.source:
+    acn``) only days with at least one arrival count.
+    """
 
     timezone: Annotated[str, AfterValidator(_timezone)] = "Europe/Amsterdam"
     """Episodes start at local midnight here."""
     date: datetime.date | None = None
-    """A fixed date; None: each reset draws a day between ``first_date`` and ``last_date``
-    (for ``acn`` sessions: a day with sessions)."""
+    """A fixed date; None: each reset draws a day (see above)."""
     first_date: datetime.date = datetime.date(2019, 1, 1)
     last_date: datetime.date = datetime.date(2019, 12, 31)
+    splits: dict[str, DateRange] = {}
+    """Named date ranges that do not overlap, e.g. ``{train: [2019-05-01, 2019-09-30],
+    test: [2019-12-01, 2020-03-08]}``: the days of held-out evaluation are never trained on
+    (SustainGym splits ACN data by period the same way)."""
+    split: str | None = None
+    """The split a reset draws from by default (a key of ``splits``); None: ``first_date``
+    to ``last_date``."""
+
+    @field_validator("splits")
+    @classmethod
+    def _disjoint(cls, splits: dict):
+        ordered = sorted(splits.items(), key=lambda item: item[1])
+        for (name, (_, last)), (other, (first, _)) in zip(ordered, ordered[1:], strict=False):
+            if first <= last:
+                raise ValueError(
+                    f"{name!r} {list(map(str, splits[name]))} and {other!r} "
+                    f"{list(map(str, splits[other]))} overlap; splits must not share a day"
+                )
+        return splits
+
+    @field_validator("split")
+    @classmethod
+    def _known_split(cls, split: str | None, info):
+        names = sorted(info.data.get("splits", {}))
+        if split is not None and split not in names:
+            raise ValueError(f"got {split!r}; must be one of the splits {names}")
+        return split
 
     @model_validator(mode="after")
     def _order(self):
@@ -336,35 +620,59 @@ class BatteryModelConfig(_Strict):
     transition_soc: Annotated[Number, Field(gt=0, le=1)] = 0.8
     v2g_soc_min: Fraction = 0.2
     """V2G never discharges an EV below this soc."""
+    pilot: Literal["average", "acn"] = "average"
+    """How a connector's charging power is read (``core.battery``): ``average``, the average
+    power over the tick (any average up to the curve's exact maximum; what the optimum
+    models), or ``acn``, a pilot held until the CC-CV curve binds, as in ACN-Sim."""
 
 
-REWARD_TERMS = (
-    "revenue_eur",
-    "energy_cost_eur",
-    "export_revenue_eur",
-    "unmet_penalty_eur",
-    "overload_penalty_eur",
-    "unmet_energy_kwh",
-    "overload_kwh",
-    "external_energy_kwh",
-    "own_energy_used_kwh",
-    "ev_energy_kwh",
-)
+REWARD_PRESETS = {
+    "profit": {
+        "revenue_eur": 1.0,
+        "energy_cost_eur": -1.0,
+        "export_revenue_eur": 1.0,
+        "unmet_penalty_eur": -1.0,
+        "overload_penalty_eur": -1.0,
+        "storage_value_eur": 1.0,
+    },
+    "cost": {
+        "energy_cost_eur": -1.0,
+        "export_revenue_eur": 1.0,
+        "unmet_penalty_eur": -1.0,
+        "overload_penalty_eur": -1.0,
+        "storage_value_eur": 1.0,
+    },
+    "satisfaction": {"unmet_energy_kwh": -1.0, "overload_kwh": -1.0},
+}
+"""The reward presets: KPI name -> weight (the operator's profit, its energy cost, and the
+drivers' satisfaction, in EUR, EUR and kWh)."""
 
 
 class RewardConfig(_Strict):
     """Reward = sum of weights x tick KPIs; ``name`` picks a preset, ``custom`` uses ``weights``."""
 
-    name: Literal["profit", "cost", "satisfaction", "custom"] = "profit"
+    name: Literal[(*REWARD_PRESETS, "custom")] = "profit"
     unmet_penalty_eur_per_kwh: NonNegativeFloat = 0.5
     overload_penalty_eur_per_kwh: NonNegativeFloat = 1.0
+    storage_value_eur_per_kwh: Literal["mean_price"] | NonNegativeFloat = "mean_price"
+    """What a kWh a station battery gives back to the grid is worth, EUR/kWh: a number, or
+    ``mean_price``, the episode's mean external price. The energy stored in a BESS is worth
+    this times its efficiency per kWh; ``storage_value_eur`` books the change of that worth
+    each tick, so a battery drained at the end of an episode pays for what it gave away."""
     weights: dict[Literal[REWARD_TERMS], Number] = {}
+    """KPI name -> weight of a ``custom`` reward; the names are the reward terms of the KPI
+    registry (``core.layout.REWARD_TERMS``)."""
 
     @model_validator(mode="after")
     def _weights_only_for_custom(self):
         if (self.name == "custom") != bool(self.weights):
             raise ValueError("'weights' must be given exactly when name is 'custom'")
         return self
+
+    @property
+    def kpi_weights(self) -> dict[str, float]:
+        """KPI name -> weight: the preset's, or ``weights`` for ``custom``."""
+        return dict(self.weights if self.name == "custom" else REWARD_PRESETS[self.name])
 
 
 class ObservationConfig(_Strict):
@@ -385,7 +693,7 @@ class OfferWeights(_Strict):
 
 
 class ReservationConfig(_Strict):
-    """Charging reservations by contract net (``core.reservation``); ``reservation: on`` is
+    """Charging reservations by contract net (``core.contract_net``); ``reservation: on`` is
     short for ``{enabled: true}`` with these defaults."""
 
     enabled: bool = False
@@ -492,6 +800,14 @@ class ScenarioConfig(_Strict):
         duplicates = sorted({i for i in connector_ids if connector_ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"charger ids must be unique; repeated: {duplicates}")
+        for i, station in enumerate(self.stations):
+            charger_ids = station.resolved_charger_ids()
+            duplicates = sorted({c for c in charger_ids if charger_ids.count(c) > 1})
+            if duplicates:
+                raise ValueError(
+                    f"stations[{i}].chargers: charger ids must be unique in a station; "
+                    f"repeated: {duplicates}"
+                )
         if self.grid.network is not None:
             self.grid.network.check_community(ids, len(self.wind.turbines), self.households.count)
         for i, session in enumerate(self.evs.sessions):
@@ -504,6 +820,7 @@ class ScenarioConfig(_Strict):
                     f"evs.sessions[{i}].departure_tick: got {session.departure_tick}; must be "
                     f"<= episode_ticks ({self.episode_ticks})"
                 )
+        self._check_archetype_stations(ids)
         counts = {
             "charger": sum(ch.count for s in self.stations for ch in s.chargers),
             "station_link": len(self.stations),
@@ -522,6 +839,35 @@ class ScenarioConfig(_Strict):
                     f"{counts[outage.component] - 1}"
                 )
         return self
+
+    def _check_archetype_stations(self, ids: list[str]) -> None:
+        """Every station an archetype names exists (``evs.source: archetypes``)."""
+        evs = self.evs
+        if evs.source != "archetypes":
+            return
+        where = "evs.archetypes"
+        if evs.archetypes_file is not None:
+            where = f"evs.archetypes_file ({evs.archetypes_file}): archetypes"
+        for i, archetype in enumerate(evs.resolved_archetypes()):
+            for j, station in enumerate(archetype.stations or ()):
+                if station not in ids:
+                    raise ValueError(
+                        f"{where}[{i}].stations[{j}]: got {station!r}; must be one of {ids}"
+                    )
+
+
+def with_split(config: ScenarioConfig, split: str) -> ScenarioConfig:
+    """``config`` with its episodes drawn from ``split`` (``calendar.split``).
+
+    Raises:
+        ScenarioError: ``split`` is not one of the scenario's ``calendar.splits``.
+    """
+    names = sorted(config.calendar.splits)
+    if split not in names:
+        has = f"the splits {names}" if names else "no calendar.splits"
+        raise ScenarioError(f"split: got {split!r}; scenario {config.name!r} has {has}")
+    calendar = config.calendar.model_copy(update={"split": split})
+    return config.model_copy(update={"calendar": calendar})
 
 
 def bundled_scenarios() -> list[str]:
@@ -575,13 +921,14 @@ def _validate(data: dict, source: str) -> ScenarioConfig:
         raise ScenarioError(f"{source}: invalid scenario\n  " + "\n  ".join(lines)) from None
 
 
-def _describe(error: dict) -> str:
-    """One line per pydantic error: ``path: got VALUE; what is allowed``."""
+def _describe(error: dict, root: type[BaseModel] | None = None) -> str:
+    """One line per pydantic error: ``path: got VALUE; what is allowed`` (the path from
+    ``root``, default :class:`ScenarioConfig`)."""
     # drop the branch tags pydantic adds inside unions, e.g. 'list[EVModelConfig]'
     loc = tuple(p for p in error["loc"] if isinstance(p, int) or "[" not in p)
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
     if error["type"] == "extra_forbidden":
-        allowed = sorted(_model_at(loc[:-1]).model_fields)
+        allowed = sorted(_model_at(loc[:-1], root or ScenarioConfig).model_fields)
         return f"{path}: unknown key; allowed keys here: {allowed}"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
@@ -591,22 +938,29 @@ def _describe(error: dict) -> str:
     return f"{path}: got {error['input']!r}; {message[0].lower()}{message[1:]}"
 
 
-def _model_at(loc: tuple) -> type[BaseModel]:
-    """The config model class found by following ``loc`` from :class:`ScenarioConfig`."""
-    model: Any = ScenarioConfig
+def _model_at(loc: tuple, root: type[BaseModel]) -> type[BaseModel]:
+    """The config model class found by following ``loc`` from ``root``; a part that is no
+    field is the tag of a discriminated union (``kind``) and picks its branch."""
+    annotation: Any = root
     for part in loc:
         if isinstance(part, int):
             continue
-        annotation = model.model_fields[part].annotation
         model = _model_in(annotation)
-    return model
+        if part in model.model_fields:
+            annotation = model.model_fields[part].annotation
+        else:
+            annotation = _model_in(annotation, tag=part)
+    return _model_in(annotation)
 
 
-def _model_in(annotation: Any) -> Any:
+def _model_in(annotation: Any, tag: str | None = None) -> Any:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
+        kind = annotation.model_fields.get("kind")
+        if tag is None or (kind is not None and tag in getattr(kind.annotation, "__args__", ())):
+            return annotation
+        return None
     for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
+        found = _model_in(arg, tag)
         if found is not None:
             return found
     return None

@@ -28,7 +28,8 @@ from evgrid_gym.data.wind import power_curve_kw, turbine_power_kw
 @cache
 def _prices(path: str) -> pd.DataFrame:
     with warnings.catch_warnings():
-        # the bundled file repeats Jan..Sep 2023 by design (see its NOTICE); users' files warn
+        # the bundled file repeats Jan..Sep 2023 and misses two hours (see its NOTICE.md);
+        # the loader's rules handle both; users' files warn
         if path == str(data_path("nl_day_ahead")):
             warnings.simplefilter("ignore", UserWarning)
         return load_day_ahead_prices(path)
@@ -71,7 +72,9 @@ class Inputs:
         if supplier.price_profile == "day_ahead":
             prices = _prices(str(data_path(supplier.price_file)))
             price = prices.set_index("time")["price_eur_per_kwh"] + supplier.markup_eur_per_kwh
-            self._series[L.EXO_PRICE] = ProfileSeries(price, c.dt_h, "day-ahead prices")
+            self._series[L.EXO_PRICE] = ProfileSeries(
+                price, c.dt_h, f"day-ahead prices ({supplier.price_file})"
+            )
             self.price_range = (self._series[L.EXO_PRICE].low, self._series[L.EXO_PRICE].high)
         elif supplier.price_profile == "synthetic_day_ahead":
             self.price_range = (0.0, synthetic.PRICE_MAX_FACTOR * supplier.price_eur_per_kwh)
@@ -86,14 +89,16 @@ class Inputs:
                 wind_power_kw(wind, t.turbine_type, t.hub_height_m, t.count)
                 for t in c.wind.turbines
             )
-            self._wind_series = ProfileSeries(power, c.dt_h, "wind")
+            self._wind_series = ProfileSeries(power, c.dt_h, f"wind speeds ({c.wind.wind_file})")
         if c.pv.installed_kw > 0:
             table = _simbench(str(data_path(c.pv.profile_file)))
             pu = _profile(table, f"{c.pv.profile}_pu", c.pv.profile_file)
             power = pd.Series(
                 generation_kw(pu, c.pv.installed_kw), index=pd.DatetimeIndex(table["time"])
             )
-            self._pv_series = ProfileSeries(power, c.dt_h, "PV")
+            self._pv_series = ProfileSeries(
+                power, c.dt_h, f"PV profiles ({c.pv.profile_file})", any_year=True
+            )
         households = c.households
         if households.source == "simbench" and households.count > 0:
             table = _simbench(str(data_path(households.profile_file)))
@@ -103,7 +108,9 @@ class Inputs:
                 pu = _profile(table, f"{profile}_pu", households.profile_file)
                 load += household_power_kw(pu, 0.25, annual_kwh=households.annual_kwh)
             series = pd.Series(load, index=pd.DatetimeIndex(table["time"]))
-            self._series[L.EXO_HOUSEHOLD_KW] = ProfileSeries(series, c.dt_h, "households")
+            self._series[L.EXO_HOUSEHOLD_KW] = ProfileSeries(
+                series, c.dt_h, f"household profiles ({households.profile_file})", any_year=True
+            )
             self.household_high_kw = self._series[L.EXO_HOUSEHOLD_KW].high
         else:
             self.household_high_kw = synthetic.household_peak_kw(
@@ -118,6 +125,13 @@ class Inputs:
             and supplier.price_profile != "synthetic_day_ahead"
         ):
             self._by_day = {}
+
+    def stand_ins(self, start: pd.Timestamp) -> list[str]:
+        """For each real series that does not cover the day starting at ``start``, what is
+        read instead (:meth:`ProfileSeries.stand_in`)."""
+        series = [*self._series.values(), self._wind_series, self._pv_series]
+        notes = [s.stand_in(start) for s in series if s is not None]
+        return [note for note in notes if note]
 
     def sample(self, rng: np.random.Generator, start: pd.Timestamp) -> np.ndarray:
         """The exogenous array of the episode starting at ``start``, (N_EXO_FIELDS, n_ticks)."""
@@ -165,4 +179,8 @@ class Inputs:
         else:
             exo[L.EXO_PRICE] = supplier.price_eur_per_kwh
         exo[L.EXO_FEED_IN] = supplier.feed_in_eur_per_kwh
+        value = c.reward.storage_value_eur_per_kwh
+        if value == "mean_price":
+            value = exo[L.EXO_PRICE, : c.episode_ticks].mean()
+        exo[L.EXO_STORAGE_VALUE] = value
         return exo

@@ -1,69 +1,75 @@
-"""Named views of the EVGrid observation vector (the layout of ``core.tick.write_observation``)."""
+"""The observation as the env's users see it: named views, bounds and its documentation,
+all generated from the block table :data:`evgrid_gym.core.observation.BLOCKS`."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 import numpy as np
 
+from evgrid_gym.core.observation import BLOCKS
 
-class Observation(NamedTuple):
-    """The observation split into named arrays (views, no copies).
-
-    Shapes: C connectors, S stations, F forecast ticks.
-    """
-
-    occupied: np.ndarray  # (C,) 0/1
-    soc: np.ndarray  # (C,)
-    energy_needed_kwh: np.ndarray  # (C,) to the target soc
-    ticks_to_departure: np.ndarray  # (C,)
-    max_power_kw: np.ndarray  # (C,) max average power the EV can take this tick
-    bess_soc: np.ndarray  # (S,)
-    headroom_kw: np.ndarray  # (S,) grid + BESS discharge - EVs' max power
-    time_sin: float
-    time_cos: float
-    price_eur_per_kwh: np.ndarray  # (F+1,) now and the next F ticks
-    renewable_kw: np.ndarray  # (F+1,) now and the next F ticks
-    household_kw: float
-    reservations: np.ndarray  # (S, H) confirmed reservations arriving h..h+1 hours ahead
-    outage: np.ndarray  # (K + S + 1,) or (0,): chargers down, links down, wind share down
+Observation = namedtuple("Observation", [block.name for block in BLOCKS])
+Observation.__doc__ = (
+    "An observation split into named views (no copies; floats for the blocks of length 1): "
+    + ", ".join(f"``{b.name}`` ({b.size}, {b.unit})" for b in BLOCKS)
+    + ". Shapes in C connectors, S stations, K chargers, F forecast ticks, H reservation "
+    "hours; ``reservations`` is (S, H)."
+)
 
 
-def unpack(
-    observation: np.ndarray,
-    n_connectors: int,
-    n_stations: int,
-    reservation_hours: int = 0,
-    n_outage_rows: int = 0,
-) -> Observation:
-    """Splits an observation of a scenario with ``n_connectors`` and ``n_stations``, H =
-    ``reservation_hours`` and ``n_outage_rows`` (``Scenario.reservation_hours`` and
-    ``Scenario.n_outage_rows``).
+def unpack(observation: np.ndarray, offsets: np.ndarray, n_stations: int) -> Observation:
+    """Splits an observation into named views at ``offsets`` (``Static.obs_offsets``).
 
     Raises:
         ValueError: the length does not fit the layout.
     """
-    c, s = n_connectors, n_stations
-    n_extra = s * reservation_hours + n_outage_rows
-    rest = observation.shape[0] - (5 * c + 2 * s + 3) - n_extra
-    if rest < 2 or rest % 2:
+    if observation.shape != (offsets[-1],):
         raise ValueError(
-            f"observation: got length {observation.shape[0]}; does not fit {c} connectors, "
-            f"{s} stations, {reservation_hours} reservation hours and {n_outage_rows} outage "
-            "rows (5C + 2S + 2F + 5 + S H + outage rows)"
+            f"observation: got shape {observation.shape}; this scenario's observation has "
+            f"shape ({offsets[-1]},) (blocks {', '.join(b.name for b in BLOCKS)})"
         )
-    ahead = rest // 2
-    i = 5 * c + 2 * s
-    end = observation.shape[0] - n_extra
-    return Observation(
-        *(observation[k * c : (k + 1) * c] for k in range(5)),
-        observation[5 * c : 5 * c + s],
-        observation[5 * c + s : i],
-        float(observation[i]),
-        float(observation[i + 1]),
-        observation[i + 2 : i + 2 + ahead],
-        observation[i + 2 + ahead : i + 2 + 2 * ahead],
-        float(observation[end - 1]),
-        observation[end : end + s * reservation_hours].reshape(s, reservation_hours),
-        observation[observation.shape[0] - n_outage_rows :],
-    )
+    views = []
+    for i, block in enumerate(BLOCKS):
+        view = observation[offsets[i] : offsets[i + 1]]
+        if block.size == "1":
+            view = float(view[0])
+        elif block.name == "reservations":
+            view = view.reshape(n_stations, -1)
+        views.append(view)
+    return Observation(*views)
+
+
+def bounds(offsets: np.ndarray, limits: dict[str, float | np.ndarray]) -> tuple[np.ndarray, ...]:
+    """``(low, high)``, float32, of an observation laid out at ``offsets``.
+
+    Args:
+        limits: the scenario quantities the blocks' bounds name (scalars, or arrays of the
+            block's length).
+
+    A feature that is constant in a scenario (a fixed price, no turbines, no households)
+    still gets a unit-wide range: Gymnasium's checkers warn on ``low == high``.
+    """
+    low, high = np.zeros(offsets[-1]), np.zeros(offsets[-1])
+    for i, block in enumerate(BLOCKS):
+        window = slice(offsets[i], offsets[i + 1])
+        low[window] = _value(block.low, limits)
+        high[window] = _value(block.high, limits)
+    high = np.where(high > low, high, low + 1.0)
+    return low.astype(np.float32), high.astype(np.float32)
+
+
+def _value(bound: float | str, limits: dict) -> float | np.ndarray:
+    if isinstance(bound, str):
+        return -limits[bound[1:]] if bound.startswith("-") else limits[bound]
+    return bound
+
+
+def markdown_table() -> str:
+    """The README's table of the observation's blocks."""
+    rows = ["| entries | observation | unit |", "|---|---|---|"]
+    for block in BLOCKS:
+        size = block.size.replace("+", " + ").replace("*", " x ")
+        when = f"with {block.when}: " if block.when else ""
+        rows.append(f"| {size} | {when}{block.description} (`{block.name}`) | {block.unit} |")
+    return "\n".join(rows)

@@ -10,41 +10,43 @@ state.
 from __future__ import annotations
 
 import datetime
+import warnings
 
 import numpy as np
 import pandas as pd
 
+from evgrid_gym import observation
+from evgrid_gym.arrays import readonly
 from evgrid_gym.arrivals import TraceArrivals, make_arrivals
-from evgrid_gym.config import ScenarioConfig
+from evgrid_gym.config import ScenarioConfig, ScenarioError
 from evgrid_gym.core import layout as L
-from evgrid_gym.core.tick import observation_size
+from evgrid_gym.core.observation import block_offsets
+from evgrid_gym.core.state import Static
 from evgrid_gym.faults import OutageSampler
 from evgrid_gym.inputs import Inputs
-from evgrid_gym.observation import Observation, unpack
-from evgrid_gym.reservations import RequestPlanner
-
-REWARD_PRESETS = {
-    "profit": {
-        "revenue_eur": 1.0,
-        "energy_cost_eur": -1.0,
-        "export_revenue_eur": 1.0,
-        "unmet_penalty_eur": -1.0,
-        "overload_penalty_eur": -1.0,
-    },
-    "cost": {
-        "energy_cost_eur": -1.0,
-        "export_revenue_eur": 1.0,
-        "unmet_penalty_eur": -1.0,
-        "overload_penalty_eur": -1.0,
-    },
-    "satisfaction": {"unmet_energy_kwh": -1.0, "overload_kwh": -1.0},
-}
+from evgrid_gym.observation import Observation
+from evgrid_gym.reservation_requests import RequestPlanner
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array = np.ascontiguousarray(array)
-    array.setflags(write=False)
-    return array
+def parse_date(value: datetime.date | str) -> datetime.date:
+    """An episode's day from a ``datetime.date`` or an ISO ``YYYY-MM-DD`` string.
+
+    Raises:
+        ValueError: anything else, naming the value.
+    """
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"date: got {value!r}; must be an ISO date YYYY-MM-DD or a datetime.date")
+
+
+def _static(array: np.ndarray) -> np.ndarray:
+    """A scenario's array: read-only, C-contiguous (the layout the kernels are typed for)."""
+    return readonly(array, contiguous=True)
 
 
 class Scenario:
@@ -52,18 +54,19 @@ class Scenario:
 
     Attributes:
         config: the validated config.
-        cfg: scalar parameters, shape (N_CFG,).
-        conn_charger: charger index per connector, int64, shape (C,).
-        charger_f: charger parameters, shape (N_CHARGER_FIELDS, K).
-        charger_station: station index per charger, int64, shape (K,).
-        station_f: station parameters, shape (N_STATION_FIELDS, S).
-        reward_weights: weight of each KPI in the reward, shape (N_KPI,).
+        static: the core's :class:`~evgrid_gym.core.state.Static` group of this scenario;
+            its arrays are also the attributes ``cfg`` (scalar parameters, (N_CFG,)),
+            ``connector_charger`` (charger index per connector, int64, (C,)), ``charger_f``
+            ((N_CHARGER_FIELDS, K)), ``charger_station`` (station index per charger, int64,
+            (K,)), ``station_f`` ((N_STATION_FIELDS, S)) and ``reward_weights`` (each KPI's
+            weight in the reward, (N_KPI,)).
         connector_rated_kw: rated power of each connector's charger, kW, shape (C,).
         connector_station: station index per connector, int64, shape (C,).
         station_connectors: connectors per station, int64, shape (S,).
         connector_ids: the id of each connector (``chargers[].ids``) or None.
         observation_low, observation_high: float32 bounds of the observation.
-        episode_days: the days a reset draws from when no date is fixed.
+        split_days: the days of each split of ``calendar.splits``, by name.
+        episode_days: the days a reset draws from when neither a date nor a split is given.
 
     Raises:
         DataFileError: a real data file the config names is malformed.
@@ -74,43 +77,49 @@ class Scenario:
         c = self.config = config
         chargers = [(s, ch) for s, st in enumerate(c.stations) for ch in st.chargers]
         chargers = [(s, ch) for s, ch in chargers for _ in range(ch.count)]
+        charger_station = np.array([s for s, _ in chargers], dtype=np.int64)
+        connector_charger = np.repeat(
+            np.arange(len(chargers), dtype=np.int64), [ch.connectors for _, ch in chargers]
+        )
+        self.connector_station = _static(charger_station[connector_charger])
+        self.station_connectors = _static(
+            np.bincount(self.connector_station, minlength=len(c.stations))
+        )
         charger_f = np.zeros((L.N_CHARGER_FIELDS, len(chargers)))
-        for k, (_, ch) in enumerate(chargers):
+        for k, (s, ch) in enumerate(chargers):
             charger_f[L.CH_MAX_KW, k] = ch.max_power_kw
             charger_f[L.CH_EFFICIENCY, k] = ch.efficiency
             charger_f[L.CH_IS_DC, k] = ch.kind == "DC"
             charger_f[L.CH_V2G, k] = ch.v2g
-        self.charger_f = _readonly(charger_f)
-        self.charger_station = _readonly(np.array([s for s, _ in chargers], dtype=np.int64))
-        self.conn_charger = _readonly(
-            np.repeat(
-                np.arange(len(chargers), dtype=np.int64), [ch.connectors for _, ch in chargers]
+            charger_f[L.CH_FALLBACK_KW, k] = min(
+                c.stations[s].grid_capacity_kw / self.station_connectors[s],
+                ch.max_power_kw / ch.connectors,
             )
-        )
-        self.connector_station = _readonly(self.charger_station[self.conn_charger])
-        self.station_connectors = _readonly(
-            np.bincount(self.connector_station, minlength=len(c.stations))
-        )
         self.connector_ids = [
             i
             for st in c.stations
             for ch in st.chargers
             for i in ch.ids or [None] * (ch.count * ch.connectors)
         ]
-        self.station_f = _readonly(self._station_params())
-        self.cfg = _readonly(self._scalar_params())
+        station_f = self._station_params()
+        cfg = self._scalar_params()
         weights = np.zeros(L.N_KPI)
-        preset = c.reward.weights if c.reward.name == "custom" else REWARD_PRESETS[c.reward.name]
-        for name, weight in preset.items():
+        for name, weight in c.reward.kpi_weights.items():
             weights[L.KPI[name]] = weight
-        self.reward_weights = _readonly(weights)
-        self.connector_rated_kw = _readonly(charger_f[L.CH_MAX_KW, self.conn_charger])
+        offsets = self._observation_offsets(cfg, charger_f, station_f)
+        self.static = Static(*map(_static, (
+            cfg, connector_charger, charger_f, charger_station, station_f, weights, offsets,
+        )))  # fmt: skip
+        self.connector_rated_kw = _static(charger_f[L.CH_MAX_KW, connector_charger])
         self.inputs = Inputs(c, self.n_exo_ticks)
-        self.arrivals = make_arrivals(c, self.connector_ids, self.connector_station)
-        self.requests = RequestPlanner(c, self.station_f[[L.ST_X_KM, L.ST_Y_KM]])
+        self.arrivals = make_arrivals(
+            c, self.connector_ids, self.connector_station, connector_charger, charger_f
+        )
+        self.requests = RequestPlanner(c, station_f[[L.ST_X_KM, L.ST_Y_KM]])
         self.outages = OutageSampler(c, charger_f.shape[1], self.n_stations, self.n_exo_ticks)
-        low, high = self._observation_bounds()
-        self.observation_low, self.observation_high = _readonly(low), _readonly(high)
+        low, high = observation.bounds(self.static.obs_offsets, self._observation_limits())
+        self.observation_low, self.observation_high = _static(low), _static(high)
+        self.split_days = self._split_days()
         self.episode_days = self._episode_days()
         self._day_starts = {}  # date -> local midnight, memoised
 
@@ -125,7 +134,6 @@ class Scenario:
                 if st.reservation_price_eur_per_kwh is None
                 else st.reservation_price_eur_per_kwh
             )
-            station_f[L.ST_FALLBACK_KW, s] = st.grid_capacity_kw / self.station_connectors[s]
             if st.bess is not None:
                 station_f[L.ST_BESS_KWH, s] = st.bess.capacity_kwh
                 station_f[L.ST_BESS_KW, s] = st.bess.power_kw
@@ -162,11 +170,19 @@ class Scenario:
         cfg[L.CFG_ENERGY_WEIGHT] = r.weights.energy_per_kwh
         cfg[L.CFG_RESERVATION_HOURS] = r.observation_hours if r.enabled else 0
         cfg[L.CFG_OUTAGE_OBSERVATION] = c.faults.enabled
+        cfg[L.CFG_ACN_PILOT] = c.battery.pilot == "acn"
         return cfg
 
     @property
     def n_connectors(self) -> int:
-        return self.conn_charger.shape[0]
+        return self.connector_charger.shape[0]
+
+    cfg = property(lambda self: self.static.cfg)
+    connector_charger = property(lambda self: self.static.connector_charger)
+    charger_f = property(lambda self: self.static.charger_f)
+    charger_station = property(lambda self: self.static.charger_station)
+    station_f = property(lambda self: self.static.station_f)
+    reward_weights = property(lambda self: self.static.reward_weights)
 
     @property
     def n_stations(self) -> int:
@@ -186,17 +202,26 @@ class Scenario:
         """Hourly buckets of upcoming reservations per station in the observation."""
         return int(self.cfg[L.CFG_RESERVATION_HOURS])
 
-    @property
-    def n_outage_rows(self) -> int:
-        """Outage rows in the observation: K + S + 1 when faults are on, else 0."""
-        return (self.n_chargers + self.n_stations + 1) * int(self.config.faults.enabled)
+    def unpack(self, obs: np.ndarray) -> Observation:
+        """Named views of an observation of this scenario (:func:`evgrid_gym.observation.unpack`).
 
-    def unpack(self, observation: np.ndarray) -> Observation:
-        """Named views of an observation of this scenario (``observation.unpack``)."""
-        return unpack(
-            observation, self.n_connectors, self.n_stations, self.reservation_hours,
-            self.n_outage_rows,
-        )  # fmt: skip
+        Raises:
+            ValueError: ``obs`` does not have this scenario's observation shape.
+        """
+        return observation.unpack(obs, self.static.obs_offsets, self.n_stations)
+
+    def _observation_offsets(self, cfg, charger_f, station_f) -> np.ndarray:
+        """Where each block of the observation starts (``core.observation.block_offsets``)."""
+        dims = {
+            "C": self.connector_station.shape[0],
+            "S": station_f.shape[1],
+            "K": charger_f.shape[1],
+            "F": self.config.observation.forecast_ticks,
+            "H": int(cfg[L.CFG_RESERVATION_HOURS]),
+        }
+        features = {"reservations"} if self.config.reservation.enabled else set()
+        features |= {"faults"} if self.config.faults.enabled else set()
+        return block_offsets(dims, features)
 
     @property
     def n_exo_ticks(self) -> int:
@@ -207,74 +232,106 @@ class Scenario:
         """Installed wind (the maximum of each turbine's power curve) + PV power, kW."""
         return self.inputs.renewable_high_kw
 
-    def _observation_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        c = self.config
-        n_c, n_s, n_f = self.n_connectors, self.n_stations, c.observation.forecast_ticks
-        station_rated = np.bincount(
-            self.connector_station, weights=self.connector_rated_kw, minlength=n_s
-        )
-        # at most every connector of the station reserved anew each tick of the hour
-        reservations_per_hour = np.repeat(
-            self.station_connectors * round(1.0 / c.dt_h),
-            self.reservation_hours,
-        )
+    def _observation_limits(self) -> dict[str, float | np.ndarray]:
+        """The scenario quantities the observation's bounds name (``core.observation``)."""
         price_low, price_high = self.inputs.price_range
-        low = np.concatenate(
-            [
-                np.zeros(5 * n_c + n_s),
-                -station_rated,
-                [-1.0, -1.0],
-                np.full(n_f + 1, price_low),
-                np.zeros(n_f + 2 + n_s * self.reservation_hours + self.n_outage_rows),
-            ]
-        )
-        high = np.concatenate(
-            [
-                np.ones(2 * n_c),
-                np.full(n_c, self.arrivals.max_battery_kwh),
-                np.full(n_c, c.episode_ticks),
-                self.connector_rated_kw,
-                np.ones(n_s),
-                self.station_f[L.ST_GRID_KW] + self.station_f[L.ST_BESS_KW],
-                [1.0, 1.0],
-                np.full(n_f + 1, price_high),
-                np.full(n_f + 1, self.inputs.renewable_high_kw),
-                [self.inputs.household_high_kw],
-                reservations_per_hour,
-                np.ones(self.n_outage_rows),
-            ]
-        )
-        assert (
-            low.shape
-            == high.shape
-            == (observation_size(n_c, n_s, n_f, self.reservation_hours, self.n_outage_rows),)
-        )
-        # A feature that is constant in this scenario (a fixed price, no turbines, no
-        # households) still gets a unit-wide range: Gymnasium's checkers warn on low == high.
-        high = np.where(high > low, high, low + 1.0)
-        return low.astype(np.float32), high.astype(np.float32)
+        return {
+            "max_battery_kwh": self.arrivals.max_battery_kwh,
+            "episode_ticks": self.config.episode_ticks,
+            "connector_rated_kw": self.connector_rated_kw,
+            "station_rated_kw": np.bincount(
+                self.connector_station, weights=self.connector_rated_kw, minlength=self.n_stations
+            ),
+            "station_supply_kw": self.station_f[L.ST_GRID_KW] + self.station_f[L.ST_BESS_KW],
+            "price_low": price_low,
+            "price_high": price_high,
+            "renewable_high_kw": self.inputs.renewable_high_kw,
+            "household_high_kw": self.inputs.household_high_kw,
+            # at most every connector of the station reserved anew each tick of the hour
+            "reservations_per_hour": np.repeat(
+                self.station_connectors * round(1.0 / self.config.dt_h), self.reservation_hours
+            ),
+        }
+
+    def _days_between(self, first: datetime.date, last: datetime.date) -> tuple[datetime.date, ...]:
+        """The days from ``first`` to ``last``; for replayed sessions only those with arrivals."""
+        if isinstance(self.arrivals, TraceArrivals):
+            return tuple(d for d in self.arrivals.days if first <= d <= last)
+        n = (last - first).days + 1
+        return tuple(first + datetime.timedelta(days=i) for i in range(n))
+
+    def _split_days(self) -> dict[str, tuple[datetime.date, ...]]:
+        """The days of each of ``calendar.splits`` (for replayed sessions, those with
+        arrivals: a split may hold none, which a reset drawing from it reports)."""
+        splits = self.config.calendar.splits.items()
+        return {name: self._days_between(first, last) for name, (first, last) in splits}
 
     def _episode_days(self) -> tuple[datetime.date, ...]:
-        """The days an episode may start on when no date is fixed: every day from
-        ``calendar.first_date`` to ``last_date``; for replayed sessions only those with
-        arrivals (all of them when none falls in that range)."""
+        """The days an episode may start on when neither a date nor a split is given: the
+        days of ``calendar.split``, else every day from ``calendar.first_date`` to
+        ``last_date``; for replayed sessions only those with arrivals (all of them when none
+        falls in that range)."""
         calendar = self.config.calendar
-        if isinstance(self.arrivals, TraceArrivals):
-            days = self.arrivals.days
-            inside = [d for d in days if calendar.first_date <= d <= calendar.last_date]
-            return tuple(inside or days)
-        n = (calendar.last_date - calendar.first_date).days + 1
-        return tuple(calendar.first_date + datetime.timedelta(days=i) for i in range(n))
+        if calendar.split is not None:
+            return self.split_days[calendar.split]
+        days = self._days_between(calendar.first_date, calendar.last_date)
+        if not days and isinstance(self.arrivals, TraceArrivals):
+            return tuple(self.arrivals.days)
+        return days
+
+    def _draw_day(self, rng: np.random.Generator, split: str | None) -> datetime.date:
+        """A day of ``split`` (None: of ``episode_days``), drawn with ``rng``.
+
+        Raises:
+            ValueError: ``split`` is not one of ``calendar.splits``.
+            ScenarioError: the split holds no day with sessions.
+        """
+        if split is None:
+            split, days = self.config.calendar.split, self.episode_days
+        elif split in self.split_days:
+            days = self.split_days[split]
+        else:
+            raise ValueError(
+                f"split: got {split!r}; must be one of the scenario's splits "
+                f"{sorted(self.split_days)}"
+            )
+        if not days:
+            first, last = self.config.calendar.splits[split]
+            raise ScenarioError(
+                f"calendar.splits.{split}: [{first}, {last}] holds no day with sessions in "
+                f"evs.sessions_file ({self.config.evs.sessions_file!r})"
+            )
+        return days[int(rng.integers(len(days)))]
+
+    def _warn_outside_data(self, date: datetime.date, start: pd.Timestamp) -> None:
+        notes = self.inputs.stand_ins(start)
+        if isinstance(self.arrivals, TraceArrivals) and date not in self.arrivals.days:
+            trace = self.arrivals
+            notes.append(
+                f"no session of {self.config.evs.sessions_file} arrives on that day (it has "
+                f"sessions on {len(trace.days)} days, {trace.days[0]}..{trace.days[-1]})"
+            )
+        for note in notes:
+            warnings.warn(f"date {date}: {note}", UserWarning, stacklevel=4)
 
     def sample_episode(
-        self, rng: np.random.Generator, date: datetime.date | str | None = None
+        self,
+        rng: np.random.Generator,
+        date: datetime.date | str | None = None,
+        split: str | None = None,
     ) -> tuple[datetime.date, np.ndarray, np.ndarray, np.ndarray]:
         """Draws one episode's inputs.
 
         Args:
             rng: the env's generator.
-            date: the episode's day; default ``calendar.date``, else a day drawn from
-                ``episode_days``.
+            date: the episode's day; default: a day drawn from ``split``, else
+                ``calendar.date``, else a day drawn from ``episode_days``. The first time a
+                fixed day is asked for that a real data series does not cover (it is then
+                read from another year, :meth:`~evgrid_gym.data.series.ProfileSeries.stand_in`)
+                or, with replayed sessions, on which no session arrives, a
+                :class:`UserWarning` says so.
+            split: a name of ``calendar.splits`` to draw the day from (ignored when ``date``
+                is given).
 
         Returns:
             ``(date, exo, ev, outage)``: the day, exogenous inputs of shape (N_EXO_FIELDS,
@@ -283,24 +340,22 @@ class Scenario:
             (read-only).
 
         Raises:
-            ValueError: ``date`` is not a date (or an ISO ``YYYY-MM-DD`` string).
+            ValueError: ``date`` is not a date (or an ISO ``YYYY-MM-DD`` string), or ``split``
+                is not one of ``calendar.splits``.
+            ScenarioError: the split drawn from holds no day with sessions.
         """
-        if date is None:
-            date = self.config.calendar.date
-        if date is None:
-            date = self.episode_days[int(rng.integers(len(self.episode_days)))]
-        elif isinstance(date, str):
-            try:
-                date = datetime.date.fromisoformat(date)
-            except ValueError:
-                raise ValueError(f"date: got {date!r}; must be an ISO date YYYY-MM-DD") from None
-        elif not isinstance(date, datetime.date):
-            raise ValueError(f"date: got {date!r}; must be a datetime.date or 'YYYY-MM-DD'")
+        if date is not None:
+            fixed = parse_date(date)
+        else:
+            fixed = self.config.calendar.date if split is None else None
+        date = fixed or self._draw_day(rng, split)
         start = self._day_starts.get(date)
         if start is None:
             start = self._day_starts[date] = pd.Timestamp(date).tz_localize(
                 self.config.calendar.timezone
             )
+            if fixed:
+                self._warn_outside_data(date, start)
         exo = self.inputs.sample(rng, start)
         ev = self.requests.plan(rng, self.arrivals.sample(rng, start))
         return date, exo, ev, self.outages.sample(rng)

@@ -8,13 +8,14 @@ The same as `evgrid-gym train` + `evgrid-gym benchmark --agent`, written out.
 import argparse
 
 import numpy as np
+from gymnasium.vector import AutoresetMode
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from baselines import make_policy
-from baselines.agent import AgentPolicy
-from baselines.benchmark import run_episode
 from evgrid_gym import EVGridEnv, EVGridVectorEnv
+from evgrid_gym.policy import run_episode
+from evgrid_gym.rl.agent import AgentPolicy
 from evgrid_gym.rl.sb3_vec_env import SB3VecEnv
 
 parser = argparse.ArgumentParser()
@@ -24,7 +25,8 @@ parser.add_argument("--num-envs", type=int, default=64)
 args = parser.parse_args()
 
 # N copies of the scenario in one compiled call, seen by SB3 as a VecEnv
-venv = VecNormalize(VecMonitor(SB3VecEnv(EVGridVectorEnv(args.num_envs, args.scenario))))
+vector_env = EVGridVectorEnv(args.num_envs, args.scenario, autoreset_mode=AutoresetMode.SAME_STEP)
+venv = VecNormalize(VecMonitor(SB3VecEnv(vector_env)))
 model = PPO("MlpPolicy", venv, n_steps=128, batch_size=256, seed=0, device="cpu")
 model.learn(args.timesteps, progress_bar=False)
 

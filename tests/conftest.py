@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+
+# "human" rendering draws into a matplotlib figure: never open a window during the tests
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 # A small but complete scenario: one station (2 chargers x 2 connectors, one of them V2G) with
 # a BESS, one turbine, two households, a fixed price and three explicit EV sessions.

@@ -19,6 +19,8 @@ import numpy as np
 
 from evgrid_gym.core import layout as L
 from evgrid_gym.core import tick as core_tick
+from evgrid_gym.core.observation import block_offsets
+from evgrid_gym.core.state import Episode, Outputs, State, Static
 
 # --------------------------------------------------------------------------------------------
 # Battery: two-stage CC-CV (ACN-Sim Linear2StageBattery), efficiency, discharge
@@ -79,6 +81,35 @@ def charge_gain_ode_kwh(
         k4 = battery_kw(energy + h * k3)
         energy = min(energy + h * (k1 + 2.0 * k2 + 2.0 * k3 + k4) / 6.0, capacity_kwh)
     return energy - soc * capacity_kwh
+
+
+def pilot_charge_gain_kwh(
+    soc, capacity_kwh, pilot_kw, max_power_kw, efficiency, transition_soc, dt_h
+):
+    """Battery energy gained in ``dt_h`` under a pilot the charger holds until the curve binds.
+
+    The grid power is ``min(pilot, P (1 - soc) / (1 - theta))`` at every instant (the pilot
+    capped at ``P``): constant power ``pilot`` up to the soc where the curve falls to it,
+    ``1 - pilot (1 - theta) / P``, then the curve, whose empty part decays exponentially with
+    rate ``efficiency * P / (cap (1 - theta))``.
+    """
+    pilot_kw = min(pilot_kw, max_power_kw)
+    if soc >= 1.0 or pilot_kw <= 0.0:
+        return 0.0
+    battery_kw = efficiency * pilot_kw
+    if transition_soc >= 1.0:
+        return min(battery_kw * dt_h, (1.0 - soc) * capacity_kwh)
+    knee_soc = 1.0 - pilot_kw * (1.0 - transition_soc) / max_power_kw
+    soc_now, hours_left = soc, dt_h
+    if soc_now < knee_soc:
+        hours_to_knee = (knee_soc - soc_now) * capacity_kwh / battery_kw
+        if hours_to_knee >= hours_left:
+            return battery_kw * hours_left
+        hours_left -= hours_to_knee
+        soc_now = knee_soc
+    rate_per_h = efficiency * max_power_kw / (capacity_kwh * (1.0 - transition_soc))
+    empty_end = (1.0 - soc_now) * math.exp(-rate_per_h * hours_left)
+    return (1.0 - soc - empty_end) * capacity_kwh
 
 
 def discharge_loss_kwh(soc, capacity_kwh, max_power_kw, efficiency, soc_min, dt_h):
@@ -149,7 +180,7 @@ def project(
     conn_kw,
     conn_low_kw,
     conn_high_kw,
-    conn_charger,
+    connector_charger,
     charger_max_kw,
     charger_station,
     bess_kw,
@@ -159,6 +190,7 @@ def project(
     household_kw,
     feeder_kw,
     soft,
+    station_fixed=(),
 ):
     """Projects requested powers; returns ``(conn_kw, bess_kw, station_net_kw, overload_kw)``.
 
@@ -167,8 +199,9 @@ def project(
     scale the offending side of a station (consumers on import, producers on export) so the
     net lies in ``[-grid, grid]``; 4. (hard) scale all consumers by the largest common factor
     that meets the feeder limit, never cutting a station below the consumption that keeps its
-    export within its grid capacity; whatever still exceeds (or, in soft mode, every excess
-    over a station or the feeder limit) is overload.
+    export within its grid capacity, nor a station in ``station_fixed`` (the curtailment
+    cannot reach it) at all; whatever still exceeds (or, in soft mode, every excess over a
+    station or the feeder limit) is overload.
     """
 
     def clip(requested, low, high):
@@ -180,7 +213,7 @@ def project(
     n_stations = len(bess)
 
     connectors_of = defaultdict(list)
-    for c, k in enumerate(conn_charger):
+    for c, k in enumerate(connector_charger):
         connectors_of[int(k)].append(c)
     for k, members in connectors_of.items():
         drawn = sum(abs(conn[c]) for c in members)
@@ -191,7 +224,7 @@ def project(
 
     # every power entry of a station: ("conn", c) or ("bess", s)
     entries = {s: [("bess", s)] for s in range(n_stations)}
-    for c, k in enumerate(conn_charger):
+    for c, k in enumerate(connector_charger):
         entries[int(charger_station[int(k)])].append(("conn", c))
 
     def get(entry):
@@ -233,7 +266,9 @@ def project(
             overload += excess
         else:
             floor = [
-                min(max(produce[s] - station_grid_kw[s], 0.0), consume[s])
+                consume[s]
+                if s in station_fixed
+                else min(max(produce[s] - station_grid_kw[s], 0.0), consume[s])
                 for s in range(n_stations)
             ]
 
@@ -403,13 +438,13 @@ class RefSim:
     ``packed_conn()`` and ``packed_res()`` render the connectors and reservations in the
     ``conn`` and ``res`` layouts of :mod:`evgrid_gym.core.layout` for comparison.
 
-    Reservations follow the rules of the ``core/reservation.py`` docstring, faults those of
+    Reservations follow the rules of the ``core/contract_net.py`` docstring, faults those of
     the ``core/tick.py`` docstring. Where the rules leave the order open, the requests of one
     tick are handled one EV after the other in the order of the EV table (each sees the
     reservations confirmed before it), before the tick's arrivals.
     """
 
-    def __init__(self, cfg, conn_charger, charger_f, charger_station, station_f, exo, ev,
+    def __init__(self, cfg, connector_charger, charger_f, charger_station, station_f, exo, ev,
                  reward_weights, outage=None):  # fmt: skip
         cfg = [float(x) for x in cfg]
         self.dt_h = cfg[L.CFG_DT_H]
@@ -435,18 +470,20 @@ class RefSim:
         self.weight_kwh = cfg[L.CFG_ENERGY_WEIGHT]
         self.reservation_hours = int(cfg[L.CFG_RESERVATION_HOURS])
         self.outage_observation = cfg[L.CFG_OUTAGE_OBSERVATION] > 0
+        self.acn_pilot = cfg[L.CFG_ACN_PILOT] > 0
         self.chargers = [
             {
                 "max_kw": float(charger_f[L.CH_MAX_KW, k]),
                 "eff": float(charger_f[L.CH_EFFICIENCY, k]),
                 "dc": charger_f[L.CH_IS_DC, k] > 0,
                 "v2g": charger_f[L.CH_V2G, k] > 0,
+                "fallback_kw": float(charger_f[L.CH_FALLBACK_KW, k]),
                 "station": int(charger_station[k]),
             }
             for k in range(len(charger_station))
         ]
-        self.conn_charger = [int(k) for k in conn_charger]
-        self.conn_station = [self.chargers[k]["station"] for k in self.conn_charger]
+        self.connector_charger = [int(k) for k in connector_charger]
+        self.conn_station = [self.chargers[k]["station"] for k in self.connector_charger]
         self.stations = [
             {
                 name: float(station_f[field, s])
@@ -461,7 +498,6 @@ class RefSim:
                     ("x_km", L.ST_X_KM),
                     ("y_km", L.ST_Y_KM),
                     ("price", L.ST_RESERVATION_PRICE),
-                    ("fallback_kw", L.ST_FALLBACK_KW),
                 )
             }  # fmt: skip
             for s in range(station_f.shape[1])
@@ -474,6 +510,7 @@ class RefSim:
                 ("price", L.EXO_PRICE),
                 ("feed_in", L.EXO_FEED_IN),
                 ("wind_kw", L.EXO_WIND_KW),
+                ("storage_value", L.EXO_STORAGE_VALUE),
             )
         }
         self.evs = [
@@ -498,7 +535,7 @@ class RefSim:
             for e in range(ev.shape[1])
         ]
         self.weights = {name: float(reward_weights[i]) for i, name in enumerate(L.KPI_NAMES)}
-        self.n_conn = len(self.conn_charger)
+        self.n_conn = len(self.connector_charger)
         self.n_st = len(self.stations)
         n_ch = len(self.chargers)
         if outage is None:
@@ -532,7 +569,7 @@ class RefSim:
         """The connectors as an ``(N_CONN_FIELDS, C)`` list of lists (``conn`` layout)."""
         rows = [[0.0] * self.n_conn for _ in range(L.N_CONN_FIELDS)]
         for c, slot in enumerate(self.slots):
-            rows[L.CN_POWER_KW][c] = self.last_power[c] if slot is not None else 0.0
+            rows[L.CN_POWER_KW][c] = self.last_power[c]
             if slot is None:
                 rows[L.CN_EV][c] = -1.0
                 continue
@@ -559,9 +596,8 @@ class RefSim:
 
     def _plug(self, e, c, tariff):
         ev = self.evs[e]
-        charger = self.chargers[self.conn_charger[c]]
+        charger = self.chargers[self.connector_charger[c]]
         ev_kw = ev["dc_kw"] if charger["dc"] else ev["ac_kw"]
-        self.last_power[c] = 0.0
         self.slots[c] = {
             "ev": e,
             "soc": ev["soc_arrival"],
@@ -582,9 +618,9 @@ class RefSim:
 
     def _up(self, c, t):
         """Connector ``c``'s charger is up at tick ``t``."""
-        return self.conn_charger[c] not in self.charger_down[t]
+        return self.connector_charger[c] not in self.charger_down[t]
 
-    # --- reservations (core/reservation.py docstring) ---------------------------------------
+    # --- reservations (core/contract_net.py docstring) ---------------------------------------
 
     def _committed_ticks(self, c, start, end, skip_ev):
         """Ticks of ``[start, end)`` during which connector ``c`` is committed: to its plugged
@@ -609,12 +645,12 @@ class RefSim:
         committed = {c: self._committed_ticks(c, start, end, e) for c in members}
         utilisation = sum(committed.values()) / (len(members) * window)
         committed_kw = (
-            sum(committed[c] * self.chargers[self.conn_charger[c]]["max_kw"] for c in members)
+            sum(committed[c] * self.chargers[self.connector_charger[c]]["max_kw"] for c in members)
             / window
         )
 
         def power_kw(c):
-            charger = self.chargers[self.conn_charger[c]]
+            charger = self.chargers[self.connector_charger[c]]
             return min(ev["dc_kw"] if charger["dc"] else ev["ac_kw"], charger["max_kw"])
 
         free = [c for c in members if committed[c] == 0.0 and self._up(c, self.tick)]
@@ -622,7 +658,7 @@ class RefSim:
         energy = 0.0
         if connector >= 0:
             headroom_kw = max(st["grid_kw"] + st["bess_kw"] - committed_kw, 0.0)
-            efficiency = self.chargers[self.conn_charger[connector]]["eff"]
+            efficiency = self.chargers[self.connector_charger[connector]]["eff"]
             energy = min(
                 self._need_kwh(e),
                 min(power_kw(connector), headroom_kw) * window * self.dt_h * efficiency,
@@ -770,9 +806,23 @@ class RefSim:
             return 0.0, 0.0
         return power_range_kw(
             slot["soc"], slot["battery_kwh"], slot["soc_target"], slot["max_kw"], slot["v2g_kw"],
-            self.chargers[self.conn_charger[c]]["eff"], self.transition_soc, self.v2g_soc_min,
+            self.chargers[self.connector_charger[c]]["eff"], self.transition_soc, self.v2g_soc_min,
             self.dt_h,
         )  # fmt: skip
+
+    def pilot_power_kw(self, c, pilot_kw):
+        """The average power the EV of connector ``c`` draws under ``pilot_kw`` (ACN pilots);
+        the projection then applies to these draws."""
+        slot = self.slots[c]
+        if pilot_kw <= 0.0 or slot is None:
+            return pilot_kw
+        eff = self.chargers[self.connector_charger[c]]["eff"]
+        gain = pilot_charge_gain_kwh(
+            slot["soc"], slot["battery_kwh"], pilot_kw, slot["max_kw"], eff,
+            self.transition_soc, self.dt_h,
+        )  # fmt: skip
+        gain = min(gain, max(slot["soc_target"] - slot["soc"], 0.0) * slot["battery_kwh"])
+        return gain / (eff * self.dt_h)
 
     def bess_range_kw(self, s):
         st = self.stations[s]
@@ -805,13 +855,15 @@ class RefSim:
         # a charger down delivers nothing (what its EV could have taken is booked)
         requested, ranges = [], []
         for c in range(self.n_conn):
-            charger = self.chargers[self.conn_charger[c]]
+            charger = self.chargers[self.connector_charger[c]]
             low, high = self.connector_range_kw(c)
             if self.conn_station[c] in links_down:
-                requested.append(self.stations[self.conn_station[c]]["fallback_kw"])
+                requested.append(charger["fallback_kw"])
                 low = max(low, 0.0)
             else:
                 requested.append(clip(action[c]) * charger["max_kw"])
+            if self.acn_pilot:
+                requested[c] = self.pilot_power_kw(c, requested[c])
             if not self._up(c, t):
                 if self.slots[c] is not None:
                     self.slots[c]["outage_kwh"] += battery_change_kwh(high, charger["eff"], dt)[0]
@@ -836,10 +888,11 @@ class RefSim:
 
         household_kw = self.exo["household_kw"][t]
         power, bess_power, net, overload_kw = project(
-            requested, [r[0] for r in ranges], [r[1] for r in ranges], self.conn_charger,
+            requested, [r[0] for r in ranges], [r[1] for r in ranges], self.connector_charger,
             [ch["max_kw"] for ch in self.chargers], [ch["station"] for ch in self.chargers],
             bess_requested, [r[0] for r in bess_ranges], [r[1] for r in bess_ranges],
             [st["grid_kw"] for st in self.stations], household_kw, self.feeder_kw, self.soft,
+            station_fixed=links_down,
         )  # fmt: skip
 
         # the bids of a station without link never reach the market: the supplier serves it
@@ -882,7 +935,9 @@ class RefSim:
             if slot is None:
                 continue
             p = power[c]
-            delta, losses = battery_change_kwh(p, self.chargers[self.conn_charger[c]]["eff"], dt)
+            delta, losses = battery_change_kwh(
+                p, self.chargers[self.connector_charger[c]]["eff"], dt
+            )
             slot["soc"] = min(max(slot["soc"] + delta / slot["battery_kwh"], 0.0), 1.0)
             slot["delivered_kwh"] += delta
             kpi["ev_energy_kwh"] += delta
@@ -891,7 +946,7 @@ class RefSim:
                 kpi["ev_charge_grid_kwh"] += p * dt
             else:
                 kpi["ev_discharge_grid_kwh"] -= p * dt
-            kpi["revenue_eur"] += p * dt * slot["tariff"]
+            kpi["revenue_eur"] += delta * slot["tariff"]  # paid per kWh into the battery
         for s, st in enumerate(self.stations):
             if st["bess_kwh"] <= 0.0:
                 continue
@@ -899,6 +954,8 @@ class RefSim:
             delta, losses = battery_change_kwh(p, st["eff"], dt)
             self.bess_soc[s] = min(max(self.bess_soc[s] + delta / st["bess_kwh"], 0.0), 1.0)
             kpi["bess_losses_kwh"] += losses
+            # the stored energy is worth what it gives back to the grid at the storage value
+            kpi["storage_value_eur"] += delta * st["eff"] * self.exo["storage_value"][t]
             if p > 0:
                 kpi["bess_charge_grid_kwh"] += p * dt
             else:
@@ -972,6 +1029,126 @@ class RefSim:
 
 
 # --------------------------------------------------------------------------------------------
+# Flexibility of the plugged-in fleet: power range and energy envelope (core.flexibility)
+# --------------------------------------------------------------------------------------------
+
+
+def full_power_kwh(energy_kwh, capacity_kwh, power_kw, efficiency, transition_soc, dt_h, ticks):
+    """Battery energy after ``ticks`` ticks at the CC-CV limit, tick by tick (up to full)."""
+    for _ in range(int(ticks)):
+        energy_kwh += charge_gain_kwh(
+            energy_kwh / capacity_kwh, capacity_kwh, power_kw, efficiency, transition_soc, dt_h
+        )
+    return energy_kwh
+
+
+def latest_start_kwh(goal_kwh, capacity_kwh, power_kw, efficiency, transition_soc, dt_h, ticks):
+    """The least energy from which ``ticks`` ticks at full power reach ``goal_kwh`` (bisection
+    over the tick-by-tick trajectory); None when even an empty battery does."""
+
+    def reaches(start):
+        end = full_power_kwh(start, capacity_kwh, power_kw, efficiency, transition_soc, dt_h, ticks)
+        return end >= goal_kwh * (1.0 - 1e-12)
+
+    if reaches(0.0):
+        return None
+    low, high = 0.0, goal_kwh
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        low, high = (low, mid) if reaches(mid) else (mid, high)
+    return high
+
+
+def ev_edges_kwh(sc, conn, c, tick, h):
+    """``(least, most)`` grid energy the EV on connector ``c`` must and can take in ``h``
+    ticks, from the rules of ``core.flexibility``'s docstring."""
+    cfg, charger_f = sc["cfg"], sc["charger_f"]
+    k = sc["connector_charger"][c]
+    dt, eta, ts = cfg[L.CFG_DT_H], charger_f[L.CH_EFFICIENCY, k], cfg[L.CFG_TRANSITION_SOC]
+    cap, soc, power = conn[L.CN_BATTERY_KWH, c], conn[L.CN_SOC, c], conn[L.CN_MAX_KW, c]
+    energy = soc * cap
+    stay = max(min(conn[L.CN_DEPARTURE, c], cfg[L.CFG_N_TICKS]) - tick, 1)
+    n = min(h, stay)
+    top = max(conn[L.CN_SOC_TARGET, c] * cap, energy)
+
+    def full(ticks):
+        return min(full_power_kwh(energy, cap, power, eta, ts, dt, ticks), top)
+
+    most = full(n) - energy
+    goal = min(energy - conn[L.CN_DELIVERED_KWH, c] + conn[L.CN_REQUESTED_KWH, c], full(stay))
+    start = latest_start_kwh(goal, cap, power, eta, ts, dt, stay - n)
+    give = 0.0
+    for _ in range(int(n)):  # V2G at its limit, tick by tick, down to the floor
+        e_soc = (energy - give) / cap
+        give += discharge_loss_kwh(e_soc, cap, conn[L.CN_MAX_V2G_KW, c], eta,
+                                   cfg[L.CFG_V2G_SOC_MIN], dt)  # fmt: skip
+    least = -give if start is None else max(start - energy, -give)
+    least = min(least, most)
+    most_grid = most / eta
+    cycle = conn[L.CN_MAX_V2G_KW, c] * (n - 1) * dt
+    if cycle > 0:
+        most_grid = min(most_grid + cycle * (1 / eta**2 - 1), power * n * dt)
+    return (least / eta if least >= 0 else least * eta), most_grid
+
+
+def fleet_edges_kwh(sc, conn, bess_soc, tick, h, now):
+    """``(least, most)`` of the fleet over ``h`` ticks: the EVs' edges capped per charger,
+    station and feeder (with ``now``, the outages of ``tick``)."""
+    cfg, charger_f, station_f = sc["cfg"], sc["charger_f"], sc["station_f"]
+    outage = sc["outage"]
+    n_ch, dt = charger_f.shape[1], cfg[L.CFG_DT_H]
+    hours = h * dt
+    most, must, give = defaultdict(float), defaultdict(float), defaultdict(float)
+    for c in range(conn.shape[1]):
+        if not conn[L.CN_OCCUPIED, c]:
+            continue
+        k = int(sc["connector_charger"][c])
+        s = int(sc["charger_station"][k])
+        lo, hi = ev_edges_kwh(sc, conn, c, tick, h)
+        if now and outage[tick, k] > 0:
+            lo = hi = 0.0
+        elif now and outage[tick, n_ch + s] > 0:
+            lo = hi = min(charger_f[L.CH_FALLBACK_KW, k] * dt, hi)
+        most[k] += hi
+        must[k] += max(lo, 0.0)
+        give[k] += max(-lo, 0.0)
+    station_most, station_least = defaultdict(float), defaultdict(float)
+    for k in range(n_ch):
+        s = int(sc["charger_station"][k])
+        limit = charger_f[L.CH_MAX_KW, k] * hours
+        station_most[s] += min(most[k], limit)
+        station_least[s] += must[k] - min(give[k], max(limit - must[k], 0.0))
+    total_most = total_least = bess_give = 0.0
+    for s in range(station_f.shape[1]):
+        give_s = take_s = 0.0
+        if station_f[L.ST_BESS_KWH, s] > 0 and cfg[L.CFG_BESS_ACTION] > 0:
+            if not (now and outage[tick, n_ch + s] > 0):
+                cap, eta = station_f[L.ST_BESS_KWH, s], station_f[L.ST_BESS_EFFICIENCY, s]
+                limit = station_f[L.ST_BESS_KW, s] * hours
+                give_s = min(
+                    limit, max(bess_soc[s] - station_f[L.ST_BESS_SOC_MIN, s], 0) * cap * eta
+                )
+                take_s = min(
+                    limit, max(station_f[L.ST_BESS_SOC_MAX, s] - bess_soc[s], 0) * cap / eta
+                )
+        bess_give += give_s
+        grid = station_f[L.ST_GRID_KW, s] * hours
+        if cfg[L.CFG_SOFT_LIMITS]:
+            total_most += station_most[s]
+            total_least += station_least[s]
+        else:
+            total_most += min(station_most[s], grid + give_s)
+            total_least += max(station_least[s], -(grid + take_s))
+    if not cfg[L.CFG_SOFT_LIMITS]:
+        feeder = sum(
+            max(cfg[L.CFG_FEEDER_KW] - sc["exo"][L.EXO_HOUSEHOLD_KW, tick + j], 0.0) * dt
+            for j in range(h)
+        )
+        total_most = min(total_most, feeder + bess_give)
+    return total_least, total_most
+
+
+# --------------------------------------------------------------------------------------------
 # Random scenarios as packed arrays (small, with tight limits so that every rule is exercised)
 # --------------------------------------------------------------------------------------------
 
@@ -991,6 +1168,7 @@ def random_scenario(
     scarce=False,
     reservation=False,
     outages=False,
+    acn_pilot=False,
 ):
     """A random scenario as a dict of the arrays ``core.tick.reset/step`` take.
 
@@ -1001,8 +1179,9 @@ def random_scenario(
     the actual arrival; random score weights, grace, markup and observation hours.
     ``outages=True`` adds a random outage timeline (chargers, station links, wind share) and
     often shows it in the observation. The key ``outage`` is always there (zeros when off).
+    ``acn_pilot=True`` reads connector powers as ACN-Sim pilots (``battery.pilot: acn``).
     """
-    charger_station, charger_rows, conn_charger = [], [], []
+    charger_station, charger_rows, connector_charger = [], [], []
     for s in range(n_stations):
         for _ in range(rng.integers(1, 3)):
             k = len(charger_station)
@@ -1013,12 +1192,13 @@ def random_scenario(
                     rng.uniform(0.85, 1.0),
                     float(rng.random() < 0.3),
                     float(rng.random() < 0.5),
+                    0.0,  # fallback, below
                 ]
             )
-            conn_charger += [k] * int(rng.integers(1, 4))
+            connector_charger += [k] * int(rng.integers(1, 4))
     charger_f = np.array(charger_rows).T.copy()
     n_chargers = charger_f.shape[1]
-    conn_station = np.array(charger_station)[conn_charger]
+    conn_station = np.array(charger_station)[connector_charger]
     station_f = np.zeros((L.N_STATION_FIELDS, n_stations))
     for s in range(n_stations):
         rated = charger_f[L.CH_MAX_KW, np.array(charger_station) == s].sum()
@@ -1032,9 +1212,12 @@ def random_scenario(
             station_f[L.ST_BESS_SOC_MIN, s] = soc_min
             station_f[L.ST_BESS_SOC_MAX, s] = soc_max
             station_f[L.ST_BESS_SOC_INIT, s] = rng.uniform(soc_min, soc_max)
-    # the fallback while a station's link is down: its grid capacity shared by its connectors
-    station_f[L.ST_FALLBACK_KW] = station_f[L.ST_GRID_KW] / np.bincount(
-        conn_station, minlength=n_stations
+    # the fallback while a station's link is down: its grid capacity shared by its connectors,
+    # at most the charger's power shared by its connectors
+    charger_f[L.CH_FALLBACK_KW] = np.minimum(
+        station_f[L.ST_GRID_KW, charger_station]
+        / np.bincount(conn_station, minlength=n_stations)[charger_station],
+        charger_f[L.CH_MAX_KW] / np.bincount(connector_charger, minlength=n_chargers),
     )
     household_peak = rng.uniform(0.0, 60.0)
     total_rated = charger_f[L.CH_MAX_KW].sum()
@@ -1056,6 +1239,7 @@ def random_scenario(
     cfg[L.CFG_FORECAST_TICKS] = forecast_ticks
     cfg[L.CFG_BESS_ACTION] = bess_action
     cfg[L.CFG_TICKS_PER_DAY] = round(24.0 / dt_h)
+    cfg[L.CFG_ACN_PILOT] = acn_pilot
 
     n_exo = n_ticks + forecast_ticks + 1
     exo = np.zeros((L.N_EXO_FIELDS, n_exo))
@@ -1064,11 +1248,12 @@ def random_scenario(
     exo[L.EXO_HOUSEHOLD_KW] = rng.uniform(0.0, household_peak, n_exo)
     exo[L.EXO_PRICE] = rng.uniform(0.0, 1.0, n_exo)
     exo[L.EXO_FEED_IN] = rng.uniform(0.0, 0.1, n_exo)
+    exo[L.EXO_STORAGE_VALUE] = exo[L.EXO_PRICE, :n_ticks].mean()
     # the wind part of the renewables (the rest is PV)
     exo[L.EXO_WIND_KW] = exo[L.EXO_RENEWABLE_KW] * rng.choice([0.0, 1.0, rng.uniform()], n_exo)
 
     if n_evs is None:
-        n_evs = int(rng.integers(0, 4 * len(conn_charger) + 1))
+        n_evs = int(rng.integers(0, 4 * len(connector_charger) + 1))
     arrival = np.sort(rng.integers(0, n_ticks + 1, n_evs))
     ev = np.zeros((L.N_EV_FIELDS, n_evs))
     ev[L.EV_ARRIVAL] = arrival
@@ -1083,7 +1268,7 @@ def random_scenario(
     ev[L.EV_TARIFF] = rng.uniform(0.1, 0.6, n_evs)
     # a replayed trace names the connector (and its station); some EVs take any station
     ev[L.EV_CONNECTOR] = np.where(
-        rng.random(n_evs) < 0.2, rng.integers(0, len(conn_charger), n_evs), -1
+        rng.random(n_evs) < 0.2, rng.integers(0, len(connector_charger), n_evs), -1
     )
     asks = ev[L.EV_CONNECTOR] >= 0
     ev[L.EV_STATION, asks] = conn_station[ev[L.EV_CONNECTOR, asks].astype(int)]
@@ -1137,11 +1322,12 @@ def random_scenario(
         ("export_revenue_eur", 1.0),
         ("unmet_penalty_eur", -1.0),
         ("overload_penalty_eur", -1.0),
+        ("storage_value_eur", 1.0),
     ):
         weights[L.KPI[name]] = w
     return {
         "cfg": cfg,
-        "conn_charger": np.array(conn_charger, dtype=np.int64),
+        "connector_charger": np.array(connector_charger, dtype=np.int64),
         "charger_f": charger_f,
         "charger_station": np.array(charger_station, dtype=np.int64),
         "station_f": station_f,
@@ -1185,14 +1371,14 @@ def hand_scenario(
     (11), ``dc_kw`` (50), ``tariff`` (0.4), ``x_km``, ``y_km`` (0), ``max_price`` (1.0).
     Nothing is ever down (``scenario["outage"]`` is zeros to edit); cfg as the keywords say.
     """
-    charger_rows, charger_station, conn_charger = [], [], []
+    charger_rows, charger_station, connector_charger = [], [], []
     station_f = np.zeros((L.N_STATION_FIELDS, len(stations)))
     for s, st in enumerate(stations):
         n_conn = 0
         for max_kw, n in st["chargers"]:
-            conn_charger += [len(charger_station)] * n
+            connector_charger += [len(charger_station)] * n
             charger_station.append(s)
-            charger_rows.append([max_kw, 0.9, 0.0, 0.0])
+            charger_rows.append([max_kw, 0.9, 0.0, 0.0, max_kw / n])
             n_conn += n
         station_f[L.ST_GRID_KW, s] = st.get("grid_kw", 100.0)
         if st.get("bess_kw", 0.0) > 0:
@@ -1204,7 +1390,9 @@ def hand_scenario(
         station_f[L.ST_X_KM, s] = st.get("x_km", 0.0)
         station_f[L.ST_Y_KM, s] = st.get("y_km", 0.0)
         station_f[L.ST_RESERVATION_PRICE, s] = st.get("price", 0.5)
-        station_f[L.ST_FALLBACK_KW, s] = station_f[L.ST_GRID_KW, s] / n_conn
+        # the fallback: the grid shared by the connectors, at most the charger's share
+        for k in range(len(charger_rows) - len(st["chargers"]), len(charger_rows)):
+            charger_rows[k][4] = min(charger_rows[k][4], station_f[L.ST_GRID_KW, s] / n_conn)
     cfg = np.zeros(L.N_CFG)
     cfg[L.CFG_DT_H] = dt_h
     cfg[L.CFG_FEEDER_KW] = feeder_kw
@@ -1234,6 +1422,7 @@ def hand_scenario(
     exo[L.EXO_HOUSEHOLD_KW] = household_kw
     exo[L.EXO_PRICE] = 0.3
     exo[L.EXO_FEED_IN] = 0.05
+    exo[L.EXO_STORAGE_VALUE] = 0.3
     ev = np.zeros((L.N_EV_FIELDS, len(evs)))
     for e, spec in enumerate(evs):
         arrival = spec["arrival"]
@@ -1251,11 +1440,12 @@ def hand_scenario(
     assert np.all(ev[L.EV_ARRIVAL, 1:] >= ev[L.EV_ARRIVAL, :-1]), "give the EVs by arrival"
     weights = np.zeros(L.N_KPI)
     for name, w in (("revenue_eur", 1.0), ("energy_cost_eur", -1.0), ("export_revenue_eur", 1.0),
-                    ("unmet_penalty_eur", -1.0), ("overload_penalty_eur", -1.0)):  # fmt: skip
+                    ("unmet_penalty_eur", -1.0), ("overload_penalty_eur", -1.0),
+                    ("storage_value_eur", 1.0)):  # fmt: skip
         weights[L.KPI[name]] = w
     return {
         "cfg": cfg,
-        "conn_charger": np.array(conn_charger, dtype=np.int64),
+        "connector_charger": np.array(connector_charger, dtype=np.int64),
         "charger_f": np.array(charger_rows).T.copy(),
         "charger_station": np.array(charger_station, dtype=np.int64),
         "station_f": station_f,
@@ -1266,58 +1456,63 @@ def hand_scenario(
     }
 
 
-def n_outage_rows(scenario):
-    """Outage rows in the observation: K + S + 1 when ``CFG_OUTAGE_OBSERVATION``, else 0."""
-    if scenario["cfg"][L.CFG_OUTAGE_OBSERVATION] <= 0:
-        return 0
-    return scenario["charger_f"].shape[1] + scenario["station_f"].shape[1] + 1
+def observation_offsets(scenario):
+    """Where each observation block starts in a packed scenario (``core.observation``)."""
+    cfg = scenario["cfg"]
+    dims = {
+        "C": scenario["connector_charger"].shape[0],
+        "S": scenario["station_f"].shape[1],
+        "K": scenario["charger_f"].shape[1],
+        "F": int(cfg[L.CFG_FORECAST_TICKS]),
+        "H": int(cfg[L.CFG_RESERVATION_HOURS]),
+    }
+    features = {"reservations"} if cfg[L.CFG_RESERVATION] > 0 else set()
+    features |= {"faults"} if cfg[L.CFG_OUTAGE_OBSERVATION] > 0 else set()
+    return block_offsets(dims, features)
 
 
 class CoreSim:
-    """Holds the state arrays of one env and calls ``core.tick.reset/step`` on them.
+    """Holds the state groups of one env and calls ``core.tick.reset/step`` on them.
 
     ``scenario["outage"]`` is the outage timeline; missing, nothing is ever down.
     """
 
     def __init__(self, scenario):
         self.sc = dict(scenario)
-        n_conn = scenario["conn_charger"].shape[0]
+        n_conn = scenario["connector_charger"].shape[0]
         n_st = scenario["station_f"].shape[1]
         n_chargers = scenario["charger_f"].shape[1]
         if self.sc.get("outage") is None:
             self.sc["outage"] = np.zeros((scenario["exo"].shape[1], n_chargers + n_st + 1))
         cfg = scenario["cfg"]
         self.n_actions = n_conn + n_st * int(cfg[L.CFG_BESS_ACTION] > 0)
-        self.conn = np.zeros((L.N_CONN_FIELDS, n_conn))
-        self.res = np.zeros((L.N_RES_FIELDS, scenario["ev"].shape[1]))
-        self.bess_soc = np.zeros(n_st)
-        self.clock = np.zeros(L.N_CLOCK, dtype=np.int64)
-        self.kpi = np.zeros(L.N_KPI)
-        self.kpi_total = np.zeros(L.N_KPI)
-        self.station_out = np.zeros((L.N_STATION_OUT, n_st))
-        size = core_tick.observation_size(
-            n_conn, n_st, int(cfg[L.CFG_FORECAST_TICKS]), int(cfg[L.CFG_RESERVATION_HOURS]),
-            n_outage_rows(scenario),
+        offsets = observation_offsets(scenario)
+        self.static = Static(
+            cfg, scenario["connector_charger"], scenario["charger_f"],
+            scenario["charger_station"], scenario["station_f"], scenario["reward_weights"],
+            offsets,
         )  # fmt: skip
-        self.obs = np.zeros(size, dtype=np.float32)
+        self.episode = Episode(self.sc["exo"], self.sc["ev"], self.sc["outage"])
+        self.state = State.zeros(n_conn, n_st, scenario["ev"].shape[1])
+        self.out = Outputs.zeros(n_st, int(offsets[-1]))
         self.work = np.full(core_tick.workspace_size(n_conn, n_chargers, n_st), np.nan)
 
+    conn = property(lambda self: self.state.conn)
+    res = property(lambda self: self.state.res)
+    bess_soc = property(lambda self: self.state.bess_soc)
+    clock = property(lambda self: self.state.clock)
+    kpi = property(lambda self: self.out.kpi)
+    kpi_total = property(lambda self: self.out.kpi_total)
+    station_out = property(lambda self: self.out.station_out)
+    obs = property(lambda self: self.out.obs)
+
     def reset(self):
-        sc = self.sc
-        core_tick.reset(
-            sc["cfg"], sc["conn_charger"], sc["charger_f"], sc["charger_station"],
-            sc["station_f"], sc["exo"], sc["ev"], sc["outage"], self.conn, self.res,
-            self.bess_soc, self.clock, self.kpi, self.kpi_total, self.station_out, self.obs,
-            self.work,
-        )  # fmt: skip
+        core_tick.reset(*self.static, *self.episode, *self.state, *self.out, self.work)
 
     def step(self, action):
-        sc = self.sc
         return core_tick.step(
-            sc["cfg"], sc["conn_charger"], sc["charger_f"], sc["charger_station"],
-            sc["station_f"], sc["exo"], sc["ev"], sc["outage"], sc["reward_weights"], self.conn,
-            self.res, self.bess_soc, self.clock, self.kpi, self.kpi_total, self.station_out,
-            np.asarray(action, dtype=np.float64), self.obs, self.work,
+            *self.static, *self.episode, *self.state, *self.out,
+            np.asarray(action, dtype=np.float64), self.work,
         )  # fmt: skip
 
     @property

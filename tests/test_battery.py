@@ -11,6 +11,7 @@ from evgrid_gym.core.battery import (
     battery_energy_kwh,
     max_charge_energy_kwh,
     max_discharge_energy_kwh,
+    pilot_charge_energy_kwh,
     power_limits_kw,
 )
 
@@ -35,6 +36,72 @@ def test_charge_matches_reference():
     got = [max_charge_energy_kwh(*row) for row in cases]
     want = [ref.charge_gain_kwh(*row) for row in cases]
     assert_allclose(got, want, rtol=1e-9, atol=1e-12 * cases[:, 1].max())
+
+
+def test_pilot_charge_matches_reference_and_full_pilot_is_the_maximum():
+    rng = np.random.default_rng(2)
+    cases = _random_charge_cases(rng, 3000)
+    pilots = cases[:, 2] * rng.choice([0.0, 0.1, 0.5, 0.999, 1.0, 1.5, rng.uniform()], 3000)
+    got = [pilot_charge_energy_kwh(row[0], row[1], pilot, *row[2:]) for row, pilot in
+           zip(cases, pilots, strict=True)]  # fmt: skip
+    want = [ref.pilot_charge_gain_kwh(row[0], row[1], pilot, *row[2:]) for row, pilot in
+            zip(cases, pilots, strict=True)]  # fmt: skip
+    assert_allclose(got, want, rtol=1e-9, atol=1e-12 * cases[:, 1].max())
+    full = [pilot_charge_energy_kwh(row[0], row[1], row[2], *row[2:]) for row in cases]
+    assert_allclose(full, [max_charge_energy_kwh(*row) for row in cases], rtol=1e-12, atol=0)
+    # a lower pilot never gains more, and never more than the average rule would allow
+    assert np.all(np.array(got) <= np.array(full) + 1e-12 * cases[:, 1].max())
+
+
+def test_pilot_charge_hand_worked():
+    # 60 kWh, P = 11 kW, theta 0.8, soc 0.7, pilot 5.5 kW, 1 h, no losses: the pilot's knee is
+    # at soc 1 - 0.5 * 0.2 = 0.9; 5.5 kWh at the pilot reach soc 0.79167 < 0.9
+    assert_allclose(pilot_charge_energy_kwh(0.7, 60.0, 5.5, 11.0, 1.0, 0.8, 1.0), 5.5)
+    # from soc 0.85, 12 kWh to the knee take 2.18 h; in 0.25 h the pilot gives 1.375 kWh
+    assert_allclose(pilot_charge_energy_kwh(0.85, 60.0, 5.5, 11.0, 1.0, 0.8, 0.25), 1.375)
+    # from soc 0.9 (at the knee) the curve binds at once: (1 - 0.9) 60 (1 - exp(-11 / 12 h))
+    assert_allclose(
+        pilot_charge_energy_kwh(0.9, 60.0, 5.5, 11.0, 1.0, 0.8, 1.0),
+        6.0 * (1.0 - math.exp(-11.0 / 12.0)),
+    )
+
+
+ACN_GRID = [
+    (capacity, power, theta, soc, pilot_share, minutes)
+    for capacity in (16.0, 60.0, 100.0)
+    for power in (6.656, 50.0, 150.0)
+    for theta in (0.5, 0.8, 0.95)
+    for soc in (0.0, 0.3, 0.79, 0.8, 0.9, 0.999)
+    for pilot_share in (0.05, 0.5, 1.0, 2.0)
+    for minutes in (1.0, 5.0, 15.0, 60.0)
+]
+
+
+def _acnsim_gain_kwh(capacity, power, theta, soc, pilot_kw, minutes):
+    """The energy acnportal's ``Linear2StageBattery`` (continuous charging) gains."""
+    battery_model = pytest.importorskip("acnportal.acnsim.models.battery")
+    battery = battery_model.Linear2StageBattery(
+        capacity, soc * capacity, power, transition_soc=theta
+    )
+    voltage = 208.0
+    battery.charge(pilot_kw * 1000.0 / voltage, voltage, minutes)
+    return battery._current_charge - soc * capacity
+
+
+def test_battery_modes_match_acnsim():
+    """``battery.pilot: acn`` is ACN-Sim's ``Linear2StageBattery`` at every pilot; the default
+    average rule is it at full pilot (ACN-Sim has no efficiency: 1 here)."""
+    worst = 0.0
+    for capacity, power, theta, soc, share, minutes in ACN_GRID:
+        pilot = share * power
+        want = _acnsim_gain_kwh(capacity, power, theta, soc, pilot, minutes)
+        dt_h = minutes / 60.0
+        got = pilot_charge_energy_kwh(soc, capacity, pilot, power, 1.0, theta, dt_h)
+        worst = max(worst, abs(got - want))
+        if share >= 1.0:
+            full = max_charge_energy_kwh(soc, capacity, power, 1.0, theta, dt_h)
+            worst = max(worst, abs(full - want))
+    assert worst <= 1e-9, worst
 
 
 def test_charge_matches_ode_integration():

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -185,3 +186,112 @@ def test_module_entry_point_reports_bad_policy_with_code_2():
     assert result.returncode == 2
     assert "bogus" in result.stderr and "uncontrolled" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "argv, flag, value",
+    [
+        (["benchmark", "--episodes", "0"], "--episodes", "0"),
+        (["benchmark", "--episodes", "-1"], "--episodes", "-1"),
+        (["simulate", "--seed", "-1"], "--seed", "-1"),
+        (["benchmark", "--agent", "nosuch.zip"], "--agent", "'nosuch.zip'"),
+        (["benchmark", "--policies", "uncontrolled,"], "--policies", "'uncontrolled,'"),
+        (["benchmark", "--policies", "a,"], "--policies", "'a,'"),
+        (["simulate", "--days", "0"], "--days", "'0'"),
+        (["simulate", "--days", "nan"], "--days", "'nan'"),
+        (["simulate", "--days", "0.001"], "--days", "0.001"),  # less than one tick
+        (["simulate", "--date", "2019-02-30"], "--date", "'2019-02-30'"),
+        (["simulate", "--sessions", "nosuch.csv"], "--sessions", "'nosuch.csv'"),
+        (["train", "--num-envs", "0"], "--num-envs", "0"),
+    ],
+)
+def test_bad_flags_exit_with_one_line_naming_flag_and_value(capsys, argv, flag, value):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("evgrid-gym: error:"), err
+    assert flag in err and f"got {value}" in err, err
+
+
+@pytest.mark.parametrize("out", ["file", "file/sub"])
+def test_benchmark_checks_out_before_the_first_episode(capsys, tmp_path, monkeypatch, out):
+    import baselines.benchmark
+
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setattr(baselines.benchmark, "run_episode", None)  # must never be reached
+    code = main(["benchmark", "--out", str(tmp_path / out), "--policies", "uncontrolled"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err.count("\n") == 1 and "--out" in err and out in err, err
+
+
+def test_benchmark_writes_results_after_every_episode(capsys, tmp_path, monkeypatch):
+    import baselines.benchmark
+
+    run_episode = baselines.benchmark.run_episode
+    written = []
+
+    def spy(env, policy, seed, **kwargs):  # what results.csv holds when an episode starts
+        path = tmp_path / "results.csv"
+        written.append(len(pd.read_csv(path)) if path.exists() else 0)
+        if len(written) == 3:
+            raise KeyboardInterrupt  # the user stops the run during the third episode
+        return run_episode(env, policy, seed, **kwargs)
+
+    monkeypatch.setattr(baselines.benchmark, "run_episode", spy)
+    argv = ["benchmark", "--out", str(tmp_path), "--policies", "uncontrolled,edf"]
+    code = main([*argv, "--episodes", "2", "--scenario", "electra_station"])
+    _, err = capsys.readouterr()
+    assert code == 130 and "interrupted" in err
+    assert written == [0, 1, 2]
+    kept = pd.read_csv(tmp_path / "results.csv")
+    assert kept[["policy", "seed"]].values.tolist() == [["uncontrolled", 0], ["uncontrolled", 1]]
+
+
+@pytest.mark.parametrize("policy", ["optimal", "mpc"])
+def test_simulate_runs_the_planners(capsys, policy):
+    code = main(["simulate", "--scenario", "electra_station", "--policy", policy, "--seed", "2"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = _parse(out)
+    # the planner beats uncontrolled charging on the same day
+    assert main(["simulate", "--scenario", "electra_station", "--seed", "2"]) == 0
+    baseline = _parse(capsys.readouterr().out)
+    assert rows["reward"][0] > baseline["reward"][0]
+    assert re.search(r"^solver\s+optimal", out, re.MULTILINE), out
+
+
+def test_help_lists_scenarios_policies_and_defaults(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["benchmark", "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    for name in [*bundled_scenarios(), "uncontrolled", "optimal", "mpc"]:
+        assert name in out
+    assert "(default: 5)" in out and "(default: all)" in out and "(default: default)" in out
+
+
+def test_first_compile_prints_one_line(capsys, monkeypatch):
+    from numba import njit
+
+    import evgrid_gym.cli as cli
+
+    def compiling(args):  # functions no cache holds: numba compiles them now
+        njit(lambda x: x + 1)(1)
+        njit(lambda x: x + 2)(1)
+        return 0
+
+    monkeypatch.setattr(cli, "simulate", compiling)
+    assert main(["simulate"]) == 0
+    assert capsys.readouterr().err == cli.COMPILE_NOTICE + "\n"
+    monkeypatch.setattr(cli, "simulate", lambda args: 0)  # nothing to compile: no notice
+    assert main(["simulate"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_fixed_date_outside_the_data_warns(capsys, recwarn):
+    assert main(["simulate", "--scenario", "caltech_acn", "--date", "2022-01-01"]) == 0
+    messages = [str(w.message) for w in recwarn]
+    assert any("2022-01-01" in m and "no session of caltech" in m for m in messages), messages
+    assert any("wind speeds (nrel_wind)" in m and "read from 2019-01-01" in m for m in messages)

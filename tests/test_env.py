@@ -1,4 +1,4 @@
-"""EVGrid-v1: registration, scenario arguments, action checks, determinism, checkers, KPIs."""
+"""EVGrid-v2: registration, scenario arguments, action checks, determinism, checkers, KPIs."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import evgrid_gym
 from evgrid_gym import EVGridEnv, ScenarioError, bundled_scenarios, load_scenario
 from evgrid_gym.core.layout import KPI, KPI_NAMES
 
-ENV_ID = "evgrid_gym/EVGrid-v1"
+ENV_ID = "evgrid_gym/EVGrid-v2"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -44,7 +44,7 @@ def test_make_with_module_prefix_in_a_fresh_interpreter():
         import sys
         import gymnasium as gym
         assert "evgrid_gym" not in sys.modules, "evgrid_gym imported too early"
-        env = gym.make("evgrid_gym:evgrid_gym/EVGrid-v1", scenario="electra_station")
+        env = gym.make("evgrid_gym:evgrid_gym/EVGrid-v2", scenario="electra_station")
         observation, _ = env.reset(seed=0)
         assert env.observation_space.contains(observation)
         print(type(env.unwrapped).__module__, type(env.unwrapped).__name__)
@@ -91,9 +91,9 @@ def test_bad_scenario_argument_raises_scenario_error(tiny_scenario):
         gym.make(ENV_ID, scenario=tiny_scenario({"stations[0].grid_capacity_kw": 0}))
 
 
-def test_render_mode_other_than_none_is_rejected():
-    with pytest.raises(ValueError, match="render_mode"):
-        EVGridEnv("default", render_mode="human")
+def test_unknown_render_mode_is_rejected():
+    with pytest.raises(ValueError, match=r"render_mode: got 'ansi'.*'human', 'rgb_array'"):
+        EVGridEnv("default", render_mode="ansi")
 
 
 # --- actions --------------------------------------------------------------------------------
@@ -394,6 +394,7 @@ def _profit(info):
         + info["export_revenue_eur"]
         - info["unmet_penalty_eur"]
         - info["overload_penalty_eur"]
+        + info["storage_value_eur"]
     )
 
 
@@ -439,3 +440,30 @@ def test_package_exports():
     for name in ("EVGridEnv", "Scenario", "ScenarioConfig", "ScenarioError", "load_scenario"):
         assert hasattr(evgrid_gym, name), name
     assert ENV_ID in gym.registry
+
+
+def test_readme_observation_table_is_the_spec():
+    """The README's observation table is the one ``core.observation.BLOCKS`` generates."""
+    from pathlib import Path
+
+    from evgrid_gym.observation import markdown_table
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert markdown_table() in readme
+
+
+def test_observation_blocks_follow_the_spec(tiny_scenario):
+    """Each named view has the length its block's size gives, in order, without gaps."""
+    from evgrid_gym.core.observation import BLOCKS, block_size
+
+    env = EVGridEnv(tiny_scenario({"reservation": {"enabled": True, "observation_hours": 3},
+                                   "faults": {"charger_probability": 0.1}}))  # fmt: skip
+    sc = env.scenario
+    observation, _ = env.reset(seed=0)
+    view = sc.unpack(observation)
+    dims = {"C": sc.n_connectors, "S": sc.n_stations, "K": sc.n_chargers, "H": 3,
+            "F": sc.config.observation.forecast_ticks}  # fmt: skip
+    lengths = [np.size(getattr(view, block.name)) for block in BLOCKS]
+    assert lengths == [block_size(block.size, dims) for block in BLOCKS]
+    assert sum(lengths) == observation.shape[0]
+    assert view.reservations.shape == (sc.n_stations, 3)

@@ -35,8 +35,9 @@ def _ev(arrival, departure, kw=7.0, battery_kwh=100.0, soc=0.1, target=1.0) -> d
 
 
 def _env(
-    evs, grid_kw=10.0, chargers=None, bess=None, ticks=8, transition_soc=1.0, feeder_kw=1000.0
-) -> EVGridEnv:
+    evs, grid_kw=10.0, chargers=None, bess=None, ticks=8, transition_soc=1.0, feeder_kw=1000.0,
+    pilot="average",
+) -> EVGridEnv:  # fmt: skip
     """One station ``a``; by default one 7 kW charger (efficiency 1) per EV, no households,
     no wind, a fixed price, pure constant-power charging (``transition_soc`` 1): the EV can
     take ``min(its kW, energy to target / dt_h)`` each tick, so every number is by hand."""
@@ -50,7 +51,7 @@ def _env(
         "households": {"count": 0},
         "stations": [{"id": "a", "grid_capacity_kw": grid_kw, "bess": bess, "chargers": chargers}],
         "evs": {"source": "sessions", "sessions": evs},
-        "battery": {"transition_soc": transition_soc},
+        "battery": {"transition_soc": transition_soc, "pilot": pilot},
         "action": {"bess_control": bess is not None},
     })  # fmt: skip
 
@@ -62,21 +63,30 @@ def _first_kw(name: str, env: EVGridEnv, **options) -> tuple[np.ndarray, np.ndar
     policy.reset(seed=0)
     action = policy.act(observation, info)
     sc = env.scenario
-    connector_kw = action[: sc.n_connectors].astype(np.float64) * sc.connector_rated_kw
+    connector_kw = _granted_kw(env, action, observation)
     bess_kw = action[sc.n_connectors :].astype(np.float64) * sc.station_f[L.ST_BESS_KW]
     _, _, _, _, info = env.step(action)
     return connector_kw, bess_kw, info
 
 
+def _granted_kw(env: EVGridEnv, action: np.ndarray, observation: np.ndarray) -> np.ndarray:
+    """Connector kW an action asks for, capped at what each EV can take now (the policies
+    ask for the charger's full power, 1.0, where they grant an EV all it takes)."""
+    sc = env.scenario
+    asked_kw = action[: sc.n_connectors].astype(np.float64) * sc.connector_rated_kw
+    return np.minimum(asked_kw, sc.unpack(observation.astype(np.float64)).max_power_kw)
+
+
 def _episode_kw(name: str, env: EVGridEnv, **options) -> tuple[np.ndarray, dict]:
-    """Connector kW the policy asked for at every tick, shape (ticks, C), and the last info."""
+    """Connector kW the policy granted at every tick (:func:`_granted_kw`), shape (ticks, C),
+    and the last info."""
     policy = make_policy(name, env.scenario, **options)
     observation, info = env.reset(seed=0)
     policy.reset(seed=0)
     rows, terminated = [], False
     while not terminated:
         action = policy.act(observation, info)
-        rows.append(action[: env.scenario.n_connectors] * env.scenario.connector_rated_kw)
+        rows.append(_granted_kw(env, action, observation))
         observation, _, terminated, _, info = env.step(action)
     return np.array(rows), info
 
@@ -84,11 +94,11 @@ def _episode_kw(name: str, env: EVGridEnv, **options) -> tuple[np.ndarray, dict]
 # --- the allocation rule -------------------------------------------------------------------
 
 
-def _alloc(request, priority, cap, conn_charger, charger_kw, conn_station, station_kw, feeder,
+def _alloc(request, priority, cap, connector_charger, charger_kw, conn_station, station_kw, feeder,
            weights=None):  # fmt: skip
     return allocate(
         np.asarray(request, float), np.asarray(priority, float), np.asarray(cap, float),
-        np.asarray(conn_charger), np.asarray(charger_kw, float), np.asarray(conn_station),
+        np.asarray(connector_charger), np.asarray(charger_kw, float), np.asarray(conn_station),
         np.asarray(station_kw, float), feeder, None if weights is None else np.asarray(weights),
     )  # fmt: skip
 
@@ -151,6 +161,35 @@ def test_llf_serves_the_least_laxity_first_where_edf_would_not():
     np.testing.assert_allclose(power, [7.0, 3.0], atol=1e-4)
     power, _, _ = _first_kw("edf", _env(evs))
     np.testing.assert_allclose(power, [6.0, 4.0], atol=1e-4)
+
+
+def _acnsim_gain_kwh(capacity_kwh, soc, pilot_kw, max_kw, dt_h=0.25) -> float:
+    """Energy acnportal's ``Linear2StageBattery`` (transition soc 0.8) gains under a pilot."""
+    battery_model = pytest.importorskip("acnportal.acnsim.models.battery")
+    battery = battery_model.Linear2StageBattery(capacity_kwh, soc * capacity_kwh, max_kw)
+    volts = 208.0
+    return battery.charge(pilot_kw * 1e3 / volts, volts, dt_h * 60.0) * volts / 1e3 * dt_h
+
+
+def test_under_acn_pilots_a_fully_granted_ev_gets_the_pilot_acnsims_algorithms_set():
+    # One EV in its CV stage (10 kWh, soc 0.9, 7 kW, transition soc 0.8): it can take less
+    # than 7 kW this tick. ACN-Sim's uncontrolled charging sets the EVSE's maximum pilot,
+    # 7 kW; its EDF bounds it by the remaining demand: 1 kWh in 0.25 h, 4 kW. A pilot of
+    # the EV's average power would hold it below its curve.
+    evs = [_ev(0, 8, battery_kwh=10.0, soc=0.9)]
+    for name, pilot_kw in (("uncontrolled", 7.0), ("edf", 4.0)):
+        env = _env(evs, transition_soc=0.8, pilot="acn")
+        policy = make_policy(name, env.scenario)
+        observation, info = env.reset(seed=0)
+        policy.reset(seed=0)
+        action = policy.act(observation, info)
+        assert action[0] * 7.0 == pytest.approx(pilot_kw, rel=1e-6), name
+        _, _, _, _, info = env.step(action)
+        gain_kwh = info["connector_kw"][0] * 0.25
+        assert gain_kwh == pytest.approx(_acnsim_gain_kwh(10.0, 0.9, pilot_kw, 7.0), rel=1e-6)
+        average_kw = float(env.scenario.unpack(observation).max_power_kw[0])
+        assert average_kw < pilot_kw
+        assert _acnsim_gain_kwh(10.0, 0.9, average_kw, 7.0) < gain_kwh - 0.01
 
 
 def test_sharing_rules_of_round_robin_equal_share_and_uncontrolled():

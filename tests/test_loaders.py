@@ -44,6 +44,19 @@ def assert_error(err: pytest.ExceptionInfo, path: Path, row: int | None, column:
         assert repr(column) in message
 
 
+def assert_rejected(
+    loader, source: Path, row: int | None, column: str | None, *texts: str, path: Path | None = None
+):
+    """``loader(source)`` raises :class:`DataFileError` naming the file (``path``, by default
+    ``source``), the row and the column (:func:`assert_error`), with each of ``texts`` in its
+    message."""
+    with pytest.raises(DataFileError) as err:
+        loader(source)
+    assert_error(err, source if path is None else path, row, column)
+    for text in texts:
+        assert text in str(err.value)
+
+
 # --------------------------------------------------------------------------- ACN CSV
 
 ACN_HEADER = (
@@ -87,92 +100,72 @@ def test_acn_csv_gz_loads(tmp_path):
     assert list(load_acn_sessions(path)["session_id"]) == ["s3", "s1", "s2"]
 
 
-def test_acn_csv_missing_column(tmp_path):
-    header = ACN_HEADER.replace("delivered_energy (kWh),", "")
-    rows = [
-        row.replace(",15.5,", ",").replace(",3.25,", ",").replace(",0.0,", ",") for row in ACN_ROWS
-    ]
+def acn_rows(line: int, old: str, new: str) -> list[str]:
+    """ACN_ROWS with ``old`` replaced by ``new`` on file line ``line`` (line 1: the header)."""
+    rows = list(ACN_ROWS)
+    rows[line - 2] = rows[line - 2].replace(old, new)
+    return rows
+
+
+@pytest.mark.parametrize(
+    "header, rows, row, column, texts",
+    [
+        pytest.param(
+            ACN_HEADER.replace("delivered_energy (kWh),", ""),
+            [r.replace(",15.5,", ",").replace(",3.25,", ",").replace(",0.0,", ",")
+             for r in ACN_ROWS],
+            None, "delivered_energy (kWh)", ["missing column"], id="missing_column",
+        ),
+        pytest.param(
+            ACN_HEADER, acn_rows(3, "2019-05-01 07:00:00-07:00", "sometime"),
+            3, "arrival", ["sometime"], id="unparsable_timestamp",
+        ),
+        pytest.param(
+            ACN_HEADER, acn_rows(4, "2019-05-01 11:00:00-07:00", "soon"),
+            4, "estimated_departure", [], id="unparsable_estimated_departure",
+        ),
+        pytest.param(
+            ACN_HEADER, acn_rows(4, "2019-05-01 12:00:00-07:00", "2019-05-01 04:59:00-07:00"),
+            4, "departure", ["not after arrival"], id="departure_before_arrival",
+        ),
+        pytest.param(
+            ACN_HEADER, acn_rows(3, ",3.25,", ",-3.25,"),
+            3, "delivered_energy (kWh)", ["-3.25"], id="negative_energy",
+        ),
+        pytest.param(
+            ACN_HEADER, acn_rows(2, ",20.0,", ",,"),
+            2, "requested_energy (kWh)", [], id="nan_energy",
+        ),
+        pytest.param(
+            ACN_HEADER, [ACN_ROWS[0], ACN_ROWS[1].replace("CA-311", "")],  # line 3
+            3, "station_id", ["missing value"], id="missing_station_id",
+        ),
+    ],
+)  # fmt: skip
+def test_acn_csv_bad_row(tmp_path, header, rows, row, column, texts):
     path = acn_csv(tmp_path, rows, header)
-    with pytest.raises(DataFileError) as err:
-        load_acn_sessions(path)
-    assert_error(err, path, None, "delivered_energy (kWh)")
-    assert "missing column" in str(err.value)
+    assert_rejected(load_acn_sessions, path, row, column, *texts)
 
 
-def test_acn_csv_unparsable_timestamp(tmp_path):
-    rows = [ACN_ROWS[0], ACN_ROWS[1].replace("2019-05-01 07:00:00-07:00", "sometime"), ACN_ROWS[2]]
-    path = acn_csv(tmp_path, rows)
-    with pytest.raises(DataFileError) as err:
-        load_acn_sessions(path)
-    assert_error(err, path, 3, "arrival")
-    assert "sometime" in str(err.value)
-
-
-def test_acn_csv_unparsable_estimated_departure(tmp_path):
-    rows = [*ACN_ROWS[:2], ACN_ROWS[2].replace("2019-05-01 11:00:00-07:00", "soon")]
-    path = acn_csv(tmp_path, rows)
-    with pytest.raises(DataFileError) as err:
-        load_acn_sessions(path)
-    assert_error(err, path, 4, "estimated_departure")
-
-
-def test_acn_csv_departure_before_arrival(tmp_path):
-    rows = [
-        *ACN_ROWS[:2],
-        ACN_ROWS[2].replace("2019-05-01 12:00:00-07:00", "2019-05-01 04:59:00-07:00"),
-    ]
-    path = acn_csv(tmp_path, rows)
-    with pytest.raises(DataFileError) as err:
-        load_acn_sessions(path)
-    assert_error(err, path, 4, "departure")
-    assert "not after arrival" in str(err.value)
-
-
-def test_acn_csv_negative_energy(tmp_path):
-    rows = [ACN_ROWS[0], ACN_ROWS[1].replace(",3.25,", ",-3.25,"), ACN_ROWS[2]]
-    path = acn_csv(tmp_path, rows)
-    with pytest.raises(DataFileError) as err:
-        load_acn_sessions(path)
-    assert_error(err, path, 3, "delivered_energy (kWh)")
-    assert "-3.25" in str(err.value)
-
-
-def test_acn_csv_nan_energy(tmp_path):
-    rows = [ACN_ROWS[0].replace(",20.0,", ",,"), *ACN_ROWS[1:]]
-    path = acn_csv(tmp_path, rows)
-    with pytest.raises(DataFileError) as err:
-        load_acn_sessions(path)
-    assert_error(err, path, 2, "requested_energy (kWh)")
-
-
-def test_acn_csv_empty_file(tmp_path):
-    path = write(tmp_path / "sessions.csv", "")
-    with pytest.raises(DataFileError, match="empty") as err:
-        load_acn_sessions(path)
-    assert_error(err, path, None, None)
-
-
-def test_acn_csv_header_only(tmp_path):
-    path = acn_csv(tmp_path, [])
-    with pytest.raises(DataFileError, match="no data rows") as err:
-        load_acn_sessions(path)
-    assert_error(err, path, None, None)
-
-
-@pytest.mark.parametrize("delimiter", [";", "\t"])
-def test_acn_csv_wrong_delimiter(tmp_path, delimiter):
-    text = (ACN_HEADER + "".join(ACN_ROWS)).replace(",", delimiter)
+@pytest.mark.parametrize(
+    "text, texts",
+    [
+        pytest.param(ACN_HEADER, ["no data rows"], id="header_only"),
+        *(
+            pytest.param(
+                (ACN_HEADER + "".join(ACN_ROWS)).replace(",", delimiter), ["delimiter"], id=name
+            )
+            for delimiter, name in ((";", "semicolons"), ("\t", "tabs"))
+        ),
+    ],
+)
+def test_acn_csv_bad_document(tmp_path, text, texts):
     path = write(tmp_path / "sessions.csv", text)
-    with pytest.raises(DataFileError, match="delimiter") as err:
-        load_acn_sessions(path)
-    assert_error(err, path, None, None)
+    assert_rejected(load_acn_sessions, path, None, None, *texts)
 
 
 def test_acn_missing_file(tmp_path):
-    path = tmp_path / "nowhere.csv"
-    with pytest.raises(DataFileError, match="no such file") as err:
-        load_acn_sessions(path)
-    assert_error(err, path, None, None)
+    assert_rejected(load_acn_sessions, tmp_path / "nowhere.csv", None, None, "no such file")
 
 
 # --------------------------------------------------------------------------- ACN API JSON
@@ -247,50 +240,39 @@ def test_acn_api_json_loads(tmp_path):
     assert second["estimated_departure"] == second["departure"]
 
 
-def test_acn_api_json_unparsable_timestamp(tmp_path):
+@pytest.mark.parametrize(
+    "edit, row, column, texts",
+    [
+        pytest.param(
+            lambda items: items[1].update(disconnectTime="later"),
+            2, "disconnectTime", [], id="unparsable_timestamp",
+        ),
+        pytest.param(
+            lambda items: items[1].update(disconnectTime="Thu, 26 Apr 2018 04:00:00 GMT"),
+            2, "disconnectTime", ["not after arrival"], id="departure_before_arrival",
+        ),
+        *(
+            pytest.param(
+                lambda items, value=value: items[1].update(kWhDelivered=value),
+                2, "kWhDelivered", [], id=f"energy_{value}",
+            )
+            for value in (-1.0, float("nan"))
+        ),
+        pytest.param(
+            lambda items: items[0]["userInputs"][1].pop("kWhRequested"),
+            1, "kWhRequested", [], id="missing_requested_energy",
+        ),
+        pytest.param(
+            lambda items: items[1].pop("connectionTime"),
+            2, "connectionTime", ["missing field"], id="missing_field",
+        ),
+    ],
+)  # fmt: skip
+def test_acn_api_json_bad_item(tmp_path, edit, row, column, texts):
     items = api_items()
-    items[1]["disconnectTime"] = "later"
+    edit(items)
     path = api_json(tmp_path, items)
-    with pytest.raises(DataFileError) as err:
-        load_acn_sessions(path)
-    assert_error(err, path, 2, "disconnectTime")
-
-
-def test_acn_api_json_departure_before_arrival(tmp_path):
-    items = api_items()
-    items[1]["disconnectTime"] = "Thu, 26 Apr 2018 04:00:00 GMT"
-    path = api_json(tmp_path, items)
-    with pytest.raises(DataFileError, match="not after arrival") as err:
-        load_acn_sessions(path)
-    assert_error(err, path, 2, "disconnectTime")
-
-
-@pytest.mark.parametrize("value", [-1.0, float("nan")])
-def test_acn_api_json_bad_energy(tmp_path, value):
-    items = api_items()
-    items[1]["kWhDelivered"] = value
-    path = api_json(tmp_path, items)
-    with pytest.raises(DataFileError) as err:
-        load_acn_sessions(path)
-    assert_error(err, path, 2, "kWhDelivered")
-
-
-def test_acn_api_json_missing_requested_energy(tmp_path):
-    items = api_items()
-    del items[0]["userInputs"][1]["kWhRequested"]
-    path = api_json(tmp_path, items)
-    with pytest.raises(DataFileError) as err:
-        load_acn_sessions(path)
-    assert_error(err, path, 1, "kWhRequested")
-
-
-def test_acn_api_json_missing_field(tmp_path):
-    items = api_items()
-    del items[1]["connectionTime"]
-    path = api_json(tmp_path, items)
-    with pytest.raises(DataFileError, match="missing field") as err:
-        load_acn_sessions(path)
-    assert_error(err, path, 2, "connectionTime")
+    assert_rejected(load_acn_sessions, path, row, column, *texts)
 
 
 @pytest.mark.parametrize(
@@ -299,9 +281,7 @@ def test_acn_api_json_missing_field(tmp_path):
 )
 def test_acn_api_json_bad_document(tmp_path, text, match):
     path = write(tmp_path / "acndata_sessions.json", text)
-    with pytest.raises(DataFileError, match=match) as err:
-        load_acn_sessions(path)
-    assert_error(err, path, None, None)
+    assert_rejected(load_acn_sessions, path, None, None, match)
 
 
 # --------------------------------------------------------------------------- prices
@@ -395,37 +375,37 @@ def test_prices_dst_change_has_no_gap_or_duplicate(tmp_path, change):
     )
 
 
-@pytest.mark.parametrize(
-    "line, bad",
-    [(4, "2023-03-26 25:00:00"), (11, "30/02/2023 04:00"), (11, "yesterday")],
-)
-def test_prices_unparsable_timestamp(tmp_path, line, bad):
+def bad_price_time(line: int, bad: str) -> str:
+    """PRICE_TWO_BLOCKS with the UTC time on ``line`` replaced by ``bad``."""
     lines = PRICE_TWO_BLOCKS.splitlines(keepends=True)
     good = lines[line - 1].split(",")[1]
     lines[line - 1] = lines[line - 1].replace(good, bad, 1)
-    path = write(tmp_path / "prices.csv", "".join(lines))
-    with pytest.raises(DataFileError) as err:
-        load_day_ahead_prices(path)
-    assert_error(err, path, line, "Datetime (UTC)")
-    assert bad in str(err.value)
+    return "".join(lines)
 
 
-def test_prices_unparsable_price(tmp_path):
-    text = PRICE_TWO_BLOCKS.replace("-0.25\n", "n/a\n")  # line 12
+@pytest.mark.parametrize(
+    "text, row, column, texts",
+    [
+        *(
+            pytest.param(bad_price_time(line, bad), line, "Datetime (UTC)", [bad], id=bad)
+            for line, bad in [
+                (4, "2023-03-26 25:00:00"), (11, "30/02/2023 04:00"), (11, "yesterday")
+            ]
+        ),
+        pytest.param(
+            PRICE_TWO_BLOCKS.replace("-0.25\n", "n/a\n"),  # line 12
+            12, "Price (EUR/MWhe)", [], id="unparsable_price",
+        ),
+        pytest.param(
+            PRICE_HEADER.replace("Price (EUR/MWhe)", "Price (EUR/kWh)")
+            + "Netherlands,2023-03-25 22:00:00,2023-03-25 23:00:00,80.0\n",
+            None, "Price (EUR/MWhe)", ["missing column"], id="missing_price_column",
+        ),
+    ],
+)  # fmt: skip
+def test_prices_bad_file(tmp_path, text, row, column, texts):
     path = write(tmp_path / "prices.csv", text)
-    with pytest.raises(DataFileError) as err:
-        load_day_ahead_prices(path)
-    assert_error(err, path, 12, "Price (EUR/MWhe)")
-
-
-def test_prices_missing_price_column(tmp_path):
-    text = PRICE_HEADER.replace("Price (EUR/MWhe)", "Price (EUR/kWh)") + (
-        "Netherlands,2023-03-25 22:00:00,2023-03-25 23:00:00,80.0\n"
-    )
-    path = write(tmp_path / "prices.csv", text)
-    with pytest.raises(DataFileError, match="missing column") as err:
-        load_day_ahead_prices(path)
-    assert_error(err, path, None, "Price (EUR/MWhe)")
+    assert_rejected(load_day_ahead_prices, path, row, column, *texts)
 
 
 # --------------------------------------------------------------------------- NREL wind
@@ -435,7 +415,7 @@ NREL_METADATA = (
 )
 NREL_HEADER = "Year,Month,Day,Hour,Minute,wind speed at 100m (m/s)\n"
 # line 1: metadata; line 2: header; lines 3..6: data
-NREL_ROWS = "2019,1,1,0,0,13.97\n2019,1,1,0,15,14.01\n2019,1,1,0,30,0.0\n2019,3,2,23,45,7.5\n"
+NREL_ROWS = "2019,1,1,0,0,13.97\n2019,1,1,0,15,14.01\n2019,1,1,0,30,0.0\n2019,1,1,0,45,7.5\n"
 
 
 def nrel_csv(tmp_path: Path, text: str) -> Path:
@@ -449,7 +429,7 @@ def test_nrel_loads_with_timezone_offset(tmp_path):
         pd.Timestamp("2019-01-01 09:00", tz="UTC"),
         pd.Timestamp("2019-01-01 09:15", tz="UTC"),
         pd.Timestamp("2019-01-01 09:30", tz="UTC"),
-        pd.Timestamp("2019-03-03 08:45", tz="UTC"),
+        pd.Timestamp("2019-01-01 09:45", tz="UTC"),
     ]
     assert list(wind["wind_speed_m_s"]) == [13.97, 14.01, 0.0, 7.5]
     assert wind.attrs["measurement_height_m"] == 100.0
@@ -466,47 +446,43 @@ def test_nrel_utc_data_and_other_height(tmp_path):
     assert wind.attrs["measurement_height_m"] == 80.0
 
 
-def test_nrel_missing_metadata(tmp_path):
-    path = nrel_csv(tmp_path, NREL_HEADER + NREL_ROWS)
-    with pytest.raises(DataFileError, match="metadata") as err:
-        load_nrel_wind(path)
-    assert_error(err, path, 1, None)
-
-
-def test_nrel_nan_speed(tmp_path):
-    rows = NREL_ROWS.replace("2019,1,1,0,30,0.0", "2019,1,1,0,30,")  # line 5
-    path = nrel_csv(tmp_path, NREL_METADATA + NREL_HEADER + rows)
-    with pytest.raises(DataFileError) as err:
-        load_nrel_wind(path)
-    assert_error(err, path, 5, "wind speed at 100m (m/s)")
-
-
-def test_nrel_negative_speed(tmp_path):
-    rows = NREL_ROWS.replace("14.01", "-1.5")  # line 4
-    path = nrel_csv(tmp_path, NREL_METADATA + NREL_HEADER + rows)
-    with pytest.raises(DataFileError) as err:
-        load_nrel_wind(path)
-    assert_error(err, path, 4, "wind speed at 100m (m/s)")
-
-
-def test_nrel_bad_time_fields(tmp_path):
-    rows = NREL_ROWS.replace("2019,3,2,23,45", "2019,13,2,23,45")  # line 6: month 13
-    path = nrel_csv(tmp_path, NREL_METADATA + NREL_HEADER + rows)
-    with pytest.raises(DataFileError) as err:
-        load_nrel_wind(path)
-    assert_error(err, path, 6, "Year..Minute")
-
-
-def test_nrel_missing_time_column(tmp_path):
-    header = NREL_HEADER.replace("Minute,", "")
-    rows = "".join(
+NREL_NO_MINUTE = (  # header and rows without the Minute column
+    NREL_HEADER.replace("Minute,", "")
+    + "".join(
         line.rsplit(",", 2)[0] + "," + line.rsplit(",", 1)[1] + "\n"
         for line in NREL_ROWS.splitlines()
     )
-    path = nrel_csv(tmp_path, NREL_METADATA + header + rows)
-    with pytest.raises(DataFileError, match="missing column") as err:
-        load_nrel_wind(path)
-    assert_error(err, path, None, "Minute")
+)
+
+
+@pytest.mark.parametrize(
+    "text, row, column, texts",
+    [
+        pytest.param(NREL_HEADER + NREL_ROWS, 1, None, ["metadata"], id="missing_metadata"),
+        pytest.param(
+            NREL_METADATA + NREL_HEADER + NREL_ROWS.replace("2019,1,1,0,30,0.0", "2019,1,1,0,30,"),
+            5, "wind speed at 100m (m/s)", [], id="nan_speed",  # line 5
+        ),
+        pytest.param(
+            NREL_METADATA + NREL_HEADER + NREL_ROWS.replace("14.01", "-1.5"),
+            4, "wind speed at 100m (m/s)", [], id="negative_speed",  # line 4
+        ),
+        pytest.param(
+            NREL_METADATA + NREL_HEADER + NREL_ROWS.replace("2019,1,1,0,45", "2019,13,1,0,45"),
+            6, "Year..Minute", [], id="month_13",  # line 6
+        ),
+        pytest.param(
+            NREL_METADATA + NREL_NO_MINUTE, None, "Minute", ["missing column"],
+            id="missing_time_column",
+        ),
+        pytest.param(
+            (NREL_METADATA + NREL_HEADER + NREL_ROWS).replace(",", ";"), None, None,
+            ["delimiter"], id="semicolons",
+        ),
+    ],
+)  # fmt: skip
+def test_nrel_bad_file(tmp_path, text, row, column, texts):
+    assert_rejected(load_nrel_wind, nrel_csv(tmp_path, text), row, column, *texts)
 
 
 def turbine_curve_kw(turbine_type: str) -> tuple[np.ndarray, np.ndarray]:
@@ -584,59 +560,58 @@ def test_simbench_loads(tmp_path):
     assert list(table["WP1_pu"]) == [-0.00001, 0.5, 0.99]  # loaded as they are
 
 
-def test_simbench_daylight_saving_time(tmp_path):
-    # German local time: 02:00..02:45 is skipped on 27 March and repeated on 30 October
-    stamps = ["27.03.2016 01:30", "27.03.2016 01:45", "27.03.2016 03:00", "27.03.2016 03:15"]
-    stamps += ["30.10.2016 01:45", "30.10.2016 02:00", "30.10.2016 02:15", "30.10.2016 02:30"]
-    stamps += ["30.10.2016 02:45", "30.10.2016 02:00", "30.10.2016 02:15", "30.10.2016 03:00"]
+@pytest.mark.parametrize(
+    "stamps, utc",
+    [
+        (  # German local time: 02:00..02:45 is skipped on 27 March ...
+            ["27.03.2016 01:30", "27.03.2016 01:45", "27.03.2016 03:00", "27.03.2016 03:15"],
+            ["2016-03-27 00:30", "2016-03-27 00:45", "2016-03-27 01:00", "2016-03-27 01:15"],
+        ),
+        (  # ... and repeated on 30 October
+            ["30.10.2016 01:45", "30.10.2016 02:00", "30.10.2016 02:15", "30.10.2016 02:30",
+             "30.10.2016 02:45", "30.10.2016 02:00", "30.10.2016 02:15", "30.10.2016 02:30",
+             "30.10.2016 02:45", "30.10.2016 03:00"],
+            ["2016-10-29 23:45", "2016-10-30 00:00", "2016-10-30 00:15", "2016-10-30 00:30",
+             "2016-10-30 00:45", "2016-10-30 01:00", "2016-10-30 01:15", "2016-10-30 01:30",
+             "2016-10-30 01:45", "2016-10-30 02:00"],
+        ),
+    ],
+)  # fmt: skip
+def test_simbench_daylight_saving_time(tmp_path, stamps, utc):
     text = "time,WP1\n" + "".join(f"{t},0.{i}\n" for i, t in enumerate(stamps))
     table = load_simbench_profiles(write(tmp_path / "RESProfile.csv", text))
-    utc = [
-        "2016-03-27 00:30", "2016-03-27 00:45", "2016-03-27 01:00", "2016-03-27 01:15",
-        "2016-10-29 23:45", "2016-10-30 00:00", "2016-10-30 00:15", "2016-10-30 00:30",
-        "2016-10-30 00:45", "2016-10-30 01:00", "2016-10-30 01:15", "2016-10-30 02:00",
-    ]  # fmt: skip
     assert list(table["time"]) == [pd.Timestamp(t, tz="UTC") for t in utc]
-    assert list(table["WP1_pu"]) == [float(f"0.{i}") for i in range(12)]
+    assert list(table["WP1_pu"]) == [float(f"0.{i}") for i in range(len(stamps))]
 
 
-def test_simbench_nonexistent_local_time(tmp_path):
-    text = "time,WP1\n27.03.2016 01:45,0.1\n27.03.2016 02:00,0.2\n"
-    path = write(tmp_path / "RESProfile.csv", text)
-    with pytest.raises(DataFileError, match="nonexistent") as err:
-        load_simbench_profiles(path)
-    assert_error(err, path, None, "time")
-
-
-def test_simbench_unpaired_ambiguous_local_time(tmp_path):
-    text = "time,WP1\n30.10.2016 02:15,0.1\n"  # the repeated autumn hour, once only
-    path = write(tmp_path / "RESProfile.csv", text)
-    with pytest.raises(DataFileError, match="not a Europe/Berlin time") as err:
-        load_simbench_profiles(path)
-    assert_error(err, path, None, "time")
-
-
-def test_simbench_nan_value(tmp_path):
-    text = SIMBENCH_TEXT.replace("1.0,0.99", ",0.99")  # line 4, column H0-G_pload
-    path = write(tmp_path / "LoadProfile.csv", text)
-    with pytest.raises(DataFileError) as err:
-        load_simbench_profiles(path)
-    assert_error(err, path, 4, "H0-G_pload")
-
-
-def test_simbench_unparsable_time(tmp_path):
-    text = SIMBENCH_TEXT.replace("02.03.2016 00:15", "2016-03-02 00:15")  # line 3, ISO
-    path = write(tmp_path / "LoadProfile.csv", text)
-    with pytest.raises(DataFileError) as err:
-        load_simbench_profiles(path)
-    assert_error(err, path, 3, "time")
-
-
-def test_simbench_missing_time_column(tmp_path):
-    path = write(tmp_path / "LoadProfile.csv", SIMBENCH_TEXT.replace("time,", "Zeit,", 1))
-    with pytest.raises(DataFileError) as err:
-        load_simbench_profiles(path)
-    assert_error(err, path, None, "time")
+@pytest.mark.parametrize(
+    "text, row, column, texts",
+    [
+        pytest.param(
+            "time,WP1\n27.03.2016 01:45,0.1\n27.03.2016 02:00,0.2\n", None, "time",
+            ["nonexistent"], id="nonexistent_local_time",
+        ),
+        pytest.param(
+            "time,WP1\n30.10.2016 02:15,0.1\n", None, "time",  # the repeated hour, once only
+            ["not a Europe/Berlin time"], id="unpaired_ambiguous_local_time",
+        ),
+        pytest.param(
+            SIMBENCH_TEXT.replace("1.0,0.99", ",0.99"),  # line 4, column H0-G_pload
+            4, "H0-G_pload", [], id="nan_value",
+        ),
+        pytest.param(
+            SIMBENCH_TEXT.replace("02.03.2016 00:15", "2016-03-02 00:15"),  # line 3, ISO
+            3, "time", [], id="unparsable_time",
+        ),
+        pytest.param(
+            SIMBENCH_TEXT.replace("time,", "Zeit,", 1), None, "time", [],
+            id="missing_time_column",
+        ),
+    ],
+)  # fmt: skip
+def test_simbench_bad_file(tmp_path, text, row, column, texts):
+    path = write(tmp_path / "profiles.csv", text)
+    assert_rejected(load_simbench_profiles, path, row, column, *texts)
 
 
 def test_household_power_by_annual_energy():
@@ -749,38 +724,42 @@ def test_elaad_loads(tmp_path):
     assert np.isnan(stats.mean_session_h.loc["00:00", "workplace"])
 
 
-def test_elaad_wrong_row_count(tmp_path):
-    folder = write_elaad(tmp_path / "elaad", arrival_rows=95)
-    with pytest.raises(DataFileError, match="has 95 data rows; must have 96") as err:
-        load_elaad_statistics(folder)
-    assert_error(err, folder / "distribution-of-arrival.csv", None, None)
-
-
-def test_elaad_missing_column(tmp_path):
-    folder = write_elaad(tmp_path / "elaad", drop="workplace")
-    with pytest.raises(DataFileError, match="missing column") as err:
-        load_elaad_statistics(folder)
-    assert_error(err, folder / "distribution-of-arrival.csv", None, "workplace")
-
-
-def test_elaad_negative_value(tmp_path):
-    folder = write_elaad(tmp_path / "elaad")
+def negative_connection_time(folder: Path) -> None:
+    """Line 4 (k = 2) of the connection-time table gets a negative ``private`` value."""
     path = folder / "distribution-of-connection-time.csv"
     lines = path.read_bytes().decode("utf-8").split("\r\n")
     assert lines[3].startswith("2,")  # line 4 holds k = 2
     lines[3] = "2,-1,9.8,11.76"
     path.write_bytes("\r\n".join(lines).encode("utf-8"))
-    with pytest.raises(DataFileError) as err:
-        load_elaad_statistics(folder)
-    assert_error(err, path, 4, "private")
 
 
-def test_elaad_missing_file(tmp_path):
-    folder = write_elaad(tmp_path / "elaad")
-    (folder / "distribution-of-energy-demand.csv").unlink()
-    with pytest.raises(DataFileError, match="no such file") as err:
-        load_elaad_statistics(folder)
-    assert_error(err, folder / "distribution-of-energy-demand.csv", None, None)
+@pytest.mark.parametrize(
+    "options, edit, name, row, column, texts",
+    [
+        pytest.param(
+            {"arrival_rows": 95}, None, "distribution-of-arrival.csv", None, None,
+            ["has 95 data rows; must have 96"], id="wrong_row_count",
+        ),
+        pytest.param(
+            {"drop": "workplace"}, None, "distribution-of-arrival.csv", None, "workplace",
+            ["missing column"], id="missing_column",
+        ),
+        pytest.param(
+            {}, negative_connection_time, "distribution-of-connection-time.csv", 4, "private",
+            [], id="negative_value",
+        ),
+        pytest.param(
+            {}, lambda folder: (folder / "distribution-of-energy-demand.csv").unlink(),
+            "distribution-of-energy-demand.csv", None, None, ["no such file"],
+            id="missing_file",
+        ),
+    ],
+)  # fmt: skip
+def test_elaad_bad_folder(tmp_path, options, edit, name, row, column, texts):
+    folder = write_elaad(tmp_path / "elaad", **options)
+    if edit is not None:
+        edit(folder)
+    assert_rejected(load_elaad_statistics, folder, row, column, *texts, path=folder / name)
 
 
 @pytest.mark.parametrize("site, column", [("private", 0), ("public", 1), ("workplace", 2)])
@@ -870,6 +849,9 @@ def ev_specs() -> dict:
     }
 
 
+MISSING = object()  # a field left out
+
+
 def specs_json(tmp_path: Path, specs: dict) -> Path:
     path = tmp_path / "ev_specs.json"
     path.write_text(json.dumps(specs, indent=4))
@@ -895,34 +877,27 @@ def test_ev_specs_without_flags_use_discharge_power(tmp_path):
     assert list(fleet["max_v2g_kw"]) == [11.0, 7.4, 0.0]
 
 
-def test_ev_specs_missing_field(tmp_path):
+@pytest.mark.parametrize(
+    "model, field, value, row, texts",
+    [
+        pytest.param("Car B", "battery_capacity", MISSING, 2, ["missing field", "Car B"],
+                     id="missing_field"),
+        *(
+            pytest.param("Car C", "max_ac_charge_power", value, 3, ["Car C"], id=repr(value))
+            for value in [-3.6, "3.6", None, True]
+        ),
+        pytest.param("Car A", "max_ac_discharge_power", -11, 1, ["-11"],
+                     id="negative_discharge_power"),
+    ],
+)  # fmt: skip
+def test_ev_specs_bad_field(tmp_path, model, field, value, row, texts):
     specs = ev_specs()
-    del specs["Car B"]["battery_capacity"]
+    if value is MISSING:
+        del specs[model][field]
+    else:
+        specs[model][field] = value
     path = specs_json(tmp_path, specs)
-    with pytest.raises(DataFileError, match="missing field") as err:
-        load_ev_specs(path)
-    assert_error(err, path, 2, "battery_capacity")
-    assert "Car B" in str(err.value)
-
-
-@pytest.mark.parametrize("value", [-3.6, "3.6", None, True])
-def test_ev_specs_bad_value(tmp_path, value):
-    specs = ev_specs()
-    specs["Car C"]["max_ac_charge_power"] = value
-    path = specs_json(tmp_path, specs)
-    with pytest.raises(DataFileError) as err:
-        load_ev_specs(path)
-    assert_error(err, path, 3, "max_ac_charge_power")
-    assert "Car C" in str(err.value)
-
-
-def test_ev_specs_negative_discharge_power(tmp_path):
-    specs = ev_specs()
-    specs["Car A"]["max_ac_discharge_power"] = -11
-    path = specs_json(tmp_path, specs)
-    with pytest.raises(DataFileError, match="-11") as err:
-        load_ev_specs(path)
-    assert_error(err, path, 1, "max_ac_discharge_power")
+    assert_rejected(load_ev_specs, path, row, field, *texts)
 
 
 @pytest.mark.parametrize("text", ["", "{}", "[1]"])
@@ -961,26 +936,65 @@ CSV_LOADERS = {
 
 
 @pytest.mark.parametrize("name", CSV_LOADERS)
-def test_csv_loaders_reject_empty_file(tmp_path, name):
-    loader, _ = CSV_LOADERS[name]
-    path = write(tmp_path / f"{name}.csv", "")
-    with pytest.raises(DataFileError, match="empty") as err:
-        loader(path)
-    assert_error(err, path, None, None)
-
-
-@pytest.mark.parametrize("name", CSV_LOADERS)
-def test_csv_loaders_reject_semicolons(tmp_path, name):
+@pytest.mark.parametrize(
+    "text, texts",
+    [
+        pytest.param(lambda header: "", ["empty"], id="empty_file"),
+        pytest.param(lambda header: header.replace(",", ";") + "1;2;3\n", ["delimiter"],
+                     id="semicolons"),
+    ],
+)  # fmt: skip
+def test_csv_loaders_reject(tmp_path, name, text, texts):
     loader, header = CSV_LOADERS[name]
-    path = write(tmp_path / f"{name}.csv", header.replace(",", ";") + "1;2;3\n")
-    with pytest.raises(DataFileError, match="delimiter") as err:
-        loader(path)
-    assert_error(err, path, None, None)
+    path = write(tmp_path / f"{name}.csv", text(header))
+    assert_rejected(loader, path, None, None, *texts)
 
 
-def test_nrel_rejects_semicolons(tmp_path):
-    text = (NREL_METADATA + NREL_HEADER + NREL_ROWS).replace(",", ";")
-    path = nrel_csv(tmp_path, text)
-    with pytest.raises(DataFileError, match="delimiter") as err:
-        load_nrel_wind(path)
-    assert_error(err, path, None, None)
+# --------------------------------------------------------------------------- broken files
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize(
+    "name, loader, row, column, text",
+    [
+        ("acn_truncated.csv.gz", load_acn_sessions, None, None, "truncated or corrupt"),
+        ("acn_not_gzip.csv.gz", load_acn_sessions, None, None, "cannot read"),
+        ("acn_cut_mid_line.csv", load_acn_sessions, 5, None, "cut off"),
+        ("acn_claimed_unknown.csv", load_acn_sessions, 3, "claimed",
+         "got 'no'; must be True or False"),
+        ("acn_empty_request.json", load_acn_sessions, 2, "kWhRequested", "missing field"),
+        ("acn_items_not_objects.json", load_acn_sessions, 1, None,
+         "got 1; an item must be a session object"),
+        ("prices_missing_day.csv", load_day_ahead_prices, 26, "Datetime (UTC)",
+         "24 h of data missing"),
+    ],
+)  # fmt: skip
+def test_broken_fixture_file_is_rejected(name, loader, row, column, text):
+    assert_rejected(loader, FIXTURES / name, row, column, text)
+
+
+def test_claimed_false_stays_false_in_every_spelling(tmp_path):
+    spellings = ["False", "false", "0", "FALSE"]
+    rows = [ACN_ROWS[1].replace(",False", f",{word}") for word in spellings]
+    sessions = load_acn_sessions(acn_csv(tmp_path, rows=[ACN_ROWS[0], *rows]))
+    assert sessions["claimed"].tolist() == [True] + [False] * len(spellings)
+
+
+def test_prices_short_gap_is_interpolated_with_a_warning():
+    path = FIXTURES / "prices_missing_two_hours.csv"
+    with pytest.warns(UserWarning, match=r"prices_missing_two_hours.csv: 2 h of data missing") as w:
+        table = load_day_ahead_prices(path)
+    assert "line 5" in str(w[0].message)
+    hours = pd.date_range("2019-03-03 00:00", "2019-03-03 11:00", freq="h", tz="UTC")
+    assert list(table["time"]) == list(hours)
+    # EUR/MWh 40 + hour in the file; 03:00 and 04:00 lie on the line from 42 (02:00) to 45
+    np.testing.assert_allclose(table["price_eur_per_kwh"] * 1000.0, 40.0 + np.arange(12))
+
+
+def test_error_messages_show_plain_numbers(tmp_path):
+    rows = [ACN_ROWS[0].replace(",15.5,", ",nan,"), ACN_ROWS[1]]
+    path = acn_csv(tmp_path, rows=rows)
+    with pytest.raises(DataFileError, match=r"got nan; must be a finite number") as err:
+        load_acn_sessions(path)
+    assert "np." not in str(err.value)

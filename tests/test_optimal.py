@@ -1,10 +1,11 @@
-"""The perfect-foresight optimum (``baselines/optimal.py``): its CC-CV approximation, its
+"""The perfect-foresight optimum (``baselines/optimal/``): its CC-CV approximation, its
 replay through the env, its dominance over every other policy, its hard limits, its statuses,
 and the receding-horizon MPC built on the same model."""
 
 from __future__ import annotations
 
 import math
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -14,15 +15,7 @@ import pytest
 import evgrid_gym  # noqa: F401  (registers the env)
 from baselines import make_policy
 from baselines.heuristics import HEURISTICS as POLICIES
-from baselines.optimal import (
-    MPCPolicy,
-    OptimalModelError,
-    OptimalPolicy,
-    _chord,
-    _cv_lines,
-    build_model,
-    solve,
-)
+from baselines.optimal import MPCPolicy, OptimalModelError, OptimalPolicy, build_model, cccv, solve
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.battery import max_charge_energy_kwh
 
@@ -33,7 +26,7 @@ CASES = [("default", 0), ("default", 1), ("electra_station", 0), ("electra_stati
 def _tolerance(schedule) -> float:
     """How far below the true optimum a schedule may lie: its MIP gap, plus the solver's
     feasibility tolerance and the 1e-6 kW the model keeps from shared limits."""
-    return (schedule.mip_gap + 1e-6) * abs(schedule.objective_eur) + 1e-4
+    return (schedule.mip_gap + 1e-6) * abs(schedule.objective) + 1e-4
 
 
 def _run(env, seed, act):
@@ -57,7 +50,7 @@ _SOLVED: dict = {}
 def _solved(name: str, seed: int):
     """(env, plan, schedule) of one episode, solved once per test session."""
     if (name, seed) not in _SOLVED:
-        env = gym.make("evgrid_gym/EVGrid-v1", scenario=name)
+        env = gym.make("evgrid_gym/EVGrid-v2", scenario=name)
         env.reset(seed=seed)
         plan = env.unwrapped.episode_plan()
         schedule = solve(build_model(env.unwrapped.scenario, plan), 120, mip_rel_gap=MIP_GAP)
@@ -87,7 +80,7 @@ def test_cc_cv_lines_are_an_inner_approximation_exact_outside_the_mixed_interval
         eta = rng.uniform(0.85, 1.0)
         theta = rng.uniform(0.5, 0.95)
         dt_h = rng.choice([1 / 12, 0.25, 0.5, 1.0])
-        lines = _cv_lines(q_kwh, p_kw, eta, theta, dt_h, segments)
+        lines = cccv.cv_lines(q_kwh, p_kw, eta, theta, dt_h, segments)
         energy = np.linspace(0.0, q_kwh, 2001)
         exact = np.array(
             [max_charge_energy_kwh(e / q_kwh, q_kwh, p_kw, eta, theta, dt_h) for e in energy]
@@ -110,7 +103,7 @@ def test_refined_chords_stay_below_the_curve_and_close_the_gap():
     lo, hi = theta * q_kwh - eta * p_kw * dt_h, theta * q_kwh
     for _ in range(100):
         a, b = np.sort(rng.uniform(lo, hi, 2))
-        alpha, beta = _chord(a, b, q_kwh, p_kw, eta, theta, dt_h)
+        alpha, beta = cccv.chord(a, b, q_kwh, p_kw, eta, theta, dt_h)
         energy = np.linspace(a, b, 101)
         exact = np.array(
             [max_charge_energy_kwh(e / q_kwh, q_kwh, p_kw, eta, theta, dt_h) for e in energy]
@@ -121,7 +114,7 @@ def test_refined_chords_stay_below_the_curve_and_close_the_gap():
 
 
 def test_theta_one_means_no_taper_rows():
-    assert _cv_lines(60.0, 11.0, 0.95, 1.0, 0.25, 2) == []
+    assert cccv.cv_lines(60.0, 11.0, 0.95, 1.0, 0.25, 2) == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,7 +126,7 @@ def test_theta_one_means_no_taper_rows():
 def test_replayed_reward_matches_the_model_objective(name, seed):
     env, _, schedule = _solved(name, seed)
     reward, _ = _replay(env, seed, schedule.actions)
-    assert reward == pytest.approx(schedule.objective_eur, rel=1e-7, abs=1e-4)
+    assert reward == pytest.approx(schedule.objective, rel=1e-7, abs=1e-4)
 
 
 @pytest.mark.parametrize("name, seed", CASES)
@@ -167,7 +160,7 @@ def test_replay_respects_every_hard_limit_and_is_never_projected(name, seed):
     cfg, n_c, n_s = sc.cfg, sc.n_connectors, sc.n_stations
     dt = cfg[L.CFG_DT_H]
     _, states = _replay(env, seed, schedule.actions)
-    eta = sc.charger_f[L.CH_EFFICIENCY, sc.conn_charger]
+    eta = sc.charger_f[L.CH_EFFICIENCY, sc.connector_charger]
     bess = sc.station_f
     tol = 1e-6
     for t in range(len(states) - 1):
@@ -179,7 +172,7 @@ def test_replay_respects_every_hard_limit_and_is_never_projected(name, seed):
         # every entry within [-1, 1]; chargers share their power
         assert np.all(np.abs(action) <= 1.0)
         charger_kw = np.bincount(
-            sc.conn_charger, weights=np.abs(conn_kw), minlength=sc.charger_f.shape[1]
+            sc.connector_charger, weights=np.abs(conn_kw), minlength=sc.charger_f.shape[1]
         )
         assert np.all(charger_kw <= sc.charger_f[L.CH_MAX_KW] * (1 + 1e-12))
         # the env applied exactly what was asked: station net = sum of requested powers
@@ -243,13 +236,13 @@ def test_optimal_policy_through_the_benchmark_runner():
     assert policy.perfect_foresight is True
     row = run_episode(env, policy, seed=3)
     assert policy.schedule.status == "optimal"
-    assert row["reward"] == pytest.approx(policy.schedule.objective_eur, rel=1e-7, abs=1e-4)
+    assert row["reward"] == pytest.approx(policy.schedule.objective, rel=1e-7, abs=1e-4)
     uncontrolled = run_episode(env, make_policy("uncontrolled", env.scenario), seed=3)
     assert row["reward"] >= uncontrolled["reward"]
 
 
 def test_optimal_policy_needs_the_plan():
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario="electra_station")
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario="electra_station")
     with pytest.raises(ValueError, match="episode_plan"):
         OptimalPolicy(env.unwrapped.scenario).reset(seed=0, plan=None)
     with pytest.raises(ValueError, match="episode_plan"):
@@ -283,19 +276,44 @@ VARIANTS = {
     "no taper": {"battery.transition_soc": 1.0},
     "early taper": {"battery.transition_soc": 0.5},
     "uniform price": {"market.mode": "uniform"},
-    # modelled exactly (a station-link outage is not: the optimum approximates its fallback)
     "charger and turbine outages": {
         "faults.scheduled": [
             {"component": "charger", "index": 0, "start_tick": 1, "duration_ticks": 3},
             {"component": "turbine", "index": 0, "start_tick": 2, "duration_ticks": 4},
         ]
     },
+    # the station runs on its fallback, buys outside the market, out of the feeder's reach
+    "station-link outage": {
+        "faults.scheduled": [
+            {"component": "station_link", "index": 0, "start_tick": 2, "duration_ticks": 4}
+        ]
+    },
+    "station-link outage, households and station above the feeder": {
+        "faults.scheduled": [
+            {"component": "station_link", "index": 0, "start_tick": 1, "duration_ticks": 5}
+        ],
+        "grid.feeder_limit_kw": 12.0,
+        "households.count": 10,
+    },
+    "station-link outage, no taper": {
+        "faults.scheduled": [
+            {"component": "station_link", "index": 0, "start_tick": 0, "duration_ticks": 8}
+        ],
+        "battery.transition_soc": 1.0,
+    },
+    "random outages of every kind": {
+        "faults.charger_probability": 0.2,
+        "faults.station_link_probability": 0.2,
+        "faults.turbine_probability": 0.2,
+        "faults.mean_repair_ticks": 2.0,
+    },
+    "negative feed-in (burning surplus pays)": {"supplier.feed_in_eur_per_kwh": -0.2},
 }
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_tiny_variants_replay_exactly_and_dominate(variant, tiny_scenario):
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario=tiny_scenario(VARIANTS[variant]))
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=tiny_scenario(VARIANTS[variant]))
     sc = env.unwrapped.scenario
     rng = np.random.default_rng(0)
     for seed in (0, 1):
@@ -303,7 +321,7 @@ def test_tiny_variants_replay_exactly_and_dominate(variant, tiny_scenario):
         schedule = solve(build_model(sc, env.unwrapped.episode_plan()), 30)
         assert schedule.status == "optimal", schedule.message
         optimum, _ = _replay(env, seed, schedule.actions)
-        assert optimum == pytest.approx(schedule.objective_eur, rel=1e-7, abs=1e-6)
+        assert optimum == pytest.approx(schedule.objective, rel=1e-7, abs=1e-6)
         others = {}
         for name in POLICIES:
             policy = make_policy(name, sc)
@@ -319,10 +337,23 @@ def test_tiny_variants_replay_exactly_and_dominate(variant, tiny_scenario):
         assert optimum >= others[best] - _tolerance(schedule), (best, others[best])
 
 
+def test_every_variable_and_constraint_documents_its_unit(tiny_scenario):
+    overrides = (
+        VARIANTS["station-link outage"] | VARIANTS["negative feed-in (burning surplus pays)"]
+    )
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=tiny_scenario(overrides))
+    env.reset(seed=0)
+    model = build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
+    assert model.bess_binary  # with the BESS exclusivity block
+    components = list(model.model.component_objects((pyo.Var, pyo.Constraint)))
+    undocumented = [c.name for c in components if not re.search(r"(kWh?|\(-\))$", c.doc or "")]
+    assert len(components) > 40 and undocumented == []
+
+
 def test_households_above_the_feeder_can_still_charge_from_station_exports(tiny_scenario):
     # the feeder is exceeded by the households alone; the BESS exports so that EVs can charge
     env = gym.make(
-        "evgrid_gym/EVGrid-v1",
+        "evgrid_gym/EVGrid-v2",
         scenario=tiny_scenario({"grid.feeder_limit_kw": 1.0, "households.count": 10}),
     )
     env.reset(seed=0)
@@ -337,11 +368,26 @@ def test_households_above_the_feeder_can_still_charge_from_station_exports(tiny_
     assert sum(info["overload_kwh"] for _, info in states[1:]) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_an_episode_whose_evs_have_no_decision_is_solved(tiny_scenario):
+    # one EV that arrives above its target on a charger without V2G: no EV variable at all
+    scenario = tiny_scenario({"stations[0].chargers[0].v2g": False})
+    session = scenario["evs"]["sessions"][2] | {"soc_target": 0.8}  # arrives at 0.85
+    scenario["evs"]["sessions"] = [session]
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=scenario)
+    env.reset(seed=0)
+    model = build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
+    assert model.pair_ids == [] and len(model.model.p) == 0
+    schedule = solve(model, 30)
+    assert schedule.status == "optimal", schedule.message
+    optimum, _ = _replay(env, 0, schedule.actions)
+    assert optimum == pytest.approx(schedule.objective, rel=1e-7, abs=1e-6)
+
+
 def test_unsupported_reward_weights_raise(tiny_scenario):
     scenario = tiny_scenario(
         {"reward.name": "custom", "reward.weights": {"own_energy_used_kwh": 1.0}}
     )
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario=scenario)
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=scenario)
     env.reset(seed=0)
     with pytest.raises(OptimalModelError, match="own_energy_used_kwh"):
         build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
@@ -353,14 +399,14 @@ def test_rewarded_overload_raises(tiny_scenario):
     scenario = tiny_scenario(
         {"grid.limits": "soft", "reward.name": "custom", "reward.weights": {"overload_kwh": 1.0}}
     )
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario=scenario)
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=scenario)
     env.reset(seed=0)
     with pytest.raises(OptimalModelError, match="overload"):
         build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
 
 
 def test_bad_windows_raise(tiny_scenario):
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario=tiny_scenario())
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=tiny_scenario())
     env.reset(seed=0)
     sc, plan = env.unwrapped.scenario, env.unwrapped.episode_plan()
     for kwargs in ({"start_tick": 8}, {"start_tick": -1}, {"horizon": 9}, {"horizon": 0}):
@@ -376,19 +422,19 @@ def test_bad_windows_raise(tiny_scenario):
 
 
 def test_infeasible_model_gives_a_clear_status(tiny_scenario):
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario=tiny_scenario())
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=tiny_scenario())
     env.reset(seed=0)
     model = build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
     j = model.pair_ids[0]
     model.model.impossible = pyo.Constraint(expr=model.model.p[j] >= 1e6)
     schedule = solve(model, 30)
     assert schedule.status == "infeasible"
-    assert not schedule.ok and schedule.actions is None and math.isnan(schedule.objective_eur)
+    assert not schedule.ok and schedule.actions is None and math.isnan(schedule.objective)
     assert "Infeasible" in schedule.message
 
 
 def test_timed_out_model_gives_a_clear_status_and_the_policy_idles():
-    env = gym.make("evgrid_gym/EVGrid-v1", scenario="default")
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario="default")
     env.reset(seed=1)
     sc, plan = env.unwrapped.scenario, env.unwrapped.episode_plan()
     schedule = solve(build_model(sc, plan), time_limit_s=0.0)
@@ -425,9 +471,9 @@ def test_a_window_from_the_optimal_state_continues_the_optimum():
     model = build_model(sc, plan, start_tick=t0, ev_energy_kwh=energy, bess_soc=bess_soc)
     tail = solve(model, 30)
     assert tail.actions.shape == (96 - t0, sc.n_actions)
-    assert head + tail.objective_eur == pytest.approx(full.objective_eur, rel=1e-6)
+    assert head + tail.objective == pytest.approx(full.objective, rel=1e-6)
     rest = sum(env.step(action)[1] for action in tail.actions)
-    assert rest == pytest.approx(tail.objective_eur, rel=1e-7, abs=1e-4)
+    assert rest == pytest.approx(tail.objective, rel=1e-7, abs=1e-4)
 
 
 def test_mpc_lies_between_uncontrolled_and_the_optimum():
@@ -439,6 +485,99 @@ def test_mpc_lies_between_uncontrolled_and_the_optimum():
     mpc, _ = _run(env, 1, policy.act)
     assert len(policy.schedules) == 24 and all(s.ok for s in policy.schedules)
     uncontrolled, _ = _run(env, 1, make_policy("uncontrolled", sc).act)
-    assert uncontrolled < mpc <= full.objective_eur + _tolerance(full)
+    assert uncontrolled < mpc <= full.objective + _tolerance(full)
     with pytest.raises(ValueError, match="replan_every"):
         MPCPolicy(sc, horizon=4, replan_every=5)
+
+
+# --------------------------------------------------------------------------------------------
+# An LP again: charging and discharging one battery at once never pays
+# --------------------------------------------------------------------------------------------
+
+
+def _charged_and_discharged_at_once(model) -> list:
+    m = model.model
+    tol = 1e-5
+    both = [j for j in m.q if j in m.p and min(m.p[j].value or 0, m.q[j].value or 0) > tol]
+    both += [k for k in m.bc if min(m.bc[k].value or 0, m.bd[k].value or 0) > tol]
+    return both
+
+
+@pytest.mark.parametrize("name, seed", CASES)
+def test_no_connector_or_bess_charges_and_discharges_in_one_tick(name, seed):
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=name)
+    env.reset(seed=seed)
+    model = build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
+    schedule = solve(model, 120, mip_rel_gap=MIP_GAP)
+    assert schedule.ok
+    assert _charged_and_discharged_at_once(model) == []
+
+
+def test_positive_prices_and_evs_above_the_v2g_floor_make_an_lp(tiny_scenario):
+    """Binaries only where the reward can pay for burning energy or an EV starts below the
+    V2G floor: neither here (the V2G EV arrives at soc 0.3 > 0.2)."""
+    env = gym.make(
+        "evgrid_gym/EVGrid-v2", scenario=tiny_scenario({"evs.sessions[0].soc_arrival": 0.3})
+    )
+    env.reset(seed=0)
+    model = build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
+    assert model.n_binaries == 0
+    schedule = solve(model, 30)
+    assert schedule.status == "optimal" and schedule.rounds >= 1
+    assert _charged_and_discharged_at_once(model) == []
+    assert model.model.q[next(iter(model.model.q))] is not None  # V2G is in the model
+
+
+# --------------------------------------------------------------------------------------------
+# Every bundled scenario, every fault kind, reservations on: exact replay, dominance
+# --------------------------------------------------------------------------------------------
+
+FAULT_KINDS = {
+    "charger": ("charger_probability", "charger"),
+    "link": ("station_link_probability", "station_link"),
+    "turbine": ("turbine_probability", "turbine"),
+}
+
+
+def _faulty(name: str, kind: str, schedule: str) -> dict:
+    """Bundled scenario ``name`` with reservations on and only outages of ``kind``: random
+    (p = 0.02 per component and tick) or scheduled (the first component down for 6 ticks
+    at tick 30)."""
+    from evgrid_gym.config import load_scenario
+
+    data = load_scenario(name).model_dump(mode="json")
+    probability, component = FAULT_KINDS[kind]
+    faults = {"mean_repair_ticks": 4.0}
+    if schedule == "random":
+        faults[probability] = 0.02
+    else:
+        faults["scheduled"] = [
+            {"component": component, "index": 0, "start_tick": 30, "duration_ticks": 6}
+        ]
+    if kind == "turbine" and not data["wind"]["turbines"]:
+        data["wind"]["turbines"] = [{"turbine_type": "E-53/800", "hub_height_m": 73.0}]
+    data["faults"] = faults
+    data["reservation"] = {"enabled": True}
+    return data
+
+
+@pytest.mark.parametrize("schedule", ["scheduled", "random"])
+@pytest.mark.parametrize("kind", list(FAULT_KINDS))
+@pytest.mark.parametrize("name", evgrid_gym.bundled_scenarios())
+def test_optimum_is_exact_and_dominates_under_every_fault(name, kind, schedule):
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=_faulty(name, kind, schedule))
+    sc = env.unwrapped.scenario
+    seed = 3
+    env.reset(seed=seed)
+    plan = env.unwrapped.episode_plan()
+    solved = solve(build_model(sc, plan), 300, mip_rel_gap=MIP_GAP)
+    assert solved.status == "optimal", solved.message
+    optimum, _ = _replay(env, seed, solved.actions)
+    assert optimum == pytest.approx(solved.objective, rel=0, abs=1e-4)
+    rewards = {}
+    for policy_name in POLICIES:
+        policy = make_policy(policy_name, sc)
+        policy.reset(seed=seed)
+        rewards[policy_name], _ = _run(env, seed, policy.act)
+    best = max(rewards, key=rewards.get)
+    assert optimum >= rewards[best] - _tolerance(solved), (best, rewards[best], optimum)

@@ -10,9 +10,9 @@ from evgrid_gym.core.projection import project_power, scratch_size
 TOL = 1e-9
 
 
-def _project(conn_kw, low, high, conn_charger, charger_max, charger_station, bess_kw=None,
+def _project(conn_kw, low, high, connector_charger, charger_max, charger_station, bess_kw=None,
              bess_low=None, bess_high=None, grid=None, household=0.0, feeder=1e9,
-             soft=False):  # fmt: skip
+             soft=False, fixed=None):  # fmt: skip
     """Calls the kernel on copies; returns ``(conn_kw, bess_kw, station_net_kw, overload_kw)``."""
     n_st = int(max(charger_station)) + 1
     zeros = np.zeros(n_st)
@@ -23,13 +23,14 @@ def _project(conn_kw, low, high, conn_charger, charger_max, charger_station, bes
         conn,
         np.array(low, dtype=float),
         np.array(high, dtype=float),
-        np.array(conn_charger, dtype=np.int64),
+        np.array(connector_charger, dtype=np.int64),
         np.array(charger_max, dtype=float),
         np.array(charger_station, dtype=np.int64),
         bess,
         np.array(zeros if bess_low is None else bess_low, dtype=float),
         np.array(zeros if bess_high is None else bess_high, dtype=float),
         np.array(np.full(n_st, 1e9) if grid is None else grid, dtype=float),
+        np.array(zeros if fixed is None else fixed, dtype=float),
         float(household),
         float(feeder),
         soft,
@@ -166,10 +167,10 @@ def _random_case(rng):
     n_st = int(rng.integers(1, 4))
     n_ch = int(rng.integers(n_st, 3 * n_st + 1))
     charger_station = np.concatenate([np.arange(n_st), rng.integers(0, n_st, n_ch - n_st)])
-    conn_charger = np.concatenate(
+    connector_charger = np.concatenate(
         [np.arange(n_ch), rng.integers(0, n_ch, int(rng.integers(0, 2 * n_ch + 1)))]
     )
-    n_c = conn_charger.size
+    n_c = connector_charger.size
     charger_max = rng.choice([7.4, 11.0, 22.0, 50.0], n_ch)
     high = np.where(rng.random(n_c) < 0.2, 0.0, rng.uniform(0.0, 60.0, n_c))
     low = np.where(rng.random(n_c) < 0.5, 0.0, -rng.uniform(0.0, 20.0, n_c))
@@ -177,16 +178,17 @@ def _random_case(rng):
     bess_low = -np.where(rng.random(n_st) < 0.3, 0.0, rng.uniform(0.0, 60.0, n_st))
     rated = np.bincount(charger_station, weights=charger_max, minlength=n_st)
     case = {
-        "conn_kw": rng.uniform(-1.0, 1.0, n_c) * charger_max[conn_charger] * 1.2,
+        "conn_kw": rng.uniform(-1.0, 1.0, n_c) * charger_max[connector_charger] * 1.2,
         "conn_low_kw": low,
         "conn_high_kw": high,
-        "conn_charger": conn_charger.astype(np.int64),
+        "connector_charger": connector_charger.astype(np.int64),
         "charger_max_kw": charger_max,
         "charger_station": charger_station.astype(np.int64),
         "bess_kw": rng.uniform(-70.0, 70.0, n_st),
         "bess_low_kw": bess_low,
         "bess_high_kw": bess_high,
         "station_grid_kw": rated * rng.uniform(0.05, 1.2, n_st),
+        "station_fixed": (rng.random(n_st) < 0.2).astype(float),
         "household_kw": rng.choice([0.0, rng.uniform(0.0, 100.0)]),
         "feeder_kw": rng.uniform(1.0, 1.5 * rated.sum() + 100.0),
         "soft": bool(rng.random() < 0.3),
@@ -211,7 +213,9 @@ def test_matches_reference():
     for _ in range(1500):
         case = _random_case(rng)
         got = _run_kernel(case)
-        want = ref.project(**case)
+        want = ref.project(
+            **case | {"station_fixed": set(np.flatnonzero(case["station_fixed"]).tolist())}
+        )
         scale = 1.0 + case["feeder_kw"] + case["household_kw"]
         for g, w in zip(got, want, strict=True):
             assert_allclose(g, w, rtol=TOL, atol=TOL * scale)
@@ -233,11 +237,11 @@ def test_limits_hold():
         assert np.all(np.abs(bess) <= np.abs(bess_clipped) + eps)
         # 2. chargers
         drawn = np.bincount(
-            case["conn_charger"], weights=np.abs(conn), minlength=case["charger_max_kw"].size
+            case["connector_charger"], weights=np.abs(conn), minlength=case["charger_max_kw"].size
         )
         assert np.all(drawn <= case["charger_max_kw"] + eps)
         # the reported station nets are the sums of the entries
-        conn_station = case["charger_station"][case["conn_charger"]]
+        conn_station = case["charger_station"][case["connector_charger"]]
         sums = np.bincount(conn_station, weights=conn, minlength=bess.size) + bess
         assert_allclose(net, sums, rtol=TOL, atol=eps)
         feeder_excess = case["household_kw"] + net.sum() - case["feeder_kw"]
@@ -253,7 +257,8 @@ def test_limits_hold():
                 floor = np.maximum(-net, 0.0) >= case["station_grid_kw"] - eps
                 consuming = np.bincount(conn_station, weights=np.maximum(conn, 0.0),
                                         minlength=bess.size) + np.maximum(bess, 0.0)  # fmt: skip
-                assert np.all((consuming <= eps) | floor)
+                fixed = case["station_fixed"] > 0.0
+                assert np.all((consuming <= eps) | floor | fixed)
 
 
 @pytest.mark.parametrize("soft", [False, True])
@@ -268,3 +273,20 @@ def test_within_limits_is_unchanged(soft):
     assert_allclose(bess, [2.0, -4.0])
     assert_allclose(net, [4.0, 3.0])
     assert overload == 0.0
+
+
+def test_feeder_cannot_curtail_a_station_whose_link_is_down():
+    """Station 0 is out of reach (its link is down): it keeps its 10 kW; the feeder's cut of
+    8 kW (households 20 + 10 + 18 kW against 40 kW) falls on station 1 alone."""
+    conn, _, net, overload = _project([10.0, 18.0], [0.0, 0.0], [11.0, 22.0], [0, 1],
+                                      [11.0, 22.0], [0, 1], household=20.0, feeder=40.0,
+                                      fixed=[1.0, 0.0])  # fmt: skip
+    assert_allclose(conn, [10.0, 10.0])
+    assert_allclose(net, [10.0, 10.0])
+    assert overload == 0.0
+    # households and the unreachable station alone exceed the feeder: the rest is cut to zero
+    conn, _, _, overload = _project([10.0, 18.0], [0.0, 0.0], [11.0, 22.0], [0, 1],
+                                    [11.0, 22.0], [0, 1], household=35.0, feeder=40.0,
+                                    fixed=[1.0, 0.0])  # fmt: skip
+    assert_allclose(conn, [10.0, 0.0])
+    assert_allclose(overload, 5.0)

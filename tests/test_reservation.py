@@ -1,6 +1,6 @@
-"""Charging reservations by contract net (core/reservation.py): hand-worked cases.
+"""Charging reservations by contract net (core/contract_net.py): hand-worked cases.
 
-Every expected number is worked out by hand from the rules in the ``core/reservation.py``
+Every expected number is worked out by hand from the rules in the ``core/contract_net.py``
 docstring. The scenarios are small (``reference.hand_scenario``): 11 kW AC chargers at 90 %
 efficiency, 40 kWh EVs at soc 0.5 wanting soc 1.0 (20 kWh), 15-minute ticks, so a window of
 8 ticks is 2 h and an unconstrained offer is ``min(20, 11 kW x 2 h x 0.9) = 19.8`` kWh.
@@ -12,7 +12,7 @@ import reference as ref
 from numpy.testing import assert_allclose
 
 from evgrid_gym.core import layout as L
-from evgrid_gym.core.reservation import (
+from evgrid_gym.core.contract_net import (
     N_OFFER_FIELDS,
     OF_CONNECTOR,
     OF_DISTANCE_KM,
@@ -29,7 +29,7 @@ def _offers(scenario, e, *, conn=None, res=None, first_ev=0, tick=0):
     """Every station's offer to EV ``e``'s request at ``tick`` (the real kernel), shape
     (N_OFFER_FIELDS, S); nothing plugged in and no reservations unless given."""
     sc = scenario
-    n_conn = sc["conn_charger"].size
+    n_conn = sc["connector_charger"].size
     if conn is None:
         conn = np.zeros((L.N_CONN_FIELDS, n_conn))
         conn[L.CN_EV] = -1.0
@@ -37,10 +37,9 @@ def _offers(scenario, e, *, conn=None, res=None, first_ev=0, tick=0):
         res = np.zeros((L.N_RES_FIELDS, sc["ev"].shape[1]))
         res[L.RS_CONNECTOR] = -1.0
     offer = np.zeros((N_OFFER_FIELDS, sc["station_f"].shape[1]))
-    station_offers(
-        sc["cfg"], sc["conn_charger"], sc["charger_f"], sc["charger_station"], sc["station_f"],
-        sc["ev"], sc["outage"], conn, res, first_ev, e, tick, np.zeros(n_conn), offer,
-    )  # fmt: skip
+    core = ref.CoreSim(sc)
+    state = core.state._replace(conn=conn, res=res)
+    station_offers(core.static, core.episode, state, first_ev, e, tick, np.zeros(n_conn), offer)
     return offer
 
 
@@ -299,7 +298,7 @@ def test_late_ev_within_grace_is_served_and_pays_the_reservation_price(arrival, 
     assert core.conn[L.CN_TARIFF, 0] == tariff
     core.step(np.ones(core.n_actions))
     assert_allclose(core.tick_kpi("ev_charge_grid_kwh"), 2.75)
-    assert_allclose(core.tick_kpi("revenue_eur"), 2.75 * tariff)
+    assert_allclose(core.tick_kpi("revenue_eur"), 0.9 * 2.75 * tariff)  # per battery kWh
 
 
 def test_request_without_answer_is_retried_then_rejected_at_the_planned_arrival():
@@ -430,7 +429,8 @@ def test_env_late_ev_within_grace_pays_the_reservation_price(tiny_scenario):
     assert env.reservations[L.RS_STATUS].tolist() == [L.RES_SERVED]
     _, _, _, _, info = env.step(np.ones(env.action_space.shape, np.float32))
     assert_allclose(info["ev_charge_grid_kwh"], 11.0 * 0.25)
-    assert_allclose(info["revenue_eur"], 11.0 * 0.25 * 0.7)  # not the 0.45 tariff
+    # per kWh into the battery (default charger efficiency 0.95), not at the 0.45 tariff
+    assert_allclose(info["revenue_eur"], 0.95 * 11.0 * 0.25 * 0.7)
     assert_allclose(env.episode_plan().ev_tariff, [0.7])
 
 
@@ -459,7 +459,7 @@ def test_env_no_show_expires_after_the_grace_period(tiny_scenario):
 
 def test_request_planner_draws_the_configured_distributions(tiny_scenario):
     from evgrid_gym import load_scenario
-    from evgrid_gym.reservations import RequestPlanner
+    from evgrid_gym.reservation_requests import RequestPlanner
 
     reservation = {
         "enabled": True, "lead_time_h": 1.0, "origin_spread_km": 2.0,

@@ -156,7 +156,7 @@ def test_matches_reference_bundled_scenario(name):
     rng = np.random.default_rng(32)
     _, exo, ev, outage = sc.sample_episode(rng)
     scenario = {
-        "cfg": sc.cfg, "conn_charger": sc.conn_charger, "charger_f": sc.charger_f,
+        "cfg": sc.cfg, "connector_charger": sc.connector_charger, "charger_f": sc.charger_f,
         "charger_station": sc.charger_station, "station_f": sc.station_f, "exo": exo, "ev": ev,
         "reward_weights": sc.reward_weights, "outage": outage,
     }  # fmt: skip
@@ -212,8 +212,9 @@ def test_hand_worked_two_connectors_share_a_charger():
     assert_allclose(core.tick_kpi("clearing_price_eur_per_kwh"), 0.5 - 1.5 / 80)
     assert_allclose(core.tick_kpi("external_energy_kwh"), 1.25)
     assert_allclose(core.tick_kpi("energy_cost_eur"), 1.25 * 0.3)
-    assert_allclose(core.tick_kpi("revenue_eur"), 2.75 * 0.4)
-    assert_allclose(reward, 2.75 * 0.4 - 1.25 * 0.3)
+    # drivers pay per kWh into their batteries: 90 % of the 2.75 kWh drawn
+    assert_allclose(core.tick_kpi("revenue_eur"), 0.9 * 2.75 * 0.4)
+    assert_allclose(reward, 0.9 * 2.75 * 0.4 - 1.25 * 0.3)
 
     core.step(np.array([1.0, 0.0, 0.0]))
     # connector 0 alone gets the full 11 kW; then both EVs leave at tick 2
@@ -242,7 +243,8 @@ def test_hand_worked_v2g_feeds_households_and_exports():
     assert_allclose(core.tick_kpi("external_energy_kwh"), 0.0, atol=1e-15)
     assert_allclose(core.tick_kpi("export_kwh"), 0.75)
     assert_allclose(core.tick_kpi("export_revenue_eur"), 0.75 * 0.05)
-    assert_allclose(core.tick_kpi("revenue_eur"), -1.75 * 0.4)  # the driver is paid for V2G
+    # the driver is paid for the 1.75 / 0.9 kWh that left the battery
+    assert_allclose(core.tick_kpi("revenue_eur"), -1.75 / 0.9 * 0.4)
     assert_allclose(core.station_out[L.SO_NET_KW], [-7.0])
 
 
@@ -308,7 +310,7 @@ def test_last_tick_unplugs_everybody():
 def test_arrivals_take_the_asked_connector_then_the_first_free_one():
     # station 0: charger 0 (connectors 0, 1); station 1: charger 1 (connectors 2, 3)
     scenario = _hand_scenario(n_evs=7)
-    scenario["conn_charger"] = np.array([0, 0, 1, 1], dtype=np.int64)
+    scenario["connector_charger"] = np.array([0, 0, 1, 1], dtype=np.int64)
     scenario["charger_f"] = np.repeat(scenario["charger_f"], 2, axis=1)
     scenario["charger_station"] = np.array([0, 1], dtype=np.int64)
     scenario["station_f"] = np.repeat(scenario["station_f"], 2, axis=1)

@@ -78,6 +78,7 @@ def episodes(draw, reservation=None, outages=None, max_ticks=5):
         scarce=draw(st.booleans()),
         reservation=reservation,
         outages=outages,
+        acn_pilot=draw(st.booleans()),
     )
     station_f = scenario["station_f"]
     if stress:  # everybody comes at tick 0, as planned; requests at tick 0
@@ -106,7 +107,7 @@ def episodes(draw, reservation=None, outages=None, max_ticks=5):
         soc_values = st.sampled_from([low, high]) | st.floats(low, high)
         core.bess_soc[s] = high if stress else draw(soc_values)
     entry = st.one_of(st.floats(-1.5, 1.5), st.sampled_from([-1.0, 0.0, 1.0]))
-    n_conn = scenario["conn_charger"].size
+    n_conn = scenario["connector_charger"].size
     patterns = st.sampled_from(
         [
             [1.0] * n_conn + [-1.0] * (core.n_actions - n_conn),  # BESS backs EV charging
@@ -129,7 +130,7 @@ def _shadow(core):
     scenario["cfg"][L.CFG_N_TICKS] = 10**6
     shadow = ref.CoreSim(scenario)
     for name in ("conn", "res", "bess_soc", "clock", "kpi", "kpi_total", "station_out", "obs"):
-        setattr(shadow, name, getattr(core, name).copy())
+        getattr(shadow, name)[...] = getattr(core, name)
     shadow.conn[L.CN_DEPARTURE] = 10**6
     return shadow
 
@@ -141,8 +142,8 @@ def _close(a, b, scale):
 def _check_tick(core, action):
     sc = core.sc
     cfg, station_f, exo = sc["cfg"], sc["station_f"], sc["exo"]
-    charger_f, conn_charger = sc["charger_f"], sc["conn_charger"]
-    conn_station = sc["charger_station"][conn_charger]
+    charger_f, connector_charger = sc["charger_f"], sc["connector_charger"]
+    conn_station = sc["charger_station"][connector_charger]
     dt = cfg[L.CFG_DT_H]
     t = int(core.clock[L.CLK_TICK])
     soft = cfg[L.CFG_SOFT_LIMITS] > 0
@@ -151,17 +152,17 @@ def _check_tick(core, action):
     n_st = station_f.shape[1]
     n_ch = charger_f.shape[1]
     outage = sc["outage"]
-    charger_down = outage[t, conn_charger] > 0  # per connector
+    charger_down = outage[t, connector_charger] > 0  # per connector
     link_down = outage[t, n_ch : n_ch + n_st] > 0  # per station
     conn_link_down = link_down[conn_station]
 
     # limits of this tick, from the reference battery model and the state before
-    low, high = np.zeros(len(conn_charger)), np.zeros(len(conn_charger))
+    low, high = np.zeros(len(connector_charger)), np.zeros(len(connector_charger))
     for c in np.flatnonzero(occupied):
         x = before["conn"][:, c]
         low[c], high[c] = ref.power_range_kw(
             x[L.CN_SOC], x[L.CN_BATTERY_KWH], x[L.CN_SOC_TARGET], x[L.CN_MAX_KW],
-            x[L.CN_MAX_V2G_KW], charger_f[L.CH_EFFICIENCY, conn_charger[c]],
+            x[L.CN_MAX_V2G_KW], charger_f[L.CH_EFFICIENCY, connector_charger[c]],
             cfg[L.CFG_TRANSITION_SOC], cfg[L.CFG_V2G_SOC_MIN], dt,
         )  # fmt: skip
     battery_high = high.copy()  # what the EV could take, were its charger up
@@ -185,6 +186,8 @@ def _check_tick(core, action):
     for name in PHYSICS_KPIS:  # departures do not change this tick's physics
         assert_allclose(kpi[name], shadow.kpi[L.KPI[name]], rtol=1e-12, atol=1e-12)
     power = np.where(occupied, shadow.conn[L.CN_POWER_KW], 0.0)
+    # every connector keeps the power it drew in the tick, whether its EV left or not
+    np.testing.assert_array_equal(core.conn[L.CN_POWER_KW], power)
     bess_kw = core.station_out[L.SO_BESS_KW]
     net = core.station_out[L.SO_NET_KW]
     household_kw = exo[L.EXO_HOUSEHOLD_KW, t]
@@ -206,7 +209,7 @@ def _check_tick(core, action):
     assert np.all((power >= low - eps_kw) & (power <= high + eps_kw))  # EV curve, connector
     assert np.all((bess_kw >= bess_low - eps_kw) & (bess_kw <= bess_high + eps_kw))
     assert np.all(bess_kw[link_down] == 0.0)  # no link: the BESS idles
-    drawn = np.bincount(conn_charger, weights=np.abs(power), minlength=charger_f.shape[1])
+    drawn = np.bincount(connector_charger, weights=np.abs(power), minlength=charger_f.shape[1])
     assert np.all(drawn <= charger_f[L.CH_MAX_KW] + eps_kw)  # charger shared by connectors
     assert_allclose(net, np.bincount(conn_station, weights=power, minlength=n_st) + bess_kw,
                     rtol=0, atol=eps_kw)  # fmt: skip
@@ -217,10 +220,15 @@ def _check_tick(core, action):
         _close(overload_kw, station_excess.sum() + max(feeder_excess, 0.0), eps_kw / REL)
     else:
         assert np.all(station_excess <= eps_kw)  # station grid capacity (+ BESS discharge)
-        _close(overload_kw, max(feeder_excess, 0.0), eps_kw / REL)  # feeder: households only
+        # feeder: only households and the stations it cannot reach (link down) may overload it
+        _close(overload_kw, max(feeder_excess, 0.0), eps_kw / REL)
+        if overload_kw > eps_kw:
+            reachable = ~link_down & (np.maximum(-net, 0.0) < station_f[L.ST_GRID_KW] - eps_kw)
+            consuming = np.bincount(conn_station, weights=np.maximum(power, 0.0), minlength=n_st)
+            assert np.all(consuming[reachable] + np.maximum(bess_kw[reachable], 0.0) <= eps_kw)
 
     # --- outages -----------------------------------------------------------------------------
-    efficiency = charger_f[L.CH_EFFICIENCY, conn_charger]
+    efficiency = charger_f[L.CH_EFFICIENCY, connector_charger]
     lost = shadow.conn[L.CN_OUTAGE_KWH] - before["conn"][L.CN_OUTAGE_KWH]
     want = np.where(charger_down & occupied, battery_high * efficiency * dt, 0.0)
     assert_allclose(lost, want, rtol=REL, atol=REL * (1.0 + want.max(initial=0.0)))
@@ -308,7 +316,11 @@ def _check_tick(core, action):
     # --- money: reward = its terms ------------------------------------------------------------
     tariff = before["conn"][L.CN_TARIFF]
     money_scale = 1.0 + market_scale + np.abs(power * dt * tariff).sum()
-    _close(kpi["revenue_eur"], (power * dt * tariff).sum(), money_scale)
+    # drivers pay (and are paid) per kWh into (out of) their batteries
+    _close(kpi["revenue_eur"], (np.where(occupied, delivered, 0.0) * tariff).sum(), money_scale)
+    stored_change = (core.bess_soc - before["bess"]) * station_f[L.ST_BESS_KWH]
+    value = exo[L.EXO_STORAGE_VALUE, t] * station_f[L.ST_BESS_EFFICIENCY]
+    _close(kpi["storage_value_eur"], (stored_change * value).sum(), money_scale + bess_scale)
     _close(kpi["energy_cost_eur"], kpi["external_energy_kwh"] * exo[L.EXO_PRICE, t], money_scale)
     _close(kpi["export_revenue_eur"], kpi["export_kwh"] * exo[L.EXO_FEED_IN, t], money_scale)
     _close(kpi["overload_penalty_eur"], kpi["overload_kwh"] * cfg[L.CFG_OVERLOAD_PENALTY],
@@ -316,7 +328,8 @@ def _check_tick(core, action):
     _close(kpi["unmet_penalty_eur"], kpi["unmet_energy_kwh"] * cfg[L.CFG_UNMET_PENALTY],
            money_scale + kpi["unmet_energy_kwh"])  # fmt: skip
     terms = (kpi["revenue_eur"] - kpi["energy_cost_eur"] + kpi["export_revenue_eur"]
-             - kpi["unmet_penalty_eur"] - kpi["overload_penalty_eur"])  # fmt: skip
+             - kpi["unmet_penalty_eur"] - kpi["overload_penalty_eur"]
+             + kpi["storage_value_eur"])  # fmt: skip
     _close(reward, terms, money_scale + kpi["unmet_penalty_eur"] + kpi["overload_penalty_eur"])
 
     # --- departures: delivered vs requested -------------------------------------------------
@@ -342,12 +355,12 @@ def _check_tick(core, action):
     x = core.conn[:, new]
     assert_allclose(x[L.CN_REQUESTED_KWH], np.maximum(x[L.CN_SOC_TARGET] - x[L.CN_SOC], 0.0)
                     * x[L.CN_BATTERY_KWH], rtol=1e-12)  # fmt: skip
-    assert np.all(x[L.CN_DELIVERED_KWH] == 0.0) and np.all(x[L.CN_POWER_KW] == 0.0)
+    assert np.all(x[L.CN_DELIVERED_KWH] == 0.0)
     assert np.all(x[L.CN_OUTAGE_KWH] == 0.0)
-    assert not np.any(outage[tick, conn_charger[new]] > 0)  # plugged into chargers that are up
-    rated = charger_f[L.CH_MAX_KW, conn_charger[new]]
+    assert not np.any(outage[tick, connector_charger[new]] > 0)  # plugged into chargers that are up
+    rated = charger_f[L.CH_MAX_KW, connector_charger[new]]
     assert np.all(x[L.CN_MAX_KW] <= rated) and np.all(x[L.CN_MAX_V2G_KW] <= rated)
-    assert np.all(x[L.CN_MAX_V2G_KW][charger_f[L.CH_V2G, conn_charger[new]] == 0] == 0.0)
+    assert np.all(x[L.CN_MAX_V2G_KW][charger_f[L.CH_V2G, connector_charger[new]] == 0] == 0.0)
     assert np.all(x[L.CN_DEPARTURE] > tick)
     if last:
         assert not core.conn[L.CN_OCCUPIED].any()
@@ -411,7 +424,7 @@ def check_reservations(core):
         holds.setdefault(c, []).append((tick, conn[L.CN_DEPARTURE, c]))
     for e in np.flatnonzero(status == L.RES_CONFIRMED):
         c = int(res[L.RS_CONNECTOR, e])
-        assert sc["outage"][tick, sc["conn_charger"][c]] == 0.0  # re-offered when down
+        assert sc["outage"][tick, sc["connector_charger"][c]] == 0.0  # re-offered when down
         assert tick <= ev[L.EV_PLANNED_ARRIVAL, e] + cfg[L.CFG_GRACE_TICKS]
         assert res[L.RS_PRICE, e] <= ev[L.EV_MAX_PRICE, e]
         assert res[L.RS_ENERGY_KWH, e] >= cfg[L.CFG_MIN_ENERGY_FRACTION] * need[e] - 1e-12

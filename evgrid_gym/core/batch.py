@@ -1,13 +1,14 @@
 """Batch kernels: N envs of one scenario stepped together over a leading env axis.
 
-Every per-env array of :mod:`evgrid_gym.core.tick` gains a first axis of length N; the
-static scenario arrays are shared. ``step_batch`` spreads the envs over the CPU's cores with
-``prange`` (``parallel=True``; each env's tick is independent of the others);
-``reset_batch`` restarts the envs whose episodes ended in one serial call.
+Every per-env array of the :mod:`evgrid_gym.core.state` groups gains a first axis of length N;
+the :class:`~evgrid_gym.core.state.Static` arrays are shared. ``step_batch`` spreads the envs
+over the CPU's cores with ``prange`` (``parallel=True``; each env's tick is independent of the
+others); ``reset_batch`` restarts the envs whose episodes ended in one serial call.
 
 The work space is per thread, not per env (:func:`workspace`): a tick's temporaries stay in
 the cache of the core that runs it, where a row per env would bring a cold one into it on
-every env-step.
+every env-step. The threads run on numba's TBB threading layer where ``tbb`` is installed
+(:mod:`evgrid_gym.core.parallel`: robust when other processes share the cores).
 """
 
 import numba
@@ -15,8 +16,10 @@ import numpy as np
 from numba import get_thread_id, njit, prange
 
 from evgrid_gym.core.jit import JIT_OPTIONS, kernel
+from evgrid_gym.core.parallel import load_tbb
 from evgrid_gym.core.tick import reset, step, workspace_size
 
+load_tbb()  # before the first parallel call starts numba's threads
 CACHE_LINE_FLOATS = 8  # float64 entries in a 64-byte cache line
 
 
@@ -31,58 +34,44 @@ def workspace(n_connectors, n_chargers, n_stations):
 
 @njit(parallel=True, **JIT_OPTIONS)
 def step_batch(
-    cfg,
-    conn_charger,
-    charger_f,
-    charger_station,
-    station_f,
-    exo,
-    ev,
-    outage,
-    reward_weights,
-    conn,
-    res,
-    bess_soc,
-    clock,
-    kpi,
-    kpi_total,
-    station_out,
-    actions,
-    obs,
-    status,
-    rewards,
-    work,
-):
-    """Steps every env once; ``status[i]`` and ``rewards[i]`` receive env i's results.
+    cfg, connector_charger, charger_f, charger_station, station_f, reward_weights, obs_offsets,
+    exo, ev, outage, conn, res, bess_soc, clock, kpi, kpi_total, station_out, obs, actions,
+    status, rewards, work, stepped,
+):  # fmt: skip
+    """Steps every env ``i`` with ``stepped[i]`` once; ``status[i]`` and ``rewards[i]``
+    receive its results (the other envs' entries are left as they are).
 
-    Shapes: per-env arrays of :func:`~evgrid_gym.core.tick.step` with a leading axis N;
-    ``actions`` (N, n_actions), ``status`` int64 (N,), ``rewards`` float64 (N,), the work
-    space ``work`` of :func:`workspace` (env i uses the row of the thread that steps it). The
-    EV tables ``ev`` (N, N_EV_FIELDS, max_evs) are padded with +inf (an EV that never requests
-    nor arrives), the reservation states ``res`` (N, N_RES_FIELDS, max_evs) with zeros.
+    The groups' arrays flat, as :func:`~evgrid_gym.core.tick.step` takes them, the per-env
+    ones with a leading axis N (``step_batch(*static, *episode, *state, *outputs, actions,
+    status, rewards, work, stepped)``); ``actions`` (N, n_actions), ``status`` int64 (N,),
+    ``rewards`` float64 (N,), the work space ``work`` of :func:`workspace` (env i uses the
+    row of the thread that steps it), ``stepped`` bool (N,). The EV tables ``ev`` (N,
+    N_EV_FIELDS, max_evs) are padded with +inf (an EV that never requests nor arrives), the
+    reservation states ``res`` (N, N_RES_FIELDS, max_evs) with zeros.
     """
     for i in prange(conn.shape[0]):
-        status[i], rewards[i] = step(
-            cfg, conn_charger, charger_f, charger_station, station_f, exo[i], ev[i], outage[i],
-            reward_weights, conn[i], res[i], bess_soc[i], clock[i], kpi[i], kpi_total[i],
-            station_out[i], actions[i], obs[i], work[get_thread_id()],
-        )  # fmt: skip
+        if stepped[i]:
+            status[i], rewards[i] = step(
+                cfg, connector_charger, charger_f, charger_station, station_f, reward_weights,
+                obs_offsets, exo[i], ev[i], outage[i], conn[i], res[i], bess_soc[i], clock[i],
+                kpi[i], kpi_total[i], station_out[i], obs[i], actions[i], work[get_thread_id()],
+            )  # fmt: skip
 
 
 @kernel
 def reset_batch(
-    cfg, conn_charger, charger_f, charger_station, station_f, exo, ev, outage, conn, res,
-    bess_soc, clock, kpi, kpi_total, station_out, obs, work, envs,
+    cfg, connector_charger, charger_f, charger_station, station_f, reward_weights, obs_offsets,
+    exo, ev, outage, conn, res, bess_soc, clock, kpi, kpi_total, station_out, obs, work, envs,
 ):  # fmt: skip
     """Resets the envs ``envs`` (int64 indices, shape (m,)) of the batch, their episode arrays
-    ``exo[i]``, ``ev[i]`` and ``outage[i]`` already written; shapes as in :func:`step_batch`.
+    ``exo[i]``, ``ev[i]`` and ``outage[i]`` already written; arrays as in :func:`step_batch`.
 
     One compiled call for all of them: a vector env of a thousand copies starts about ten
     episodes per step, and a call per env would cost more than the resets themselves.
     """
     for i in envs:
         reset(
-            cfg, conn_charger, charger_f, charger_station, station_f, exo[i], ev[i], outage[i],
-            conn[i], res[i], bess_soc[i], clock[i], kpi[i], kpi_total[i], station_out[i], obs[i],
-            work[0],
+            cfg, connector_charger, charger_f, charger_station, station_f, reward_weights,
+            obs_offsets, exo[i], ev[i], outage[i], conn[i], res[i], bess_soc[i], clock[i], kpi[i],
+            kpi_total[i], station_out[i], obs[i], work[0],
         )  # fmt: skip

@@ -8,9 +8,43 @@
   about 10 % faster (``benchmarks/bench_vector.py``).
 """
 
+import contextlib
+from collections.abc import Callable
+
 from numba import njit
+from numba.core import event
 
 JIT_OPTIONS = {"cache": True, "error_model": "numpy"}
 
 kernel = njit(**JIT_OPTIONS)
 """Decorator of the core's kernels: ``numba.njit`` with :data:`JIT_OPTIONS`."""
+
+
+@contextlib.contextmanager
+def on_first_compile(notify: Callable[[], None]):
+    """Calls ``notify()`` once, when numba starts compiling a function inside the block; not
+    when it loads a kernel from its cache (a process that finds the cache warm never calls
+    it)."""
+
+    class Listener(event.Listener):
+        fired = False
+
+        def on_start(self, _):
+            if not self.fired:
+                self.fired = True
+                notify()
+
+        def on_end(self, _):
+            pass
+
+    with event.install_listener("numba:compile", Listener()):
+        yield
+
+
+inlined = njit(inline="always", **JIT_OPTIONS)
+"""Decorator of the kernels that take the state groups (:mod:`evgrid_gym.core.state`) and of
+the small ones they call per connector: numba inlines them into their caller's IR, so a
+group's arrays are never passed through a call. (numba passes a NamedTuple of arrays as one
+scalar argument per array field, dozens per group; measured: a tick of ``default`` took 4.0
+instead of 2.9 us with them as calls.) The phases of a tick each have one caller, so inlining
+costs little compile time."""

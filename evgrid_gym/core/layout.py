@@ -1,4 +1,4 @@
-"""Field indices of the packed state arrays of the simulation core.
+"""Field indices of the packed state arrays of the simulation core, and the KPI registry.
 
 The core keeps its state in a handful of dense ``float64`` arrays whose first axis is a
 *field* and whose last axis is the entity (connector, charger, station, EV or tick). Packing
@@ -8,7 +8,22 @@ array a natural leading env axis for the vector env (``(n_envs, n_fields, n_enti
 Units and signs (stated once, pandapower style): power in kW, energy in kWh, money in EUR,
 prices in EUR/kWh, time in ticks of ``dt_h`` hours, ``soc`` is a 0..1 fraction. Positive
 power is consumption (charging); negative power is generation (V2G, BESS discharge, export).
+
+The KPI registry (:data:`KPIS`, the last section) is the one place a tick KPI is declared: one
+``KPI_X = _kpi(name, unit, description, ...)`` line gives the kernels their index ``KPI_X`` (a
+plain int, a compile-time constant to numba) and generates :data:`KPI_NAMES`, :data:`KPI`,
+:data:`KPI_EPISODE_MAX`, :data:`REWARD_TERMS` (the keys ``reward.weights`` accepts),
+:data:`OPTIMAL_REWARD_TERMS` (``baselines.optimal.SUPPORTED_KPIS``), the keys of ``info`` and
+of the episode totals and the unit of the reward (:func:`evgrid_gym.kpis.reward_unit`).
+Adding a KPI is that line plus the kernel line that books it (``kpi[KPI_X] += ...``); the
+tests then ask for the same line in the pure-Python reference (``tests/reference.py``) and
+the KPI's row in the README's table (``tests/test_kpis.py`` prints it). A reward term is a KPI
+with ``reward="term"``; ``reward="optimal"`` once the optimal baseline carries its weight
+(``baselines/optimal/reward.py``). Episode KPIs derived from several totals (ratios, renamed
+headline figures) are declared in :mod:`evgrid_gym.kpis`.
 """
+
+from typing import NamedTuple
 
 # --- cfg: scalar scenario parameters, shape (N_CFG,) ---------------------------------------
 CFG_DT_H = 0  # tick length, h
@@ -25,7 +40,7 @@ CFG_N_TICKS = 10  # episode length, ticks
 CFG_FORECAST_TICKS = 11  # ticks of price/renewable forecast in the observation
 CFG_BESS_ACTION = 12  # 1.0: the action has one BESS entry per station
 CFG_TICKS_PER_DAY = 13  # 24 / dt_h
-CFG_RESERVATION = 14  # 1.0: EVs reserve connectors by contract net (core.reservation)
+CFG_RESERVATION = 14  # 1.0: EVs reserve connectors by contract net (core.contract_net)
 CFG_GRACE_TICKS = 15  # a reservation is released this many ticks after the planned arrival
 CFG_UTILISATION_MARKUP = 16  # reservation price rise from an idle to a full station, EUR/kWh
 CFG_MIN_ENERGY_FRACTION = 17  # an offer below this fraction of the EV's need is unacceptable
@@ -34,14 +49,16 @@ CFG_PRICE_WEIGHT = 19  # offer score per EUR/kWh of price (subtracted)
 CFG_ENERGY_WEIGHT = 20  # offer score per kWh offered (added)
 CFG_RESERVATION_HOURS = 21  # hourly buckets of upcoming reservations in the observation
 CFG_OUTAGE_OBSERVATION = 22  # 1.0: the observation shows the components that are down
-N_CFG = 23
+CFG_ACN_PILOT = 23  # 1.0: a connector's power is a pilot held until the CC-CV curve binds
+N_CFG = 24
 
 # --- charger_f: per-charger parameters, shape (N_CHARGER_FIELDS, n_chargers) -----------------
 CH_MAX_KW = 0  # power shared by the charger's connectors, kW
 CH_EFFICIENCY = 1  # grid -> battery (and battery -> grid) efficiency, (0, 1]
 CH_IS_DC = 2  # 1.0 for DC chargers (the EV's DC limit applies), 0.0 for AC
 CH_V2G = 3  # 1.0 if the charger can discharge EVs
-N_CHARGER_FIELDS = 4
+CH_FALLBACK_KW = 4  # per-connector charging power while its station's link is down, kW
+N_CHARGER_FIELDS = 5
 
 # --- station_f: per-station parameters, shape (N_STATION_FIELDS, n_stations) -----------------
 ST_GRID_KW = 0  # grid connection capacity, kW (import and export)
@@ -54,8 +71,7 @@ ST_BESS_SOC_INIT = 6  # soc at reset
 ST_X_KM = 7  # location, km
 ST_Y_KM = 8
 ST_RESERVATION_PRICE = 9  # base price of a reservation (station idle), EUR/kWh
-ST_FALLBACK_KW = 10  # per-connector charging power while the station's link is down, kW
-N_STATION_FIELDS = 11
+N_STATION_FIELDS = 10
 
 # --- exo: exogenous inputs per tick, shape (N_EXO_FIELDS, n_ticks + forecast_ticks) -----------
 EXO_RENEWABLE_KW = 0  # own wind (+ PV) output, kW
@@ -63,7 +79,8 @@ EXO_HOUSEHOLD_KW = 1  # household load, kW
 EXO_PRICE = 2  # external supplier price, EUR/kWh
 EXO_FEED_IN = 3  # export price, EUR/kWh
 EXO_WIND_KW = 4  # the wind part of EXO_RENEWABLE_KW, kW (turbine outages remove a share)
-N_EXO_FIELDS = 5
+EXO_STORAGE_VALUE = 5  # worth of a kWh a BESS gives back to the grid, EUR/kWh (episode constant)
+N_EXO_FIELDS = 6
 
 # --- ev: the episode's EV sessions sorted by arrival, shape (N_EV_FIELDS, n_evs) -------------
 EV_ARRIVAL = 0  # arrival tick
@@ -82,7 +99,8 @@ EV_PLANNED_ARRIVAL = 12  # arrival tick the request announces (EV_ARRIVAL is whe
 EV_X_KM = 13  # origin of the request, km
 EV_Y_KM = 14
 EV_MAX_PRICE = 15  # the highest reservation price the driver accepts, EUR/kWh
-N_EV_FIELDS = 16
+EV_USER = 16  # the user the session belongs to (archetype populations), -1 = anonymous
+N_EV_FIELDS = 17
 
 # --- res: reservation state per EV, shape (N_RES_FIELDS, n_evs) ------------------------------
 RS_STATUS = 0  # one of the RES_* statuses below
@@ -115,7 +133,7 @@ CN_MAX_V2G_KW = 7  # discharge limit of EV and charger together, kW (0 = none)
 CN_REQUESTED_KWH = 8  # battery energy requested at arrival, kWh
 CN_DELIVERED_KWH = 9  # battery energy delivered so far (net of V2G), kWh
 CN_TARIFF = 10
-CN_POWER_KW = 11  # grid-side power applied in the last tick, kW
+CN_POWER_KW = 11  # grid-side power the connector drew in the last tick (kept at departure), kW
 CN_OUTAGE_KWH = 12  # battery energy the EV could have taken while its charger was down, kWh
 N_CONN_FIELDS = 13
 
@@ -132,90 +150,6 @@ SO_MARKET_PAYMENT_EUR = 3  # paid to the community producers for own energy (a t
 SO_BID_EUR_PER_KWH = 4  # the station's first-unit bid, 1 - fill
 SO_BESS_KW = 5  # BESS power applied, kW (+ charge)
 N_STATION_OUT = 6
-
-# --- kpi: one tick's KPIs and reward terms, shape (N_KPI,) ------------------------------------
-KPI_NAMES = (
-    "ev_energy_kwh",  # net battery energy into EVs (charge - V2G discharge)
-    "ev_charge_grid_kwh",  # grid-side energy drawn by EV charging
-    "ev_discharge_grid_kwh",  # grid-side energy fed back by V2G
-    "ev_losses_kwh",  # conversion losses of EV charging and V2G
-    "bess_charge_grid_kwh",
-    "bess_discharge_grid_kwh",
-    "bess_losses_kwh",
-    "household_kwh",
-    "renewable_kwh",  # own production offered to the market
-    "own_energy_used_kwh",  # own production consumed in the community
-    "external_energy_kwh",  # bought from the external supplier
-    "export_kwh",
-    "curtailed_kwh",
-    "import_kw",  # external import power; the episode value is the peak
-    "overload_kwh",  # energy above station or feeder limits
-    "arrivals",
-    "rejected_arrivals",  # arrivals that found no free connector
-    "departures",
-    "requested_kwh",  # requested battery energy of the EVs that departed
-    "delivered_kwh",  # delivered battery energy of the EVs that departed
-    "unmet_energy_kwh",  # requested - delivered, summed over departures
-    "revenue_eur",  # EV tariff revenue
-    "energy_cost_eur",  # external energy at the supplier price
-    "export_revenue_eur",
-    "unmet_penalty_eur",
-    "overload_penalty_eur",
-    "household_payment_eur",  # households -> producers for own energy (transfer)
-    "station_payment_eur",  # stations -> producers for own energy (transfer)
-    "clearing_price_eur_per_kwh",  # lowest accepted bid for own energy
-    "reservation_requests",  # requests broadcast (each EV at most once)
-    "reservations_confirmed",
-    "reservations_rejected",  # no acceptable offer, or no station answered before arrival
-    "reservations_served",  # the EV plugged into its reserved connector
-    "no_shows",  # reservations released unused after the grace period
-    "reservations_cancelled",  # charger down and no other offer acceptable
-    "missed_deadlines",  # station messages (bids and setpoints, offers) lost to link outages
-    "outage_unmet_kwh",  # unmet energy of departed EVs that their charger's outages explain
-    "wind_outage_kwh",  # wind production lost to turbine outages
-)
-KPI = {name: i for i, name in enumerate(KPI_NAMES)}
-N_KPI = len(KPI_NAMES)
-KPI_EV_ENERGY = KPI["ev_energy_kwh"]
-KPI_EV_CHARGE = KPI["ev_charge_grid_kwh"]
-KPI_EV_DISCHARGE = KPI["ev_discharge_grid_kwh"]
-KPI_EV_LOSSES = KPI["ev_losses_kwh"]
-KPI_BESS_CHARGE = KPI["bess_charge_grid_kwh"]
-KPI_BESS_DISCHARGE = KPI["bess_discharge_grid_kwh"]
-KPI_BESS_LOSSES = KPI["bess_losses_kwh"]
-KPI_HOUSEHOLD = KPI["household_kwh"]
-KPI_RENEWABLE = KPI["renewable_kwh"]
-KPI_OWN_USED = KPI["own_energy_used_kwh"]
-KPI_EXTERNAL = KPI["external_energy_kwh"]
-KPI_EXPORT = KPI["export_kwh"]
-KPI_CURTAILED = KPI["curtailed_kwh"]
-KPI_IMPORT_KW = KPI["import_kw"]
-KPI_OVERLOAD = KPI["overload_kwh"]
-KPI_ARRIVALS = KPI["arrivals"]
-KPI_REJECTED = KPI["rejected_arrivals"]
-KPI_DEPARTURES = KPI["departures"]
-KPI_REQUESTED = KPI["requested_kwh"]
-KPI_DELIVERED = KPI["delivered_kwh"]
-KPI_UNMET = KPI["unmet_energy_kwh"]
-KPI_REVENUE = KPI["revenue_eur"]
-KPI_ENERGY_COST = KPI["energy_cost_eur"]
-KPI_EXPORT_REVENUE = KPI["export_revenue_eur"]
-KPI_UNMET_PENALTY = KPI["unmet_penalty_eur"]
-KPI_OVERLOAD_PENALTY = KPI["overload_penalty_eur"]
-KPI_HOUSEHOLD_PAYMENT = KPI["household_payment_eur"]
-KPI_STATION_PAYMENT = KPI["station_payment_eur"]
-KPI_CLEARING_PRICE = KPI["clearing_price_eur_per_kwh"]
-KPI_REQUESTS = KPI["reservation_requests"]
-KPI_CONFIRMED = KPI["reservations_confirmed"]
-KPI_RES_REJECTED = KPI["reservations_rejected"]
-KPI_SERVED = KPI["reservations_served"]
-KPI_NO_SHOWS = KPI["no_shows"]
-KPI_CANCELLED = KPI["reservations_cancelled"]
-KPI_MISSED_DEADLINES = KPI["missed_deadlines"]
-KPI_OUTAGE_UNMET = KPI["outage_unmet_kwh"]
-KPI_WIND_OUTAGE = KPI["wind_outage_kwh"]
-# Episode totals are sums of the tick values, except these, which are maxima.
-KPI_EPISODE_MAX = (KPI_IMPORT_KW, KPI_CLEARING_PRICE)
 
 # --- network: a radial distribution network (evgrid_gym.grid, kernels in core.network) -------
 # Buses in topological order: bus 0 is the transformer's hv side (the slack, the upstream grid
@@ -235,3 +169,153 @@ NET_SLACK_PU = 1  # voltage at bus 0, pu
 NET_V_MIN_PU = 2  # voltage limits of buses 1.., pu
 NET_V_MAX_PU = 3
 N_NET_CFG = 4
+
+# --- kpi: one tick's KPIs and reward terms, shape (N_KPI,): the KPI registry -----------------
+
+
+class Kpi(NamedTuple):
+    """One tick KPI: a slot of the ``kpi`` array and everything said about it.
+
+    Attributes:
+        name: its key in ``info`` and ``reward.weights``; ``total_`` + name in the episode
+            KPIs (:func:`evgrid_gym.kpis.episode_kpis`).
+        unit: one of :data:`KPI_UNITS`.
+        description: what it books, one line (the README's KPI table).
+        episode: how an episode total aggregates the ticks: ``"sum"``, or ``"max"``
+            (:data:`KPI_EPISODE_MAX`).
+        reward: its role in the reward (:data:`REWARD_ROLES`): ``""``, none; ``"term"``,
+            ``reward.weights`` may weight it (:data:`REWARD_TERMS`); ``"optimal"``, a reward
+            term whose weight the optimal baseline carries as well
+            (:data:`OPTIMAL_REWARD_TERMS`).
+    """
+
+    name: str
+    unit: str
+    description: str
+    episode: str = "sum"
+    reward: str = ""
+
+
+KPI_UNITS = ("kWh", "kW", "EUR", "EUR/kWh", "count")
+REWARD_ROLES = ("", "term", "optimal")
+_REGISTERED: list[Kpi] = []
+
+
+def _kpi(name: str, unit: str, description: str, episode: str = "sum", reward: str = "") -> int:
+    """Registers a tick KPI (the fields of :class:`Kpi`) and returns its index in ``kpi``.
+
+    Raises:
+        ValueError: a name given twice, or a unit, aggregation or reward role not allowed.
+    """
+    kpi = Kpi(name, unit, description, episode, reward)
+    if name in (k.name for k in _REGISTERED):
+        raise ValueError(f"KPI {name}: registered twice")
+    if unit not in KPI_UNITS or episode not in ("sum", "max") or reward not in REWARD_ROLES:
+        raise ValueError(
+            f"KPI {name}: got unit {unit!r}, episode {episode!r}, reward {reward!r}; must be "
+            f"one of {KPI_UNITS}, ('sum', 'max') and {REWARD_ROLES}"
+        )
+    _REGISTERED.append(kpi)
+    return len(_REGISTERED) - 1
+
+
+KPI_EV_ENERGY = _kpi(
+    "ev_energy_kwh", "kWh", "net battery energy into EVs (charge - V2G discharge)", reward="optimal"
+)
+KPI_EV_CHARGE = _kpi("ev_charge_grid_kwh", "kWh", "grid-side energy drawn by EV charging")
+KPI_EV_DISCHARGE = _kpi("ev_discharge_grid_kwh", "kWh", "grid-side energy fed back by V2G")
+KPI_EV_LOSSES = _kpi("ev_losses_kwh", "kWh", "conversion losses of EV charging and V2G")
+KPI_BESS_CHARGE = _kpi("bess_charge_grid_kwh", "kWh", "grid-side energy into the BESS")
+KPI_BESS_DISCHARGE = _kpi("bess_discharge_grid_kwh", "kWh", "grid-side energy out of the BESS")
+KPI_BESS_LOSSES = _kpi("bess_losses_kwh", "kWh", "conversion losses of the BESS")
+KPI_HOUSEHOLD = _kpi("household_kwh", "kWh", "household consumption (always served)")
+KPI_RENEWABLE = _kpi("renewable_kwh", "kWh", "own production offered to the market")
+KPI_OWN_USED = _kpi(  # the optimum cannot: it depends on the sign of each station's net import
+    "own_energy_used_kwh", "kWh", "own production consumed in the community", reward="term"
+)
+KPI_EXTERNAL = _kpi(
+    "external_energy_kwh", "kWh", "bought from the external supplier", reward="optimal"
+)
+KPI_EXPORT = _kpi("export_kwh", "kWh", "unused own production exported")
+KPI_CURTAILED = _kpi("curtailed_kwh", "kWh", "unused own production curtailed (no export)")
+KPI_IMPORT_KW = _kpi(
+    "import_kw", "kW", "external import power; the episode value is the peak", episode="max"
+)
+KPI_OVERLOAD = _kpi(
+    "overload_kwh", "kWh", "energy above station or feeder limits", reward="optimal"
+)
+KPI_ARRIVALS = _kpi("arrivals", "count", "EVs that arrived")
+KPI_REJECTED = _kpi("rejected_arrivals", "count", "arrivals that found no free connector")
+KPI_DEPARTURES = _kpi("departures", "count", "EVs that departed")
+KPI_REQUESTED = _kpi("requested_kwh", "kWh", "requested battery energy of the EVs that departed")
+KPI_DELIVERED = _kpi("delivered_kwh", "kWh", "delivered battery energy of the EVs that departed")
+KPI_UNMET = _kpi(
+    "unmet_energy_kwh", "kWh", "requested - delivered, summed over departures", reward="optimal"
+)
+KPI_REVENUE = _kpi(
+    "revenue_eur",
+    "EUR",
+    "EV tariff revenue, per kWh into (and out of) the EV batteries",
+    reward="optimal",
+)
+KPI_ENERGY_COST = _kpi(
+    "energy_cost_eur", "EUR", "external energy at the supplier price", reward="optimal"
+)
+KPI_EXPORT_REVENUE = _kpi(
+    "export_revenue_eur", "EUR", "exported energy at the feed-in price", reward="optimal"
+)
+KPI_UNMET_PENALTY = _kpi(
+    "unmet_penalty_eur", "EUR", "unmet energy at reward.unmet_penalty_eur_per_kwh", reward="optimal"
+)
+KPI_OVERLOAD_PENALTY = _kpi(
+    "overload_penalty_eur",
+    "EUR",
+    "overload at reward.overload_penalty_eur_per_kwh",
+    reward="optimal",
+)
+KPI_STORAGE_VALUE = _kpi(
+    "storage_value_eur",
+    "EUR",
+    "change of the worth of the energy stored in the BESS",
+    reward="optimal",
+)
+KPI_HOUSEHOLD_PAYMENT = _kpi(
+    "household_payment_eur", "EUR", "households -> producers for own energy (transfer)"
+)
+KPI_STATION_PAYMENT = _kpi(
+    "station_payment_eur", "EUR", "stations -> producers for own energy (transfer)"
+)
+KPI_CLEARING_PRICE = _kpi(
+    "clearing_price_eur_per_kwh", "EUR/kWh", "lowest accepted bid for own energy", episode="max"
+)
+KPI_REQUESTS = _kpi("reservation_requests", "count", "requests broadcast (each EV at most once)")
+KPI_CONFIRMED = _kpi("reservations_confirmed", "count", "reservations confirmed")
+KPI_RES_REJECTED = _kpi(
+    "reservations_rejected", "count", "no acceptable offer, or no station answered before arrival"
+)
+KPI_SERVED = _kpi("reservations_served", "count", "the EV plugged into its reserved connector")
+KPI_NO_SHOWS = _kpi("no_shows", "count", "reservations released unused after the grace period")
+KPI_CANCELLED = _kpi(
+    "reservations_cancelled", "count", "charger down and no other offer acceptable"
+)
+KPI_MISSED_DEADLINES = _kpi(
+    "missed_deadlines",
+    "count",
+    "station messages (bids and setpoints, offers) lost to link outages",
+)
+KPI_OUTAGE_UNMET = _kpi(
+    "outage_unmet_kwh", "kWh", "unmet energy of departed EVs that their charger's outages explain"
+)
+KPI_WIND_OUTAGE = _kpi("wind_outage_kwh", "kWh", "wind production lost to turbine outages")
+
+KPIS: tuple[Kpi, ...] = tuple(_REGISTERED)
+"""The registry, in ``kpi`` array order."""
+KPI_NAMES = tuple(k.name for k in KPIS)
+KPI = {name: i for i, name in enumerate(KPI_NAMES)}
+N_KPI = len(KPIS)
+KPI_EPISODE_MAX = tuple(i for i, k in enumerate(KPIS) if k.episode == "max")
+"""Episode totals are sums of the tick values, except these, which are maxima."""
+REWARD_TERMS = tuple(k.name for k in KPIS if k.reward)
+"""The KPIs ``reward.weights`` may weight."""
+OPTIMAL_REWARD_TERMS = tuple(k.name for k in KPIS if k.reward == "optimal")
+"""The reward terms the optimal baseline can carry."""

@@ -128,7 +128,8 @@ def clear_market(
     supply_kwh = own_supply_kwh - household_own_kwh
     total_station_kwh = station_demand_kwh.sum()
     if supply_kwh >= total_station_kwh:
-        station_own_kwh[:] = station_demand_kwh
+        for s in range(n_stations):  # a loop: an array copy compiles numba's shape-error path
+            station_own_kwh[s] = station_demand_kwh[s]
     else:
         breaks = scratch[n_stations : 3 * n_stations]
         lam = _threshold_price(

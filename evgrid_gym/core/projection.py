@@ -16,15 +16,17 @@ Rules, applied in this order (each step only ever moves a power towards zero):
    mode every station's consuming entries are scaled by one common factor, the largest that
    meets the limit, except that a station's consumption never drops below
    ``produce - grid_kw`` (less would make it export more than its grid capacity, so it
-   keeps that floor and the others share the cut); households are inflexible and always
-   served, so when they alone exceed the limit EV and BESS charging drop to zero (or to
-   those floors) and the rest is reported as overload.
+   keeps that floor and the others share the cut), and a station the curtailment cannot
+   reach (``station_fixed``: its link is down) keeps all of its consumption; households are
+   inflexible and always served, so when they (with those stations) alone exceed the limit
+   EV and BESS charging drop to zero (or to those floors) and the rest is reported as
+   overload.
 
 In soft mode steps 3 and 4 are skipped; whatever exceeds a station or the feeder limit is
 returned as overload power (and penalised by the env).
 """
 
-from evgrid_gym.core.jit import kernel
+from evgrid_gym.core.jit import inlined, kernel
 from evgrid_gym.core.sort import insertion_sort
 
 
@@ -70,18 +72,19 @@ def _feeder_factor(consume_kw, floor_kw, target_kw, breaks):
     return 1.0
 
 
-@kernel
+@inlined
 def project_power(
     conn_kw,
     conn_low_kw,
     conn_high_kw,
-    conn_charger,
+    connector_charger,
     charger_max_kw,
     charger_station,
     bess_kw,
     bess_low_kw,
     bess_high_kw,
     station_grid_kw,
+    station_fixed,
     household_kw,
     feeder_kw,
     soft,
@@ -93,12 +96,14 @@ def project_power(
     Args:
         conn_kw: requested connector powers, kW, shape (C,); overwritten with the result.
         conn_low_kw, conn_high_kw: battery limits per connector, kW, shape (C,).
-        conn_charger: charger index of each connector, int, shape (C,).
+        connector_charger: charger index of each connector, int, shape (C,).
         charger_max_kw: charger power limits, kW, shape (K,).
         charger_station: station index of each charger, int, shape (K,).
         bess_kw: requested BESS powers, kW, shape (S,); overwritten with the result.
         bess_low_kw, bess_high_kw: BESS limits, kW, shape (S,).
         station_grid_kw: station grid capacities, kW, shape (S,).
+        station_fixed: > 0 where the feeder's curtailment cannot reach the station (its
+            consumption is kept in full), shape (S,).
         household_kw: inflexible household load on the feeder, kW.
         feeder_kw: feeder limit, kW.
         soft: if True, station and feeder limits are not enforced.
@@ -108,39 +113,23 @@ def project_power(
     Returns:
         Overload power above station and feeder limits after projection, kW (>= 0).
     """
-    n_conn = conn_kw.shape[0]
     n_chargers = charger_max_kw.shape[0]
     n_stations = bess_kw.shape[0]
-    charger_abs_kw = scratch[:n_chargers]
-    charger_factor = scratch[n_chargers : 2 * n_chargers]
     per_station = scratch[2 * n_chargers :]
     consume_kw = per_station[:n_stations]
     produce_kw = per_station[n_stations : 2 * n_stations]
     consume_factor = per_station[2 * n_stations : 3 * n_stations]
     produce_factor = per_station[3 * n_stations : 4 * n_stations]
-    floor_kw = per_station[4 * n_stations : 5 * n_stations]
-    breaks = per_station[5 * n_stations : 6 * n_stations + 1]
-    # 1. battery limits
-    for c in range(n_conn):
-        conn_kw[c] = min(max(conn_kw[c], conn_low_kw[c]), conn_high_kw[c])
-    for s in range(n_stations):
-        bess_kw[s] = min(max(bess_kw[s], bess_low_kw[s]), bess_high_kw[s])
-    # 2. charger power shared by its connectors
-    charger_abs_kw[:] = 0.0
-    charger_factor[:] = 1.0
-    for c in range(n_conn):
-        charger_abs_kw[conn_charger[c]] += abs(conn_kw[c])
-    for k in range(n_chargers):
-        if charger_abs_kw[k] > charger_max_kw[k]:
-            charger_factor[k] = charger_max_kw[k] / charger_abs_kw[k]
-    for c in range(n_conn):
-        conn_kw[c] *= charger_factor[conn_charger[c]]
+    _battery_and_charger_limits(
+        conn_kw, conn_low_kw, conn_high_kw, connector_charger, charger_max_kw, bess_kw,
+        bess_low_kw, bess_high_kw, scratch[: 2 * n_chargers],
+    )  # fmt: skip
     # 3. station grid capacity
     for s in range(n_stations):
         consume_kw[s] = max(bess_kw[s], 0.0)
         produce_kw[s] = max(-bess_kw[s], 0.0)
-    for c in range(n_conn):
-        s = charger_station[conn_charger[c]]
+    for c in range(conn_kw.shape[0]):
+        s = charger_station[connector_charger[c]]
         consume_kw[s] += max(conn_kw[c], 0.0)
         produce_kw[s] += max(-conn_kw[c], 0.0)
     consume_factor[:] = 1.0
@@ -157,29 +146,74 @@ def project_power(
             consume_factor[s] = (station_grid_kw[s] + produce_kw[s]) / consume_kw[s]
         else:
             produce_factor[s] = (station_grid_kw[s] + consume_kw[s]) / produce_kw[s]
-    # 4. feeder limit over households and station imports: one common factor on consumers,
-    #    each station's consumption floored where less would break its export limit
     consume_kw *= consume_factor
     produce_kw *= produce_factor
-    feeder_excess_kw = household_kw + consume_kw.sum() - produce_kw.sum() - feeder_kw
-    if feeder_excess_kw > 0.0:
-        if soft:
-            overload_kw += feeder_excess_kw
-        else:
-            for s in range(n_stations):
-                floor_kw[s] = min(max(produce_kw[s] - station_grid_kw[s], 0.0), consume_kw[s])
-            target_kw = consume_kw.sum() - feeder_excess_kw
-            feeder_factor = _feeder_factor(consume_kw, floor_kw, target_kw, breaks)
-            for s in range(n_stations):
-                if consume_kw[s] > 0.0:
-                    factor = max(feeder_factor, floor_kw[s] / consume_kw[s])
-                    consume_factor[s] *= factor
-                    consume_kw[s] *= factor
-            overload_kw += max(floor_kw.sum() - target_kw, 0.0)
-    for c in range(n_conn):
-        s = charger_station[conn_charger[c]]
+    overload_kw += _feeder_limit(
+        consume_kw, produce_kw, consume_factor, station_grid_kw, station_fixed, household_kw,
+        feeder_kw, soft, per_station[4 * n_stations :],
+    )  # fmt: skip
+    for c in range(conn_kw.shape[0]):
+        s = charger_station[connector_charger[c]]
         conn_kw[c] = _scaled(conn_kw[c], consume_factor[s], produce_factor[s])
     for s in range(n_stations):
         bess_kw[s] = _scaled(bess_kw[s], consume_factor[s], produce_factor[s])
         station_net_kw[s] = consume_kw[s] - produce_kw[s]
     return overload_kw
+
+
+@inlined
+def _battery_and_charger_limits(
+    conn_kw, conn_low_kw, conn_high_kw, connector_charger, charger_max_kw, bess_kw, bess_low_kw,
+    bess_high_kw, scratch,
+):  # fmt: skip
+    """Steps 1 and 2, in place: every power clipped to its battery's range, then a charger's
+    connectors scaled by one factor where their ``|p|`` exceed its power. ``scratch`` has
+    shape (>= 2K,)."""
+    n_chargers = charger_max_kw.shape[0]
+    charger_abs_kw = scratch[:n_chargers]
+    charger_factor = scratch[n_chargers : 2 * n_chargers]
+    for c in range(conn_kw.shape[0]):
+        conn_kw[c] = min(max(conn_kw[c], conn_low_kw[c]), conn_high_kw[c])
+    for s in range(bess_kw.shape[0]):
+        bess_kw[s] = min(max(bess_kw[s], bess_low_kw[s]), bess_high_kw[s])
+    charger_abs_kw[:] = 0.0
+    charger_factor[:] = 1.0
+    for c in range(conn_kw.shape[0]):
+        charger_abs_kw[connector_charger[c]] += abs(conn_kw[c])
+    for k in range(n_chargers):
+        if charger_abs_kw[k] > charger_max_kw[k]:
+            charger_factor[k] = charger_max_kw[k] / charger_abs_kw[k]
+    for c in range(conn_kw.shape[0]):
+        conn_kw[c] *= charger_factor[connector_charger[c]]
+
+
+@inlined
+def _feeder_limit(
+    consume_kw, produce_kw, consume_factor, station_grid_kw, station_fixed, household_kw,
+    feeder_kw, soft, scratch,
+):  # fmt: skip
+    """Step 4: the feeder limit over households and station imports. In hard mode one common
+    factor on the stations' consumption (``consume_kw`` and ``consume_factor`` scaled in
+    place), each station's consumption floored where less would break its export limit, and
+    kept whole where the curtailment cannot reach it; returns the overload (what still
+    exceeds, or in soft mode all of the excess), kW. ``scratch`` has shape (>= 2S + 1,)."""
+    n_stations = consume_kw.shape[0]
+    feeder_excess_kw = household_kw + consume_kw.sum() - produce_kw.sum() - feeder_kw
+    if feeder_excess_kw <= 0.0:
+        return 0.0
+    if soft:
+        return feeder_excess_kw
+    floor_kw = scratch[:n_stations]
+    breaks = scratch[n_stations : 2 * n_stations + 1]
+    for s in range(n_stations):
+        floor_kw[s] = min(max(produce_kw[s] - station_grid_kw[s], 0.0), consume_kw[s])
+        if station_fixed[s] > 0.0:
+            floor_kw[s] = consume_kw[s]
+    target_kw = consume_kw.sum() - feeder_excess_kw
+    feeder_factor = _feeder_factor(consume_kw, floor_kw, target_kw, breaks)
+    for s in range(n_stations):
+        if consume_kw[s] > 0.0:
+            factor = max(feeder_factor, floor_kw[s] / consume_kw[s])
+            consume_factor[s] *= factor
+            consume_kw[s] *= factor
+    return max(floor_kw.sum() - target_kw, 0.0)

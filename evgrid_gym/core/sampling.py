@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from evgrid_gym.core.battery import max_charge_energy_kwh
 from evgrid_gym.core.jit import kernel
 from evgrid_gym.core.layout import (
     EV_ARRIVAL,
@@ -26,6 +27,7 @@ from evgrid_gym.core.layout import (
     EV_SOC_TARGET,
     EV_STATION,
     EV_TARIFF,
+    EV_USER,
     EV_X_KM,
     EV_Y_KM,
     N_EV_FIELDS,
@@ -100,7 +102,9 @@ def sample_elaad_sessions(
     n_ticks,
     tariff_eur_per_kwh,
 ):
-    """EV sessions of an episode from ElaadNL statistics, sorted by arrival.
+    """EV sessions of an episode from ElaadNL statistics, in draw order (the caller sorts
+    them by arrival, :func:`evgrid_gym.arrivals.sorted_by_arrival`: a sort compiled here would
+    add a second to the first run's compile time).
 
     ``counts[d, s]`` EVs arrive at station ``s`` on day ``d``; they take the rows of ``u`` in
     that order (day by day, station by station), one row each: a session of
@@ -154,9 +158,9 @@ def sample_elaad_sessions(
                 table[EV_SOC_TARGET, n] = soc_target
                 table[EV_SOC_ARRIVAL, n] = max(soc_target - demand_kwh / fleet_specs[0, model], 0.0)
                 table[EV_TARIFF, n] = tariff_eur_per_kwh
+                table[EV_USER, n] = -1.0
                 n += 1
-    table = table[:, :n]
-    return table[:, np.argsort(table[EV_ARRIVAL], kind="mergesort")]
+    return table[:, :n]
 
 
 REQUEST_UNIFORMS = 7
@@ -177,10 +181,10 @@ def plan_requests(
     late_probability,
     late_mean_ticks,
 ):
-    """Sets the reservation fields of the EV table ``ev`` (N_EV_FIELDS, n) in place and returns
-    it sorted by the actual arrival (stable; no-shows last, arrival +inf).
+    """Sets the reservation fields of the EV table ``ev`` (N_EV_FIELDS, n) in place, and its
+    arrival to the actual one (no-shows: +inf); the caller sorts it by arrival again.
 
-    The rules are :class:`~evgrid_gym.reservations.RequestPlanner`'s; EV ``e`` takes the
+    The rules are :class:`~evgrid_gym.reservation_requests.RequestPlanner`'s; EV ``e`` takes the
     uniform numbers ``u[e]`` in [0, 1) (shape (n, REQUEST_UNIFORMS)): its origin is normal
     around its station (Box-Muller transform of two of them), its delay exponential (inverse
     CDF), at least one tick. ``station_xy_km``: station locations, shape (2, S).
@@ -204,4 +208,161 @@ def plan_requests(
         if ue[4] < no_show_probability or arrival >= ev[EV_DEPARTURE, e]:
             arrival = np.inf
         ev[EV_ARRIVAL, e] = arrival
-    return ev[:, np.argsort(ev[EV_ARRIVAL], kind="mergesort")]
+
+
+# --- archetype populations (seed 004) ------------------------------------------------------
+# archetype parameters, shape (N_AR_FIELDS, A); a field with a weekday and a weekend value
+# has the weekend one at index + 1
+AR_PROBABILITY = 0  # probability that a user plugs in on a weekday (+1: weekend day)
+AR_PLUG_IN = 2  # distribution (row of the tables) of the plug-in clock time, h; -1 = none
+AR_END = 4  # distribution of the plug-out clock time or of the stay, h
+AR_STAY = 6  # 1.0: AR_END is a stay in hours, 0.0: a plug-out clock time
+AR_OVERNIGHT = 8  # 1.0: a plug-out at or before the plug-in is on the next day
+AR_SOC = 10  # distribution of the plug-in soc (or of the energy demand, AR_SOC_FROM_DEMAND)
+AR_SOC_FROM_DEMAND = 11  # 1.0: AR_SOC draws kWh and the user arrives that much below target
+AR_SOC_TARGET = 12
+AR_BATTERY_KWH = 13
+AR_MAX_KW = 14  # the car's charging limit, kW (AC and DC)
+AR_V2G_KW = 15
+AR_DRIVING_KWH = 16  # energy driven per day, kWh; NaN: the plug-in soc is drawn every time
+N_AR_FIELDS = 17
+# per-user parameters, shape (N_US_FIELDS, n_users)
+US_ARCHETYPE = 0
+US_STATION = 1
+US_CONNECTOR = 2  # the connector the user asks for
+US_CHARGE_KW = 3  # what its connector gives its car at full power, kW (charger and car)
+US_EFFICIENCY = 4  # that connector's charger efficiency
+N_US_FIELDS = 5
+# distributions, shape (N_DI_FIELDS, D), with tables levels/values of shape (D, Q)
+DI_NORMAL = 0  # 1.0: normal (DI_MEAN, DI_STD); 0.0: the inverse-CDF table
+DI_MEAN = 1
+DI_STD = 2
+N_DI_FIELDS = 3
+
+USER_DAY_UNIFORMS = 7
+"""Uniform numbers one user takes per day: plugs in or not, plug-in time (2), plug-out time
+or stay (2), plug-in soc (2); a normal draw takes two (Box-Muller), a table one."""
+
+
+@kernel
+def draw_distribution(dist, levels, values, d, u1, u2):
+    """A draw of distribution ``d`` from two uniform numbers in [0, 1): normal by the
+    Box-Muller transform, else the inverse-CDF table ``levels[d]``, ``values[d]``
+    (:func:`inverse_cdf`; tables are padded with trailing levels of 1)."""
+    if dist[DI_NORMAL, d] > 0.0:
+        radius = math.sqrt(-2.0 * math.log(1.0 - u1))
+        return dist[DI_MEAN, d] + dist[DI_STD, d] * radius * math.cos(2.0 * math.pi * u2)
+    return inverse_cdf(u1, levels[d], values[d])
+
+
+@kernel
+def _clock_h(hours):
+    """``hours`` wrapped into a clock time in [0, 24)."""
+    return hours - 24.0 * math.floor(hours / 24.0)
+
+
+@kernel
+def _plug_in_soc(archetype, dist, levels, values, u1, u2):
+    """A drawn plug-in soc: the draw itself, or the target less a drawn energy demand, in
+    [0, target]."""
+    target = archetype[AR_SOC_TARGET]
+    drawn = draw_distribution(dist, levels, values, int(archetype[AR_SOC]), u1, u2)
+    if archetype[AR_SOC_FROM_DEMAND] > 0.0:
+        drawn = target - drawn / archetype[AR_BATTERY_KWH]
+    return min(max(drawn, 0.0), target)
+
+
+@kernel
+def _session_h(archetype, weekend, dist, levels, values, uu):
+    """``(plug_in_h, plug_out_h)`` of a session on a day, hours after that day's midnight."""
+    plug_in_h = _clock_h(
+        draw_distribution(dist, levels, values, int(archetype[AR_PLUG_IN + weekend]), uu[1], uu[2])
+    )
+    end_h = draw_distribution(dist, levels, values, int(archetype[AR_END + weekend]), uu[3], uu[4])
+    if archetype[AR_STAY + weekend] > 0.0:
+        return plug_in_h, plug_in_h + end_h
+    plug_out_h = _clock_h(end_h)
+    if plug_out_h <= plug_in_h and archetype[AR_OVERNIGHT + weekend] > 0.0:
+        plug_out_h += 24.0
+    return plug_in_h, plug_out_h
+
+
+@kernel
+def sample_archetype_sessions(
+    u, first_day_of_week, users, archetypes, dist, levels, values, dt_h, n_ticks,
+    transition_soc, tariff_eur_per_kwh,
+):  # fmt: skip
+    """The sessions of a population of archetype users over an episode, user by user in
+    time order (the caller sorts them by arrival).
+
+    Day ``i`` of ``u`` is day ``i - 1`` of the episode: sessions of the day before that
+    last past midnight are plugged in at tick 0 (with a drawn soc). On each day a user
+    plugs in with its archetype's probability for the kind of day (weekday, weekend), at a
+    drawn clock time, until a drawn plug-out time or after a drawn stay (at least one tick;
+    both rounded down to the tick grid); not while its previous session lasts. Its soc at
+    plug-in is drawn (:func:`_plug_in_soc`) for its first session and whenever its archetype
+    has no ``AR_DRIVING_KWH``; else it is the soc its previous session left it at, less the
+    energy driven per day in between (at least 0). A session is taken to leave the car at
+    its target, or where charging at full power on its connector (``US_CHARGE_KW``, exact
+    CC-CV curve, :func:`~evgrid_gym.core.battery.max_charge_energy_kwh`) gets it by the
+    plug-out, whichever is lower: sessions are drawn before the episode, whatever a policy
+    then delivers.
+
+    Args:
+        u: uniform numbers in [0, 1), shape (n_users, n_days + 1, USER_DAY_UNIFORMS).
+        first_day_of_week: day of week of the episode's first day, Monday = 0.
+        users: per-user parameters, shape (N_US_FIELDS, n_users).
+        archetypes: archetype parameters, shape (N_AR_FIELDS, A).
+        dist, levels, values: the distributions (:func:`draw_distribution`).
+        dt_h: tick length, h; n_ticks: episode length, ticks.
+
+    Returns:
+        The EV table, shape (N_EV_FIELDS, n) (``core.layout.EV_*``).
+    """
+    ticks_per_day = round(24.0 / dt_h)
+    table = np.empty((N_EV_FIELDS, u.shape[0] * u.shape[1]))
+    n = 0
+    for user in range(u.shape[0]):
+        archetype = archetypes[:, int(users[US_ARCHETYPE, user])]
+        battery_kwh = archetype[AR_BATTERY_KWH]
+        target = archetype[AR_SOC_TARGET]
+        free_from = -math.inf  # tick its previous session ended
+        soc_left = math.nan  # soc its previous session left it at
+        for i in range(u.shape[1]):
+            uu = u[user, i]
+            day = i - 1
+            weekend = 1 if (first_day_of_week + day) % 7 >= 5 else 0
+            if uu[0] >= archetype[AR_PROBABILITY + weekend]:
+                continue
+            plug_in_h, plug_out_h = _session_h(archetype, weekend, dist, levels, values, uu)
+            arrival = day * ticks_per_day + math.floor(plug_in_h / dt_h)
+            departure = max(day * ticks_per_day + math.floor(plug_out_h / dt_h), arrival + 1)
+            if arrival < free_from or departure <= 0 or arrival >= n_ticks:
+                continue
+            arrival = max(arrival, 0)
+            departure = min(departure, n_ticks)
+            if math.isnan(soc_left) or math.isnan(archetype[AR_DRIVING_KWH]):
+                soc = _plug_in_soc(archetype, dist, levels, values, uu[5], uu[6])
+            else:
+                driven_kwh = archetype[AR_DRIVING_KWH] * (arrival - free_from) / ticks_per_day
+                soc = max(soc_left - driven_kwh / battery_kwh, 0.0)
+            gain_kwh = max_charge_energy_kwh(
+                soc, battery_kwh, users[US_CHARGE_KW, user], users[US_EFFICIENCY, user],
+                transition_soc, (departure - arrival) * dt_h,
+            )  # fmt: skip
+            soc_left = max(min(soc + gain_kwh / battery_kwh, target), soc)
+            free_from = departure
+            table[EV_ARRIVAL, n] = arrival
+            table[EV_DEPARTURE, n] = departure
+            table[EV_STATION, n] = users[US_STATION, user]
+            table[EV_CONNECTOR, n] = users[US_CONNECTOR, user]
+            table[EV_BATTERY_KWH, n] = battery_kwh
+            table[EV_MAX_AC_KW, n] = archetype[AR_MAX_KW]
+            table[EV_MAX_DC_KW, n] = archetype[AR_MAX_KW]
+            table[EV_MAX_V2G_KW, n] = archetype[AR_V2G_KW]
+            table[EV_SOC_ARRIVAL, n] = soc
+            table[EV_SOC_TARGET, n] = target
+            table[EV_TARIFF, n] = tariff_eur_per_kwh
+            table[EV_USER, n] = user
+            n += 1
+    return table[:, :n]

@@ -1,14 +1,16 @@
-"""The one-tick transition of the simulation and the observation it leaves.
+"""The one-tick transition of the simulation, one kernel per phase.
 
-``step`` runs DESIGN.md "One tick, in order" for one env: requested powers from the action,
-projection onto the limits, market clearing, battery update and accounting, departures, the
-next tick's arrivals, reward and observation. ``reset`` starts an episode. Both are pure
-functions of the packed arrays described in :mod:`evgrid_gym.core.layout`; they mutate only the
-state and output arrays they are given, and a work space (:func:`workspace_size`) from which
-they take their temporaries, so a tick allocates nothing.
+``step`` runs the tick in the README's order ("The simulated world, one tick"): the
+action's requested powers and this tick's battery limits (with its outages), the projection
+onto the limits, the market, the battery update and its accounting, the departures, the next
+tick's reservations and arrivals, the reward with the episode's totals, and the observation.
+``reset`` starts an episode. Both take the groups of :mod:`evgrid_gym.core.state` (flat, see
+there), mutate only the state and outputs they are given, and carve their temporaries from
+a work space (:func:`workspace_size`, :func:`carve`), so a tick allocates nothing.
 
-Reservations (step 2) are :mod:`evgrid_gym.core.reservation`'s. Faults (step 8) come as an
-``outage`` timeline of the episode (``core.layout``, drawn with the other inputs), so a tick
+Reservations are :mod:`evgrid_gym.core.contract_net`'s, arrivals and departures
+:mod:`evgrid_gym.core.sessions`'s, the observation :mod:`evgrid_gym.core.observation`'s.
+Faults come as an ``outage`` timeline of the episode (drawn with the other inputs), so a tick
 never waits on a failed part and a later tick simply finds it up again:
 
 - a charger down: its connectors deliver nothing (their EVs stay plugged in); the battery
@@ -18,82 +20,59 @@ never waits on a failed part and a later tick simply finds it up again:
   (one ``missed_deadlines`` per station and tick, and per request it cannot answer). The
   station runs on its safe fallback, like an OCPP charge point on its default charging
   profile when the central system is unreachable: every connector is asked for
-  ``ST_FALLBACK_KW`` (the station's grid capacity shared equally by its connectors), then
-  projected as usual; no V2G; the BESS idles. Its demand is bought from the external
-  supplier (its bid never reached the market);
+  ``CH_FALLBACK_KW`` (the station's grid capacity shared equally by its connectors, at most
+  the charger's power shared equally by its connectors, so neither limit ever binds), which
+  its EV takes up to its CC-CV limit; no V2G; the BESS idles. The feeder's curtailment
+  cannot reach the station either: its consumption counts like the households' at the
+  feeder (``projection.project_power``). Its demand is bought from the external supplier
+  (its bid never reached the market);
 - turbines down: the share of wind capacity down is lost (``wind_outage_kwh``).
 """
 
-import math
+from typing import NamedTuple
 
 import numpy as np
 
 from evgrid_gym.core import market, projection
-from evgrid_gym.core.battery import battery_energy_kwh, power_limits_kw
-from evgrid_gym.core.jit import kernel
+from evgrid_gym.core.battery import battery_energy_kwh
+from evgrid_gym.core.contract_net import N_OFFER_FIELDS, close_reservations, reservation_phase
+from evgrid_gym.core.jit import inlined, kernel
 from evgrid_gym.core.layout import (
+    CFG_ACN_PILOT,
     CFG_BESS_ACTION,
     CFG_DT_H,
     CFG_EXPORT,
     CFG_FEEDER_KW,
-    CFG_FORECAST_TICKS,
     CFG_HOUSEHOLD_BID,
     CFG_N_TICKS,
-    CFG_OUTAGE_OBSERVATION,
     CFG_OVERLOAD_PENALTY,
     CFG_RESERVATION,
-    CFG_RESERVATION_HOURS,
     CFG_SOFT_LIMITS,
-    CFG_TICKS_PER_DAY,
-    CFG_TRANSITION_SOC,
     CFG_UNIFORM_PRICE,
     CFG_UNMET_PENALTY,
-    CFG_V2G_SOC_MIN,
     CH_EFFICIENCY,
-    CH_IS_DC,
+    CH_FALLBACK_KW,
     CH_MAX_KW,
-    CH_V2G,
-    CLK_NEXT_EV,
     CLK_TICK,
     CN_BATTERY_KWH,
     CN_DELIVERED_KWH,
-    CN_DEPARTURE,
     CN_EV,
-    CN_MAX_KW,
-    CN_MAX_V2G_KW,
     CN_OCCUPIED,
     CN_OUTAGE_KWH,
     CN_POWER_KW,
-    CN_REQUESTED_KWH,
     CN_SOC,
-    CN_SOC_TARGET,
     CN_TARIFF,
-    EV_ARRIVAL,
-    EV_BATTERY_KWH,
-    EV_CONNECTOR,
-    EV_DEPARTURE,
-    EV_MAX_AC_KW,
-    EV_MAX_DC_KW,
-    EV_MAX_V2G_KW,
-    EV_PLANNED_ARRIVAL,
-    EV_SOC_ARRIVAL,
-    EV_SOC_TARGET,
-    EV_STATION,
-    EV_TARIFF,
     EXO_FEED_IN,
     EXO_HOUSEHOLD_KW,
     EXO_PRICE,
     EXO_RENEWABLE_KW,
+    EXO_STORAGE_VALUE,
     EXO_WIND_KW,
-    KPI_ARRIVALS,
     KPI_BESS_CHARGE,
     KPI_BESS_DISCHARGE,
     KPI_BESS_LOSSES,
-    KPI_CANCELLED,
     KPI_CLEARING_PRICE,
     KPI_CURTAILED,
-    KPI_DELIVERED,
-    KPI_DEPARTURES,
     KPI_ENERGY_COST,
     KPI_EPISODE_MAX,
     KPI_EV_CHARGE,
@@ -107,26 +86,18 @@ from evgrid_gym.core.layout import (
     KPI_HOUSEHOLD_PAYMENT,
     KPI_IMPORT_KW,
     KPI_MISSED_DEADLINES,
-    KPI_OUTAGE_UNMET,
     KPI_OVERLOAD,
     KPI_OVERLOAD_PENALTY,
     KPI_OWN_USED,
-    KPI_REJECTED,
     KPI_RENEWABLE,
-    KPI_REQUESTED,
     KPI_REVENUE,
-    KPI_SERVED,
     KPI_STATION_PAYMENT,
+    KPI_STORAGE_VALUE,
     KPI_UNMET,
     KPI_UNMET_PENALTY,
     KPI_WIND_OUTAGE,
     N_KPI,
-    RES_CANCELLED,
-    RES_CONFIRMED,
-    RES_SERVED,
     RS_CONNECTOR,
-    RS_PRICE,
-    RS_STATUS,
     SO_BESS_KW,
     SO_BID_EUR_PER_KWH,
     SO_EXTERNAL_KWH,
@@ -137,460 +108,205 @@ from evgrid_gym.core.layout import (
     ST_BESS_KW,
     ST_BESS_KWH,
     ST_BESS_SOC_INIT,
-    ST_BESS_SOC_MAX,
-    ST_BESS_SOC_MIN,
-    ST_FALLBACK_KW,
     ST_GRID_KW,
 )
-from evgrid_gym.core.market import clear_market
-from evgrid_gym.core.projection import project_power
-from evgrid_gym.core.reservation import (
-    N_OFFER_FIELDS,
-    busy_ticks,
-    close_reservations,
-    energy_needed_kwh,
-    reservation_phase,
-)
+from evgrid_gym.core.limits import bess_limits_kw, connector_limits_kw, pilot_power_kw
+from evgrid_gym.core.observation import write_observation
+from evgrid_gym.core.sessions import arrive, depart
+from evgrid_gym.core.state import Episode, Outputs, State, Static
 
 STATUS_OK = 0
 STATUS_BAD_ACTION = 1  # an action entry is NaN or infinite; nothing was changed
 
+# --------------------------------------------------------------------------------------------
+# The work space
+# --------------------------------------------------------------------------------------------
 
-def observation_size(
-    n_connectors, n_stations, forecast_ticks, reservation_hours=0, n_outage_rows=0
-):
-    """Length of the observation vector (see :func:`write_observation` for its layout).
 
-    ``reservation_hours``: ``CFG_RESERVATION_HOURS``; ``n_outage_rows``: K + S + 1 when the
-    observation shows the components down (``CFG_OUTAGE_OBSERVATION``), else 0.
-    """
-    return (
-        5 * n_connectors + 2 * n_stations + 2 + 2 * (forecast_ticks + 1) + 1
-        + n_stations * reservation_hours + n_outage_rows
-    )  # fmt: skip
+class Scratch(NamedTuple):
+    """A tick's temporaries, carved from the work space (:func:`carve`)."""
+
+    conn_kw: np.ndarray  # (C,) requested, then applied grid power, kW
+    conn_low_kw: np.ndarray  # (C,) this tick's power range of the connector's EV, kW
+    conn_high_kw: np.ndarray  # (C,)
+    bess_kw: np.ndarray  # (S,) requested, then applied BESS power, kW
+    bess_low_kw: np.ndarray  # (S,)
+    bess_high_kw: np.ndarray  # (S,)
+    stored_kwh: np.ndarray  # (S,) energy stored in the station's EVs and BESS at tick start
+    storage_kwh: np.ndarray  # (S,) their capacity
+    demand_kwh: np.ndarray  # (S,) the station's bid quantity in the market
+    export_kwh: np.ndarray  # (S,) what the station feeds into the community
+    fill: np.ndarray  # (S,) stored / storage: the station's first bid is 1 - fill
+    shared: np.ndarray  # the sub-kernels' scratch: projection, market, offers, observation
+
+
+_PER_CONNECTOR = 3  # Scratch's (C,) fields
+_PER_STATION = 8  # Scratch's (S,) fields
 
 
 def workspace_size(n_connectors, n_chargers, n_stations):
-    """Length of the float64 work space ``work`` of :func:`reset` and :func:`step`.
-
-    One per env: ``step`` carves its per-tick arrays from it, so it allocates nothing.
-    """
-    scratch = max(
+    """Length of the float64 work space of :func:`reset` and :func:`step` (one per env)."""
+    shared = max(
         projection.scratch_size(n_chargers, n_stations),
         market.scratch_size(n_stations),
-        n_stations,  # write_observation
         n_connectors + N_OFFER_FIELDS * n_stations,  # reservations and arrivals
+        n_stations,  # observation
     )
-    return 3 * n_connectors + 8 * n_stations + scratch
+    return _PER_CONNECTOR * n_connectors + _PER_STATION * n_stations + shared
 
 
-@kernel
-def _connector_limits_kw(cfg, conn_charger, charger_f, conn, c):
-    """``(low_kw, high_kw)``: average grid power the connector's EV can take this tick."""
-    if conn[CN_OCCUPIED, c] == 0.0:
-        return 0.0, 0.0
-    return power_limits_kw(
-        conn[CN_SOC, c],
-        conn[CN_BATTERY_KWH, c],
-        conn[CN_SOC_TARGET, c],
-        conn[CN_MAX_KW, c],
-        conn[CN_MAX_V2G_KW, c],
-        charger_f[CH_EFFICIENCY, conn_charger[c]],
-        cfg[CFG_TRANSITION_SOC],
-        cfg[CFG_V2G_SOC_MIN],
-        cfg[CFG_DT_H],
-    )
+@inlined
+def carve(work, n_connectors, n_stations):
+    """The :class:`Scratch` views of ``work`` (of length :func:`workspace_size`)."""
+    c, s = n_connectors, n_stations
+    i = _PER_CONNECTOR * c  # the (S,) fields follow the (C,) ones
+    return Scratch(
+        work[:c], work[c : 2 * c], work[2 * c : i],
+        work[i : i + s], work[i + s : i + 2 * s], work[i + 2 * s : i + 3 * s],
+        work[i + 3 * s : i + 4 * s], work[i + 4 * s : i + 5 * s], work[i + 5 * s : i + 6 * s],
+        work[i + 6 * s : i + 7 * s], work[i + 7 * s : i + _PER_STATION * s],
+        work[i + _PER_STATION * s :],
+    )  # fmt: skip
 
 
-@kernel
-def _bess_limits_kw(cfg, station_f, bess_soc, s):
-    """``(low_kw, high_kw)`` of station ``s``'s BESS: constant power between its soc limits."""
-    if station_f[ST_BESS_KWH, s] <= 0.0:
-        return 0.0, 0.0
-    return power_limits_kw(
-        bess_soc[s],
-        station_f[ST_BESS_KWH, s],
-        station_f[ST_BESS_SOC_MAX, s],
-        station_f[ST_BESS_KW, s],
-        station_f[ST_BESS_KW, s],
-        station_f[ST_BESS_EFFICIENCY, s],
-        1.0,
-        station_f[ST_BESS_SOC_MIN, s],
-        cfg[CFG_DT_H],
-    )
+# --------------------------------------------------------------------------------------------
+# The phases of a tick
+# --------------------------------------------------------------------------------------------
 
 
-@kernel
-def _depart(conn, c, kpi):
-    """Unplugs the EV of connector ``c`` and books its delivered and unmet energy."""
-    requested = conn[CN_REQUESTED_KWH, c]
-    delivered = conn[CN_DELIVERED_KWH, c]
-    unmet = max(requested - delivered, 0.0)
-    kpi[KPI_DEPARTURES] += 1.0
-    kpi[KPI_REQUESTED] += requested
-    kpi[KPI_DELIVERED] += delivered
-    kpi[KPI_UNMET] += unmet
-    kpi[KPI_OUTAGE_UNMET] += min(unmet, conn[CN_OUTAGE_KWH, c])
-    conn[:, c] = 0.0
-    conn[CN_EV, c] = -1.0
-
-
-@kernel
-def _free_connector(conn_charger, charger_station, ev, outage, conn, res, first_ev, e, tick, busy):
-    """The connector EV ``e`` arriving at ``tick`` gets, -1 if none is free.
-
-    Its reserved connector (a confirmed reservation) if it is free now. Otherwise the EV is a
-    walk-in and needs a connector free until its departure (no plugged EV, no confirmed
-    reservation overlapping, :func:`~evgrid_gym.core.reservation.busy_ticks`) on a charger
-    that is up: the one it asks for (``EV_CONNECTOR`` >= 0); else the first of its station
-    (``EV_STATION`` >= 0); else, for ``EV_STATION`` = -1, the first anywhere. ``busy`` is
-    float64 scratch of shape (C,).
-    """
-    if res[RS_STATUS, e] == RES_CONFIRMED:
-        reserved = int(res[RS_CONNECTOR, e])
-        if conn[CN_OCCUPIED, reserved] == 0.0:
-            return reserved
-    busy_ticks(ev, conn, res, first_ev, e, tick, ev[EV_DEPARTURE, e], tick, busy)
-    wanted = int(ev[EV_CONNECTOR, e])
-    station = int(ev[EV_STATION, e])
-    for i in range(-1, conn.shape[1]):
-        c = wanted if i < 0 else i
-        if c < 0 or c >= conn.shape[1] or busy[c] > 0.0 or outage[tick, conn_charger[c]] > 0.0:
-            continue
-        if i < 0 or station < 0 or charger_station[conn_charger[c]] == station:
-            return c
-    return -1
-
-
-@kernel
-def _arrive(
-    conn_charger, charger_f, charger_station, ev, outage, conn, res, clock, tick, kpi, busy,
-    reservations,
-):  # fmt: skip
-    """Plugs every EV arriving by ``tick`` into a free connector (:func:`_free_connector`);
-    one holding a reservation pays its agreed price. Without ``reservations`` there are no
-    holds to look up."""
-    n_ev = ev.shape[1]
-    while clock[CLK_NEXT_EV] < n_ev and ev[EV_ARRIVAL, clock[CLK_NEXT_EV]] <= tick:
-        e = clock[CLK_NEXT_EV]
-        clock[CLK_NEXT_EV] += 1
-        kpi[KPI_ARRIVALS] += 1.0
-        slot = _free_connector(
-            conn_charger, charger_station, ev, outage, conn, res,
-            e + 1 if reservations else n_ev, e, tick, busy,
-        )  # fmt: skip
-        tariff = ev[EV_TARIFF, e]
-        if res[RS_STATUS, e] == RES_CONFIRMED:
-            if res[RS_CONNECTOR, e] == slot:
-                res[RS_STATUS, e] = RES_SERVED
-                kpi[KPI_SERVED] += 1.0
-                tariff = res[RS_PRICE, e]
-            else:  # came before its reserved connector was free: it is a walk-in now
-                res[RS_STATUS, e] = RES_CANCELLED
-                res[RS_CONNECTOR, e] = -1.0
-                kpi[KPI_CANCELLED] += 1.0
-        if slot < 0:
-            kpi[KPI_REJECTED] += 1.0
-            continue
-        k = conn_charger[slot]
-        ev_max_kw = ev[EV_MAX_DC_KW, e] if charger_f[CH_IS_DC, k] > 0.0 else ev[EV_MAX_AC_KW, e]
-        conn[CN_OCCUPIED, slot] = 1.0
-        conn[CN_EV, slot] = e
-        conn[CN_SOC, slot] = ev[EV_SOC_ARRIVAL, e]
-        conn[CN_BATTERY_KWH, slot] = ev[EV_BATTERY_KWH, e]
-        conn[CN_SOC_TARGET, slot] = ev[EV_SOC_TARGET, e]
-        conn[CN_DEPARTURE, slot] = ev[EV_DEPARTURE, e]
-        conn[CN_MAX_KW, slot] = min(ev_max_kw, charger_f[CH_MAX_KW, k])
-        conn[CN_MAX_V2G_KW, slot] = (
-            min(ev[EV_MAX_V2G_KW, e], charger_f[CH_MAX_KW, k]) * charger_f[CH_V2G, k]
-        )
-        conn[CN_REQUESTED_KWH, slot] = energy_needed_kwh(ev, e)
-        conn[CN_DELIVERED_KWH, slot] = 0.0
-        conn[CN_TARIFF, slot] = tariff
-        conn[CN_POWER_KW, slot] = 0.0
-        conn[CN_OUTAGE_KWH, slot] = 0.0
-
-
-@kernel
-def _begin_tick(
-    cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res, clock,
-    tick, kpi, work,
-):  # fmt: skip
-    """Reservations (when on), then the arrivals of ``tick``."""
-    n_conn = conn.shape[1]
-    busy = work[:n_conn]
-    on = cfg[CFG_RESERVATION] > 0.0
+@inlined
+def _begin_tick(static, episode, state, tick, kpi, shared):
+    """2. Reservations (when on), then the arrivals of ``tick``."""
+    n_conn = state.conn.shape[1]
+    n_st = static.station_f.shape[1]
+    busy = shared[:n_conn]
+    on = static.cfg[CFG_RESERVATION] > 0.0
     if on:
-        offer = work[n_conn : n_conn + N_OFFER_FIELDS * station_f.shape[1]]
-        reservation_phase(
-            cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res,
-            clock[CLK_NEXT_EV], tick, busy, offer.reshape((N_OFFER_FIELDS, station_f.shape[1])),
-            kpi,
-        )  # fmt: skip
-    _arrive(
-        conn_charger, charger_f, charger_station, ev, outage, conn, res, clock, tick, kpi, busy, on
-    )  # fmt: skip
+        offer = shared[n_conn : n_conn + N_OFFER_FIELDS * n_st].reshape((N_OFFER_FIELDS, n_st))
+        reservation_phase(static, episode, state, tick, busy, offer, kpi)
+    arrive(static, episode, state, tick, kpi, busy, on)
 
 
 @kernel
-def write_observation(
-    cfg, conn_charger, charger_f, charger_station, station_f, exo, ev, outage, conn, res,
-    bess_soc, clock, obs, scratch,
-):  # fmt: skip
-    """Writes the observation of the state at the start of ``tick`` into ``obs`` (float32).
-
-    Layout, feature-major (C connectors, S stations, F forecast ticks): ``[0:C]`` occupied
-    (0/1); ``[C:2C]`` soc; ``[2C:3C]`` energy still needed to the target soc, kWh; ``[3C:4C]``
-    ticks to departure; ``[4C:5C]`` max average power the EV can take this tick, kW (0 while its
-    charger is down); ``[5C:5C+S]`` BESS soc; ``[5C+S:5C+2S]`` station headroom, kW (grid
-    capacity plus available BESS discharge, none while the station's link is down, minus the
-    connectors' max power now; negative when the EVs could draw more than the station can
-    supply); then sin and cos of the time of day, the external price now and for the next F
-    ticks (EUR/kWh), the renewable output now and for the next F ticks (kW, before turbine
-    outages), and the household load now (kW). With
-    reservations, then S x H counts (H = ``CFG_RESERVATION_HOURS``, station-major): confirmed
-    reservations of station s whose planned arrival is h..h+1 hours ahead (overdue ones in hour
-    0). With ``CFG_OUTAGE_OBSERVATION``, then the outage timeline now: K chargers down (0/1), S
-    station links down (0/1), the fraction of wind capacity down. ``scratch`` is float64 work
-    space of shape (>= S,).
-    """
-    tick = clock[CLK_TICK]
-    n_conn = conn.shape[1]
-    n_ch = charger_f.shape[1]
-    n_st = station_f.shape[1]
-    headroom = scratch[:n_st]
-    for s in range(n_st):
-        low, _ = _bess_limits_kw(cfg, station_f, bess_soc, s)
-        if outage[tick, n_ch + s] > 0.0:  # link down: the BESS idles this tick
-            low = 0.0
-        headroom[s] = station_f[ST_GRID_KW, s] - low
-        obs[5 * n_conn + s] = bess_soc[s]
-    for c in range(n_conn):
-        _, high = _connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
-        if outage[tick, conn_charger[c]] > 0.0:
-            high = 0.0
-        obs[c] = conn[CN_OCCUPIED, c]
-        obs[n_conn + c] = conn[CN_SOC, c]
-        obs[2 * n_conn + c] = (
-            max(conn[CN_SOC_TARGET, c] - conn[CN_SOC, c], 0.0) * conn[CN_BATTERY_KWH, c]
-        )
-        obs[3 * n_conn + c] = max(conn[CN_DEPARTURE, c] - tick, 0.0) * conn[CN_OCCUPIED, c]
-        obs[4 * n_conn + c] = high
-        headroom[charger_station[conn_charger[c]]] -= high
-    i = 5 * n_conn + n_st
-    for s in range(n_st):
-        obs[i + s] = headroom[s]
-    i += n_st
-    phase = 2.0 * math.pi * (tick % cfg[CFG_TICKS_PER_DAY]) / cfg[CFG_TICKS_PER_DAY]
-    obs[i] = math.sin(phase)
-    obs[i + 1] = math.cos(phase)
-    i += 2
-    n_ahead = int(cfg[CFG_FORECAST_TICKS]) + 1
-    for j in range(n_ahead):
-        obs[i + j] = exo[EXO_PRICE, tick + j]
-        obs[i + n_ahead + j] = exo[EXO_RENEWABLE_KW, tick + j]
-    obs[i + 2 * n_ahead] = exo[EXO_HOUSEHOLD_KW, tick]
-    i += 2 * n_ahead + 1
-    n_hours = int(cfg[CFG_RESERVATION_HOURS])
-    if n_hours > 0:
-        obs[i : i + n_st * n_hours] = 0.0
-        for e in range(clock[CLK_NEXT_EV], ev.shape[1]):
-            if res[RS_STATUS, e] == RES_CONFIRMED:
-                hour = int(max(ev[EV_PLANNED_ARRIVAL, e] - tick, 0.0) * cfg[CFG_DT_H])
-                if hour < n_hours:
-                    s = charger_station[conn_charger[int(res[RS_CONNECTOR, e])]]
-                    obs[i + s * n_hours + hour] += 1.0
-        i += n_st * n_hours
-    if cfg[CFG_OUTAGE_OBSERVATION] > 0.0:
-        for r in range(outage.shape[1]):
-            obs[i + r] = outage[tick, r]
+def _open_tick(static, episode, state, out, tick, last, shared):
+    """2. and 9. The tick ``tick`` opens: its reservations and arrivals (the episode's open
+    reservations closed instead when it has ended), then the observation of the state. One
+    compiled function shared by ``reset`` and ``step``, so its phases are compiled once."""
+    if last:
+        close_reservations(episode, state, out.kpi)
+    else:
+        _begin_tick(static, episode, state, tick, out.kpi, shared)
+    write_observation(static, episode, state, out.obs, shared)
 
 
-@kernel
-def reset(
-    cfg,
-    conn_charger,
-    charger_f,
-    charger_station,
-    station_f,
-    exo,
-    ev,
-    outage,
-    conn,
-    res,
-    bess_soc,
-    clock,
-    kpi,
-    kpi_total,
-    station_out,
-    obs,
-    work,
-):
-    """Starts an episode: empty connectors, no reservations, BESS at their initial soc, tick
-    0's requests and arrivals.
-
-    ``res`` has shape (N_RES_FIELDS, n_evs); ``work`` is float64 work space of shape
-    (``workspace_size(C, K, S)``,).
-    """
-    conn[:, :] = 0.0
-    conn[CN_EV, :] = -1.0
-    res[:, :] = 0.0
-    res[RS_CONNECTOR, :] = -1.0
-    bess_soc[:] = station_f[ST_BESS_SOC_INIT]
-    clock[:] = 0
-    kpi[:] = 0.0
-    station_out[:, :] = 0.0
-    _begin_tick(
-        cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res, clock,
-        0, kpi, work,
-    )  # fmt: skip
-    kpi_total[:] = kpi
-    write_observation(
-        cfg, conn_charger, charger_f, charger_station, station_f, exo, ev, outage, conn, res,
-        bess_soc, clock, obs, work,
-    )  # fmt: skip
-
-
-@kernel
-def step(
-    cfg,
-    conn_charger,
-    charger_f,
-    charger_station,
-    station_f,
-    exo,
-    ev,
-    outage,
-    reward_weights,
-    conn,
-    res,
-    bess_soc,
-    clock,
-    kpi,
-    kpi_total,
-    station_out,
-    action,
-    obs,
-    work,
-):
-    """Advances one env by one tick.
-
-    Args:
-        cfg, conn_charger, charger_f, charger_station, station_f: static scenario arrays
-            (:mod:`evgrid_gym.core.layout`).
-        exo, ev, outage: the episode's exogenous inputs, EV sessions and outage timeline
-            (shape (>= n_ticks, K + S + 1)).
-        reward_weights: weight of each KPI in the reward, shape (N_KPI,).
-        conn, res, bess_soc, clock: state, updated in place.
-        kpi: output, this tick's KPIs, shape (N_KPI,).
-        kpi_total: episode totals, updated in place (sums; maxima for ``KPI_EPISODE_MAX``).
-        station_out: output, per-station results, shape (N_STATION_OUT, S).
-        action: shape (C,) or (C + S,); entries are fractions of the connector's rated power
-            (and of the BESS power) and are clipped to [-1, 1]; negative = discharge.
-        obs: output, the next observation, float32.
-        work: float64 work space, shape (``workspace_size(C, K, S)``,); overwritten.
-
-    Returns:
-        ``(status, reward)``: ``STATUS_BAD_ACTION`` (and no change at all) if an action
-        entry is not finite, else ``STATUS_OK``.
-    """
-    for i in range(action.shape[0]):
-        if not np.isfinite(action[i]):
-            return STATUS_BAD_ACTION, 0.0
-    n_conn = conn.shape[1]
-    n_ch = charger_f.shape[1]
-    n_st = station_f.shape[1]
-    tick = clock[CLK_TICK]
-    dt_h = cfg[CFG_DT_H]
-    kpi[:] = 0.0
-    # this tick's arrays, carved from the work space (the tick allocates nothing)
-    conn_kw = work[:n_conn]
-    conn_low = work[n_conn : 2 * n_conn]
-    conn_high = work[2 * n_conn : 3 * n_conn]
-    per_station = work[3 * n_conn : 3 * n_conn + 8 * n_st]
-    stored_kwh = per_station[:n_st]
-    storage_kwh = per_station[n_st : 2 * n_st]
-    bess_kw = per_station[2 * n_st : 3 * n_st]
-    bess_low = per_station[3 * n_st : 4 * n_st]
-    bess_high = per_station[4 * n_st : 5 * n_st]
-    station_demand_kwh = per_station[5 * n_st : 6 * n_st]
-    station_export_kwh = per_station[6 * n_st : 7 * n_st]
-    fill = per_station[7 * n_st : 8 * n_st]
-    scratch = work[3 * n_conn + 8 * n_st :]
-
-    # 3. action -> requested powers and the battery limits of this tick (8. outages apply:
-    # a charger down delivers nothing, a station without link runs on its fallback)
+@inlined
+def _request(static, episode, state, action, sc, kpi):
+    """3. The action's requested powers and this tick's battery limits, with its outages: a
+    charger down delivers nothing (what its EV could have taken is kept), a station without
+    link runs on its fallback (no V2G, BESS idle); with ACN pilots the request is what the
+    EV draws under its pilot. Also the stores each station's market bid is based on."""
+    cfg, charger_f, station_f = static.cfg, static.charger_f, static.station_f
+    connector_charger, charger_station = static.connector_charger, static.charger_station
+    conn, outage, bess_soc = state.conn, episode.outage, state.bess_soc
+    conn_kw, conn_low_kw, conn_high_kw = sc.conn_kw, sc.conn_low_kw, sc.conn_high_kw
+    bess_kw, bess_low_kw, bess_high_kw = sc.bess_kw, sc.bess_low_kw, sc.bess_high_kw
+    stored_kwh, storage_kwh = sc.stored_kwh, sc.storage_kwh
+    tick = state.clock[CLK_TICK]
+    n_ch, n_conn = charger_f.shape[1], conn.shape[1]
     stored_kwh[:] = 0.0
     storage_kwh[:] = 0.0
     for c in range(n_conn):
-        k = conn_charger[c]
+        k = connector_charger[c]
         s = charger_station[k]
-        conn_low[c], conn_high[c] = _connector_limits_kw(cfg, conn_charger, charger_f, conn, c)
+        efficiency = charger_f[CH_EFFICIENCY, k]
+        conn_low_kw[c], conn_high_kw[c] = connector_limits_kw(cfg, conn, c, efficiency)
         if outage[tick, n_ch + s] > 0.0:
-            conn_kw[c] = station_f[ST_FALLBACK_KW, s]
-            conn_low[c] = max(conn_low[c], 0.0)
+            conn_kw[c] = charger_f[CH_FALLBACK_KW, k]
+            conn_low_kw[c] = max(conn_low_kw[c], 0.0)
         else:
             conn_kw[c] = min(max(action[c], -1.0), 1.0) * charger_f[CH_MAX_KW, k]
+        if cfg[CFG_ACN_PILOT] > 0.0:
+            conn_kw[c] = pilot_power_kw(cfg, conn, c, efficiency, conn_kw[c])
         if outage[tick, k] > 0.0:
             conn[CN_OUTAGE_KWH, c] += battery_energy_kwh(
-                conn_high[c], charger_f[CH_EFFICIENCY, k], dt_h
+                conn_high_kw[c], efficiency, cfg[CFG_DT_H]
             )[0]
-            conn_low[c] = conn_high[c] = 0.0
+            conn_low_kw[c] = conn_high_kw[c] = 0.0
         if conn[CN_OCCUPIED, c] > 0.0:
             stored_kwh[s] += conn[CN_SOC, c] * conn[CN_BATTERY_KWH, c]
             storage_kwh[s] += conn[CN_BATTERY_KWH, c]
     bess_kw[:] = 0.0
-    for s in range(n_st):
+    for s in range(station_f.shape[1]):
         link_down = outage[tick, n_ch + s] > 0.0
         kpi[KPI_MISSED_DEADLINES] += link_down
         if cfg[CFG_BESS_ACTION] > 0.0 and not link_down:
             bess_kw[s] = min(max(action[n_conn + s], -1.0), 1.0) * station_f[ST_BESS_KW, s]
-        bess_low[s], bess_high[s] = _bess_limits_kw(cfg, station_f, bess_soc, s)
+        bess_low_kw[s], bess_high_kw[s] = bess_limits_kw(cfg, station_f, bess_soc, s)
         stored_kwh[s] += bess_soc[s] * station_f[ST_BESS_KWH, s]
         storage_kwh[s] += station_f[ST_BESS_KWH, s]
 
-    # 4. projection onto battery, charger, station and feeder limits
-    household_kw = exo[EXO_HOUSEHOLD_KW, tick]
-    overload_kw = project_power(
-        conn_kw,
-        conn_low,
-        conn_high,
-        conn_charger,
-        charger_f[CH_MAX_KW],
-        charger_station,
-        bess_kw,
-        bess_low,
-        bess_high,
-        station_f[ST_GRID_KW],
-        household_kw,
+
+@inlined
+def _project(static, episode, state, out, sc, kpi):
+    """4. Projection onto battery, charger, station and feeder limits
+    (:func:`~evgrid_gym.core.projection.project_power`); books the overload."""
+    cfg = static.cfg
+    tick = state.clock[CLK_TICK]
+    n_ch, n_st = static.charger_f.shape[1], static.station_f.shape[1]
+    overload_kw = projection.project_power(
+        sc.conn_kw,
+        sc.conn_low_kw,
+        sc.conn_high_kw,
+        static.connector_charger,
+        static.charger_f[CH_MAX_KW],
+        static.charger_station,
+        sc.bess_kw,
+        sc.bess_low_kw,
+        sc.bess_high_kw,
+        static.station_f[ST_GRID_KW],
+        episode.outage[tick, n_ch : n_ch + n_st],
+        episode.exo[EXO_HOUSEHOLD_KW, tick],
         cfg[CFG_FEEDER_KW],
         cfg[CFG_SOFT_LIMITS] > 0.0,
-        station_out[SO_NET_KW],
-        scratch,
+        out.station_out[SO_NET_KW],
+        sc.shared,
     )
+    kpi[KPI_OVERLOAD] = overload_kw * cfg[CFG_DT_H]
+    kpi[KPI_OVERLOAD_PENALTY] = kpi[KPI_OVERLOAD] * cfg[CFG_OVERLOAD_PENALTY]
 
-    # 5. market: households and stations bid for own energy, the supplier covers the rest;
-    # a station without link has no bid in the market
-    household_kwh = household_kw * dt_h
+
+@inlined
+def _settle_market(static, episode, state, out, sc, kpi):
+    """5. Market (:func:`~evgrid_gym.core.market.clear_market`): households and stations bid
+    for own energy, the supplier covers the rest; a station without link has no bid. Books
+    the energy flows and their money."""
+    cfg, exo, outage = static.cfg, episode.exo, episode.outage
+    station_out = out.station_out
+    demand_kwh, export_kwh, fill = sc.demand_kwh, sc.export_kwh, sc.fill
+    stored_kwh, storage_kwh, bess_kw = sc.stored_kwh, sc.storage_kwh, sc.bess_kw
+    tick = state.clock[CLK_TICK]
+    dt_h = cfg[CFG_DT_H]
+    n_ch, n_st = static.charger_f.shape[1], static.station_f.shape[1]
+    household_kwh = exo[EXO_HOUSEHOLD_KW, tick] * dt_h
     kpi[KPI_WIND_OUTAGE] = exo[EXO_WIND_KW, tick] * outage[tick, n_ch + n_st] * dt_h
     renewable_kwh = exo[EXO_RENEWABLE_KW, tick] * dt_h - kpi[KPI_WIND_OUTAGE]
     for s in range(n_st):
-        station_demand_kwh[s] = max(station_out[SO_NET_KW, s], 0.0) * dt_h
+        demand_kwh[s] = max(station_out[SO_NET_KW, s], 0.0) * dt_h
         if outage[tick, n_ch + s] > 0.0:
-            station_demand_kwh[s] = 0.0
-        station_export_kwh[s] = max(-station_out[SO_NET_KW, s], 0.0) * dt_h
+            demand_kwh[s] = 0.0
+        export_kwh[s] = max(-station_out[SO_NET_KW, s], 0.0) * dt_h
         fill[s] = stored_kwh[s] / storage_kwh[s] if storage_kwh[s] > 0.0 else 0.0
-    household_own_kwh, household_payment, clearing_price, surplus_kwh = clear_market(
+    household_own_kwh, household_payment, clearing_price, surplus_kwh = market.clear_market(
         household_kwh,
-        station_demand_kwh,
+        demand_kwh,
         fill,
         storage_kwh,
-        renewable_kwh + station_export_kwh.sum(),
+        renewable_kwh + export_kwh.sum(),
         cfg[CFG_HOUSEHOLD_BID],
         cfg[CFG_UNIFORM_PRICE] > 0.0,
         station_out[SO_OWN_KWH],
         station_out[SO_MARKET_PAYMENT_EUR],
-        scratch,
+        sc.shared,
     )
     for s in range(n_st):
         station_out[SO_EXTERNAL_KWH, s] = (
@@ -613,60 +329,133 @@ def step(
     kpi[KPI_STATION_PAYMENT] = station_out[SO_MARKET_PAYMENT_EUR].sum()
     kpi[KPI_ENERGY_COST] = external_kwh * exo[EXO_PRICE, tick]
     kpi[KPI_EXPORT_REVENUE] = kpi[KPI_EXPORT] * exo[EXO_FEED_IN, tick]
-    kpi[KPI_OVERLOAD] = overload_kw * dt_h
-    kpi[KPI_OVERLOAD_PENALTY] = kpi[KPI_OVERLOAD] * cfg[CFG_OVERLOAD_PENALTY]
 
-    # 6. battery update and accounting
-    for c in range(n_conn):
-        conn[CN_POWER_KW, c] = conn_kw[c]
+
+@inlined
+def _update_batteries(static, episode, state, sc, kpi):
+    """6. EV and BESS soc; drivers pay (and are paid) their tariff per battery kWh; the
+    change of the worth of the BESS's stored energy."""
+    conn, bess_soc = state.conn, state.bess_soc
+    charger_f, station_f, connector_charger = (
+        static.charger_f,
+        static.station_f,
+        static.connector_charger,
+    )
+    conn_kw, bess_kw = sc.conn_kw, sc.bess_kw
+    dt_h = static.cfg[CFG_DT_H]
+    for c in range(conn.shape[1]):
+        power_kw = conn_kw[c]
+        conn[CN_POWER_KW, c] = power_kw
         if conn[CN_OCCUPIED, c] == 0.0:
             continue
-        delta_kwh, losses_kwh = battery_energy_kwh(
-            conn_kw[c], charger_f[CH_EFFICIENCY, conn_charger[c]], dt_h
-        )
+        efficiency = charger_f[CH_EFFICIENCY, connector_charger[c]]
+        delta_kwh, losses_kwh = battery_energy_kwh(power_kw, efficiency, dt_h)
         conn[CN_SOC, c] = min(max(conn[CN_SOC, c] + delta_kwh / conn[CN_BATTERY_KWH, c], 0.0), 1.0)
         conn[CN_DELIVERED_KWH, c] += delta_kwh
         kpi[KPI_EV_ENERGY] += delta_kwh
         kpi[KPI_EV_LOSSES] += losses_kwh
-        kpi[KPI_EV_CHARGE] += max(conn_kw[c], 0.0) * dt_h
-        kpi[KPI_EV_DISCHARGE] += max(-conn_kw[c], 0.0) * dt_h
-        kpi[KPI_REVENUE] += conn_kw[c] * dt_h * conn[CN_TARIFF, c]
-    for s in range(n_st):
+        kpi[KPI_EV_CHARGE] += max(power_kw, 0.0) * dt_h
+        kpi[KPI_EV_DISCHARGE] += max(-power_kw, 0.0) * dt_h
+        kpi[KPI_REVENUE] += delta_kwh * conn[CN_TARIFF, c]
+    value = episode.exo[EXO_STORAGE_VALUE, state.clock[CLK_TICK]]
+    for s in range(station_f.shape[1]):
         if station_f[ST_BESS_KWH, s] <= 0.0:
             continue
-        delta_kwh, losses_kwh = battery_energy_kwh(
-            bess_kw[s], station_f[ST_BESS_EFFICIENCY, s], dt_h
-        )
+        efficiency = station_f[ST_BESS_EFFICIENCY, s]
+        delta_kwh, losses_kwh = battery_energy_kwh(bess_kw[s], efficiency, dt_h)
         bess_soc[s] = min(max(bess_soc[s] + delta_kwh / station_f[ST_BESS_KWH, s], 0.0), 1.0)
         kpi[KPI_BESS_LOSSES] += losses_kwh
+        kpi[KPI_STORAGE_VALUE] += delta_kwh * efficiency * value
         kpi[KPI_BESS_CHARGE] += max(bess_kw[s], 0.0) * dt_h
         kpi[KPI_BESS_DISCHARGE] += max(-bess_kw[s], 0.0) * dt_h
 
-    # 7. departures (all EVs leave at the end of the episode), then the next tick's arrivals
-    tick += 1
-    clock[CLK_TICK] = tick
-    last = tick >= cfg[CFG_N_TICKS]
-    for c in range(n_conn):
-        if conn[CN_OCCUPIED, c] > 0.0 and (conn[CN_DEPARTURE, c] <= tick or last):
-            _depart(conn, c, kpi)
-    kpi[KPI_UNMET_PENALTY] = kpi[KPI_UNMET] * cfg[CFG_UNMET_PENALTY]
-    if last:
-        close_reservations(ev, res, clock[CLK_NEXT_EV], kpi)
-    else:
-        _begin_tick(
-            cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res,
-            clock, tick, kpi, scratch,
-        )  # fmt: skip
 
-    # 9. reward, episode totals, observation
+@inlined
+def _book_reward(static, out):
+    """9. The reward (the weighted KPIs) and the episode totals (sums; maxima for
+    ``KPI_EPISODE_MAX``)."""
+    kpi, kpi_total, weights = out.kpi, out.kpi_total, static.reward_weights
     reward = 0.0
     for i in range(N_KPI):
-        reward += reward_weights[i] * kpi[i]
+        reward += weights[i] * kpi[i]
         kpi_total[i] += kpi[i]
     for i in KPI_EPISODE_MAX:
         kpi_total[i] = max(kpi_total[i] - kpi[i], kpi[i])
-    write_observation(
-        cfg, conn_charger, charger_f, charger_station, station_f, exo, ev, outage, conn, res,
-        bess_soc, clock, obs, scratch,
-    )  # fmt: skip
-    return STATUS_OK, reward
+    return reward
+
+
+# --------------------------------------------------------------------------------------------
+# Reset and step
+# --------------------------------------------------------------------------------------------
+
+
+@kernel
+def reset(
+    cfg, connector_charger, charger_f, charger_station, station_f, reward_weights, obs_offsets,
+    exo, ev, outage, conn, res, bess_soc, clock, kpi, kpi_total, station_out, obs, work,
+):  # fmt: skip
+    """Starts an episode: empty connectors, no reservations, BESS at their initial soc, tick
+    0's requests and arrivals, the first observation.
+
+    The groups' arrays flat in field order: ``reset(*static, *episode, *state, *outputs,
+    work)`` (:mod:`evgrid_gym.core.state`); ``work`` is float64 work space of shape
+    (``workspace_size(C, K, S)``,).
+    """
+    static = Static(cfg, connector_charger, charger_f, charger_station, station_f,
+                    reward_weights, obs_offsets)  # fmt: skip
+    episode, state = Episode(exo, ev, outage), State(conn, res, bess_soc, clock)
+    sc = carve(work, conn.shape[1], station_f.shape[1])
+    conn[:, :] = 0.0
+    conn[CN_EV, :] = -1.0
+    res[:, :] = 0.0
+    res[RS_CONNECTOR, :] = -1.0
+    for s in range(bess_soc.shape[0]):
+        bess_soc[s] = station_f[ST_BESS_SOC_INIT, s]
+    clock[:] = 0
+    kpi[:] = 0.0
+    station_out[:, :] = 0.0
+    out = Outputs(kpi, kpi_total, station_out, obs)
+    tick = clock[CLK_TICK]  # 0; as in step, typed alike: one compilation of _open_tick
+    _open_tick(static, episode, state, out, tick, tick >= cfg[CFG_N_TICKS], sc.shared)
+    for i in range(N_KPI):
+        kpi_total[i] = kpi[i]
+
+
+@kernel
+def step(
+    cfg, connector_charger, charger_f, charger_station, station_f, reward_weights, obs_offsets,
+    exo, ev, outage, conn, res, bess_soc, clock, kpi, kpi_total, station_out, obs, action, work,
+):  # fmt: skip
+    """Advances one env by one tick: the phases above, in order.
+
+    The groups' arrays flat in field order: ``step(*static, *episode, *state, *outputs,
+    action, work)`` (:mod:`evgrid_gym.core.state`).
+
+    Args:
+        action: shape (C,) or (C + S,); entries are fractions of the connector's rated power
+            (and of the BESS power) and are clipped to [-1, 1]; negative = discharge.
+        work: float64 work space, shape (``workspace_size(C, K, S)``,); overwritten.
+
+    Returns:
+        ``(status, reward)``: ``STATUS_BAD_ACTION`` (and no change at all) if an action
+        entry is not finite, else ``STATUS_OK``.
+    """
+    for i in range(action.shape[0]):
+        if not np.isfinite(action[i]):
+            return STATUS_BAD_ACTION, 0.0
+    static = Static(cfg, connector_charger, charger_f, charger_station, station_f,
+                    reward_weights, obs_offsets)  # fmt: skip
+    episode, state = Episode(exo, ev, outage), State(conn, res, bess_soc, clock)
+    out = Outputs(kpi, kpi_total, station_out, obs)
+    sc = carve(work, conn.shape[1], station_f.shape[1])
+    kpi[:] = 0.0
+    _request(static, episode, state, action, sc, kpi)
+    _project(static, episode, state, out, sc, kpi)
+    _settle_market(static, episode, state, out, sc, kpi)
+    _update_batteries(static, episode, state, sc, kpi)
+    tick = clock[CLK_TICK] + 1
+    clock[CLK_TICK] = tick
+    last = depart(static, state, tick, kpi)
+    _open_tick(static, episode, state, out, tick, last, sc.shared)
+    kpi[KPI_UNMET_PENALTY] = kpi[KPI_UNMET] * cfg[CFG_UNMET_PENALTY]
+    return STATUS_OK, _book_reward(static, out)

@@ -27,8 +27,11 @@ from evgrid_gym.data.errors import (
     DataFileError,
     finite_numbers,
     parse_times,
+    present,
     read_csv,
+    reading,
     require_columns,
+    strict_bools,
 )
 
 ACN_TIMEZONE = "America/Los_Angeles"  # Caltech, JPL and Office001 sites
@@ -65,9 +68,11 @@ def load_acn_sessions(path, timezone: str = ACN_TIMEZONE) -> pd.DataFrame:
         ``energy_*_kwh`` float kWh (>= 0), ``claimed`` bool.
 
     Raises:
-        DataFileError: missing file or column, empty file, wrong delimiter, unparsable
-            timestamp, departure not after arrival, negative or NaN energy; the message names
-            the file, the row (line in a CSV, item number in a JSON) and the column.
+        DataFileError: missing, truncated or corrupt file, missing column or field, empty
+            file, a row cut off, wrong delimiter, unparsable timestamp, departure not after
+            arrival, negative or NaN energy, a missing id, a ``claimed`` other than
+            True/False, a JSON item or request that is not an object; the message names the
+            file, the row (line in a CSV, item number in a JSON) and the column.
     """
     path = Path(path)
     if path.suffix.lower() == ".json":
@@ -78,8 +83,8 @@ def load_acn_sessions(path, timezone: str = ACN_TIMEZONE) -> pd.DataFrame:
     columns = raw.attrs["columns"]  # our column -> the file's name for it, for error messages
     sessions = pd.DataFrame(
         {
-            "session_id": raw["session_id"].astype(str),
-            "station_id": raw["station_id"].astype(str),
+            "session_id": present(path, raw["session_id"], columns["session_id"], lines),
+            "station_id": present(path, raw["station_id"], columns["station_id"], lines),
             "arrival": _local(path, raw["arrival"], columns["arrival"], lines, timezone),
             "departure": _local(path, raw["departure"], columns["departure"], lines, timezone),
             "energy_requested_kwh": finite_numbers(
@@ -88,7 +93,7 @@ def load_acn_sessions(path, timezone: str = ACN_TIMEZONE) -> pd.DataFrame:
             "energy_delivered_kwh": finite_numbers(
                 path, raw["energy_delivered_kwh"], columns["energy_delivered_kwh"], lines
             ),
-            "claimed": raw["claimed"].astype(bool),
+            "claimed": strict_bools(path, raw["claimed"], "claimed", lines),
         }
     )
     estimated = raw["estimated_departure"].where(sessions["claimed"], None)
@@ -144,37 +149,20 @@ def _read_api_json(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataFileError(path, "no such file")
     try:
-        document = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        with reading(path):
+            document = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DataFileError(path, f"not valid JSON: {err}") from None
     items = document.get("_items") if isinstance(document, dict) else None
     if not isinstance(items, list):
         raise DataFileError(path, "an ACN-Data API file must hold an '_items' list")
     if not items:
         raise DataFileError(path, "'_items' is empty: no sessions")
-    rows = []
-    for number, item in enumerate(items, start=1):
-        for key in ("connectionTime", "disconnectTime", "kWhDelivered", "sessionID"):
-            if key not in item:
-                raise DataFileError(path, "missing field", row=number, column=key)
-        station = item.get("spaceID") or item.get("stationID")
-        if station is None:
-            raise DataFileError(path, "missing field", row=number, column="spaceID/stationID")
-        request = (item.get("userInputs") or [None])[-1]
-        rows.append(
-            {
-                "session_id": item["sessionID"],
-                "station_id": station,
-                "arrival": item["connectionTime"],
-                "departure": item["disconnectTime"],
-                "energy_delivered_kwh": item["kWhDelivered"],
-                "energy_requested_kwh": request.get("kWhRequested") if request else 0.0,
-                "estimated_departure": request.get("requestedDeparture") if request else None,
-                "claimed": request is not None,
-            }
-        )
+    rows = [_api_session(path, number, item) for number, item in enumerate(items, start=1)]
     raw = pd.DataFrame(rows)
     raw.attrs["columns"] = {
+        "session_id": "sessionID",
+        "station_id": "spaceID/stationID",
         "arrival": "connectionTime",
         "departure": "disconnectTime",
         "estimated_departure": "requestedDeparture",
@@ -182,3 +170,35 @@ def _read_api_json(path: Path) -> pd.DataFrame:
         "energy_delivered_kwh": "kWhDelivered",
     }
     return raw
+
+
+def _api_session(path: Path, number: int, item) -> dict:
+    """The session of item ``number`` of an ACN-Data API file (see the module doc)."""
+    if not isinstance(item, dict):
+        raise DataFileError(path, f"got {item!r}; an item must be a session object", row=number)
+    for key in ("connectionTime", "disconnectTime", "kWhDelivered", "sessionID"):
+        if key not in item:
+            raise DataFileError(path, "missing field", row=number, column=key)
+    station = item.get("spaceID") or item.get("stationID")
+    if station is None:
+        raise DataFileError(path, "missing field", row=number, column="spaceID/stationID")
+    requests = item.get("userInputs") or [None]
+    request = requests[-1] if isinstance(requests, list) else requests
+    if request is not None:
+        if not isinstance(request, dict):
+            raise DataFileError(
+                path, f"got {request!r}; a request must be an object", row=number,
+                column="userInputs",
+            )  # fmt: skip
+        if "kWhRequested" not in request:
+            raise DataFileError(path, "missing field", row=number, column="kWhRequested")
+    return {
+        "session_id": item["sessionID"],
+        "station_id": station,
+        "arrival": item["connectionTime"],
+        "departure": item["disconnectTime"],
+        "energy_delivered_kwh": item["kWhDelivered"],
+        "energy_requested_kwh": 0.0 if request is None else request["kWhRequested"],
+        "estimated_departure": None if request is None else request.get("requestedDeparture"),
+        "claimed": request is not None,
+    }

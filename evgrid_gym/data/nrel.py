@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evgrid_gym.data.errors import DataFileError, finite_numbers, read_csv, require_columns
+from evgrid_gym.data.errors import (
+    DataFileError,
+    fill_gaps,
+    finite_numbers,
+    read_csv,
+    reading,
+    require_columns,
+)
 from evgrid_gym.data.wind import turbine_power_kw
 
 _TIME_COLUMNS = ("Year", "Month", "Day", "Hour", "Minute")
@@ -25,16 +32,19 @@ def load_nrel_wind(path) -> pd.DataFrame:
     """Loads a WIND Toolkit wind-speed file.
 
     Returns:
-        Columns ``time`` (tz-aware UTC) and ``wind_speed_m_s``; the measurement height, m,
-        is in ``frame.attrs["measurement_height_m"]``.
+        Columns ``time`` (tz-aware UTC, regular) and ``wind_speed_m_s``; the measurement
+        height, m, is in ``frame.attrs["measurement_height_m"]``. Gaps of up to
+        :data:`~evgrid_gym.data.errors.MAX_GAP_H` are interpolated with a warning.
 
     Raises:
-        DataFileError: missing file, metadata row or column, empty file, wrong delimiter,
-            bad time fields, NaN or negative speed (naming the line and the column).
+        DataFileError: missing, truncated or corrupt file, missing metadata row or column,
+            empty file, wrong delimiter, bad time fields, NaN or negative speed, a longer gap
+            (naming the line and the column).
     """
     path = Path(path)
     frame = read_csv(path, header_line=2)
-    metadata = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
+    with reading(path):
+        metadata = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
     if "Data Timezone" not in metadata[:-1]:
         raise DataFileError(
             path, "the first row must be the site metadata with 'Data Timezone'", row=1
@@ -69,6 +79,7 @@ def load_nrel_wind(path) -> pd.DataFrame:
             "wind_speed_m_s": finite_numbers(path, frame[column], column, lines),
         }
     )
+    table = fill_gaps(path, table, lines, "Year..Minute")
     table.attrs["measurement_height_m"] = float(_SPEED_PATTERN.fullmatch(column).group(1))
     return table
 

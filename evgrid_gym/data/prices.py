@@ -13,7 +13,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from evgrid_gym.data.errors import finite_numbers, parse_times, read_csv, require_columns
+from evgrid_gym.data.errors import (
+    fill_gaps,
+    finite_numbers,
+    parse_times,
+    read_csv,
+    require_columns,
+)
 
 UTC_COLUMN = "Datetime (UTC)"
 PRICE_COLUMN = "Price (EUR/MWhe)"
@@ -25,15 +31,18 @@ def load_day_ahead_prices(path) -> pd.DataFrame:
     Timestamps may be ISO (``2015-01-01 00:00:00``) or day-first (``31/12/2022 23:00``); both
     occur in one file. Separator rows with no timestamp (``Netherlands,,,0.0``) are skipped;
     hours that appear more than once keep their first row, with a :class:`UserWarning`
-    saying how many rows were dropped. Negative prices are kept.
+    saying how many rows were dropped. Negative prices are kept. Missing hours: up to
+    :data:`~evgrid_gym.data.errors.MAX_GAP_H` in a row are interpolated with a warning, a
+    longer gap raises (:func:`~evgrid_gym.data.errors.fill_gaps`).
 
     Returns:
-        Columns ``time`` (tz-aware UTC, hour start, strictly increasing) and
+        Columns ``time`` (tz-aware UTC, hour start, strictly increasing, regular) and
         ``price_eur_per_kwh`` (float).
 
     Raises:
-        DataFileError: missing file or column, empty file, wrong delimiter, unparsable
-            timestamp or price (naming the line and the column).
+        DataFileError: missing, truncated or corrupt file, missing column, empty file, wrong
+            delimiter, unparsable timestamp or price, a gap of more than ``MAX_GAP_H`` hours
+            (naming the line and the column).
     """
     frame = read_csv(path, dtype={UTC_COLUMN: str})
     require_columns(path, frame, (UTC_COLUMN, PRICE_COLUMN))
@@ -54,6 +63,7 @@ def load_day_ahead_prices(path) -> pd.DataFrame:
         {
             "time": pd.DatetimeIndex(times).tz_localize("UTC"),
             "price_eur_per_kwh": prices.to_numpy(float) / 1000.0,
+            "line": lines,
         }
     )
     duplicated = table["time"].duplicated(keep="first")
@@ -65,4 +75,6 @@ def load_day_ahead_prices(path) -> pd.DataFrame:
             stacklevel=2,
         )
         table = table[~duplicated.to_numpy()]
-    return table.sort_values("time").reset_index(drop=True)
+    table = table.sort_values("time").reset_index(drop=True)
+    lines = table.pop("line").to_numpy()
+    return fill_gaps(path, table, lines, UTC_COLUMN)

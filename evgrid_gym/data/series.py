@@ -20,18 +20,21 @@ class ProfileSeries:
     Args:
         series: values indexed by tz-aware timestamps.
         dt_h: tick length, h.
-        name: what the series is, for error messages.
+        name: what the series is (and its file), for messages.
+        any_year: the series is a profile that stands for any year (SimBench's), so reading
+            it in another year is the rule, not a stand-in (see :meth:`stand_in`).
 
     Raises:
         ValueError: the series has no value.
     """
 
-    def __init__(self, series: pd.Series, dt_h: float, name: str):
+    def __init__(self, series: pd.Series, dt_h: float, name: str, any_year: bool = False):
         series = series.sort_index()
         if series.empty:
             raise ValueError(f"{name}: the series is empty")
         resampled = series.resample(pd.Timedelta(hours=dt_h)).mean().ffill()
         self.name = name
+        self.any_year = any_year
         self.first = resampled.index[0].tz_convert("UTC")
         self.values = resampled.to_numpy(float)
         self.values.setflags(write=False)
@@ -56,6 +59,21 @@ class ProfileSeries:
         if offset + n_ticks <= len(self.values):
             return self.values[offset : offset + n_ticks]
         return np.take(self.values, np.arange(offset, offset + n_ticks), mode="wrap")
+
+    def stand_in(self, start: pd.Timestamp) -> str | None:
+        """What is read for a day starting at ``start`` (tz-aware) that the series does not
+        cover, e.g. ``"day-ahead prices (nl_day_ahead) cover 2015-01-01..2025-01-07 (UTC);
+        read from 2024-12-31 23:00 UTC"``; None when it covers the day or stands for any
+        year."""
+        utc = start.tz_convert("UTC")
+        if self.any_year or self.first.value <= utc.value < self._end_ns:
+            return None
+        read = pd.Timestamp(self._aligned_ns(utc), tz="UTC")
+        last = pd.Timestamp(self._end_ns - self._dt_ns, tz="UTC")
+        return (
+            f"{self.name} cover {self.first.date()}..{last.date()} (UTC); read from "
+            f"{read:%Y-%m-%d %H:%M} UTC"
+        )
 
     def _aligned_ns(self, start: pd.Timestamp) -> int:
         if self.first.value <= start.value < self._end_ns:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from evgrid_gym.data.errors import (
     DataFileError,
+    fill_gaps,
     finite_numbers,
     parse_times,
     read_csv,
@@ -39,10 +40,13 @@ def load_simbench_profiles(path) -> pd.DataFrame:
         order, summer time first) and one float column per profile, renamed to
         ``<profile>_pu`` (``H0-A_pload`` -> ``H0-A_pu``, ``WP1`` -> ``WP1_pu``).
 
+    Gaps of up to :data:`~evgrid_gym.data.errors.MAX_GAP_H` are interpolated with a warning.
+
     Raises:
-        DataFileError: missing file or ``time`` column, empty file, wrong delimiter,
-            unparsable time, a local time that does not exist or whose repeat is missing,
-            NaN or infinite values (naming the line and the column).
+        DataFileError: missing, truncated or corrupt file, missing ``time`` column, empty
+            file, wrong delimiter, unparsable time, a local time that does not exist or whose
+            repeat is missing, NaN or infinite values, a longer gap (naming the line and the
+            column).
     """
     frame = read_csv(path)
     require_columns(path, frame, ("time",))
@@ -61,7 +65,7 @@ def load_simbench_profiles(path) -> pd.DataFrame:
     for column in frame.columns.drop("time"):
         values = finite_numbers(path, frame[column], column, lines, non_negative=False)
         table[f"{str(column).removesuffix('_pload')}_pu"] = values.to_numpy()
-    return table
+    return fill_gaps(path, table, lines, "time")
 
 
 def household_power_kw(

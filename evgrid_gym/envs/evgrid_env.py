@@ -1,26 +1,32 @@
-"""``EVGrid-v1``: smart EV charging on a local power grid, as a Gymnasium env."""
+"""``EVGrid-v2``: smart EV charging on a local power grid, as a Gymnasium env."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
+from evgrid_gym.arrays import readonly
 from evgrid_gym.config import ScenarioConfig, load_scenario
+from evgrid_gym.core import flexibility as flex
 from evgrid_gym.core import layout as L
 from evgrid_gym.core import tick as core
+from evgrid_gym.core.state import Episode, Outputs, State
 from evgrid_gym.kpis import episode_kpis
-from evgrid_gym.scenario import Scenario
+from evgrid_gym.scenario import Scenario, parse_date
 
-_STATION_INFO = (
-    ("station_net_kw", L.SO_NET_KW),
-    ("station_own_kwh", L.SO_OWN_KWH),
-    ("station_external_kwh", L.SO_EXTERNAL_KWH),
-    ("station_market_payment_eur", L.SO_MARKET_PAYMENT_EUR),
-    ("station_bid_eur_per_kwh", L.SO_BID_EUR_PER_KWH),
-    ("station_bess_kw", L.SO_BESS_KW),
-)
+_STATION_INFO = {
+    L.SO_NET_KW: "station_net_kw",
+    L.SO_OWN_KWH: "station_own_kwh",
+    L.SO_EXTERNAL_KWH: "station_external_kwh",
+    L.SO_MARKET_PAYMENT_EUR: "station_market_payment_eur",
+    L.SO_BID_EUR_PER_KWH: "station_bid_eur_per_kwh",
+    L.SO_BESS_KW: "station_bess_kw",
+}
+_STATION_NAMES = tuple(_STATION_INFO[field] for field in range(L.N_STATION_OUT))
+"""``info``'s name of each per-station result, in the order of the ``station_out`` rows."""
 
 
 class EpisodePlan(NamedTuple):
@@ -45,6 +51,25 @@ class EpisodePlan(NamedTuple):
     outage: np.ndarray
 
 
+class Flexibility(NamedTuple):
+    """What the plugged-in fleet can offer from now on (:mod:`evgrid_gym.core.flexibility`
+    defines every term).
+
+    Attributes:
+        tick: the tick it starts at (the coming one).
+        low_kw, high_kw: the least and the most average grid power the fleet must and can
+            draw in the coming tick (its outages included), kW; low < 0: it can feed back.
+        least_kwh, most_kwh: the grid energy it must and can take by the end of each tick
+            ahead, kWh, shape (H,): entry ``h - 1`` is for the ``h`` ticks from ``tick`` on.
+    """
+
+    tick: int
+    low_kw: float
+    high_kw: float
+    least_kwh: np.ndarray
+    most_kwh: np.ndarray
+
+
 def float_actions(actions, space: gym.spaces.Box, name: str) -> np.ndarray:
     """``actions`` as an array after checking its shape and float dtype against ``space``.
 
@@ -60,10 +85,42 @@ def float_actions(actions, space: gym.spaces.Box, name: str) -> np.ndarray:
     return actions
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
-    view = array.view()
-    view.setflags(write=False)
-    return view
+def make_renderer(env, render_mode: str | None, index: int | None = None):
+    """The env's :class:`~evgrid_gym.viz.renderer.EnvRenderer`, or None when ``render_mode``
+    is None (then nothing is imported and stepping pays nothing for rendering).
+
+    Raises:
+        ValueError: ``render_mode`` is not None nor one of ``env.metadata["render_modes"]``.
+    """
+    if render_mode is None:
+        return None
+    if render_mode not in env.metadata["render_modes"]:
+        raise ValueError(
+            f"render_mode: got {render_mode!r}; must be None or one of "
+            f"{env.metadata['render_modes']}"
+        )
+    from evgrid_gym.viz.renderer import EnvRenderer
+
+    return EnvRenderer(env, render_mode, index)
+
+
+def reset_options(options: dict[str, Any] | None) -> tuple[datetime.date | None, str | None]:
+    """``(date, split)``: the episode day and the split of ``calendar.splits`` that
+    ``reset(options={"date": ...})`` or ``reset(options={"split": ...})`` asks for (None: not
+    asked for).
+
+    Raises:
+        ValueError: an option other than ``date`` and ``split``, both of them, or a date that
+            is not one.
+    """
+    options = options or {}
+    unknown = sorted(set(options) - {"date", "split"})
+    if unknown:
+        raise ValueError(f"options: unknown keys {unknown}; allowed: ['date', 'split']")
+    if "date" in options and "split" in options:
+        raise ValueError("options: give 'date' or 'split', not both")
+    date = None if options.get("date") is None else parse_date(options["date"])
+    return date, options.get("split")
 
 
 class EVGridEnv(gym.Env):
@@ -75,7 +132,7 @@ class EVGridEnv(gym.Env):
     (chargers with one or more connectors, an optional station battery) on one feeder. EVs
     arrive, plug into a free connector of their station, and leave at their departure tick.
     With ``reservation`` on, EVs first reserve a connector by contract net (offers priced by
-    utilisation, scored by distance, price and energy; :mod:`evgrid_gym.core.reservation`),
+    utilisation, scored by distance, price and energy; :mod:`evgrid_gym.core.contract_net`),
     and may come late or not at all. With ``faults``, chargers, station links and turbines
     fail at random or scheduled ticks; the tick completes around them (safe fallbacks,
     :mod:`evgrid_gym.core.tick`).
@@ -130,9 +187,14 @@ class EVGridEnv(gym.Env):
     ``reward = sum_i w_i * kpi_i`` over the tick's KPIs (all in ``info``). The default,
     ``profit``: EV tariff revenue - external energy cost + export revenue - unmet-energy
     penalty (EUR/kWh not delivered by departure) - overload penalty (EUR/kWh above station or
-    feeder limits, soft mode). Own wind costs nothing to the community; market payments
-    between members are transfers (in ``info``) and cancel out. Other presets: ``cost``
-    (no revenue), ``satisfaction`` (-unmet kWh - overload kWh), or ``custom`` weights.
+    feeder limits, soft mode) + the change of the worth of the energy stored in the station
+    batteries. Drivers pay their tariff per kWh into their battery and are paid it per kWh
+    of V2G out of it, so cycling energy through an EV only loses the round trip's energy;
+    a kWh stored in a BESS is worth its efficiency times ``reward.storage_value_eur_per_kwh``
+    (default: the episode's mean external price), so draining a BESS at the end is not free.
+    Own wind costs nothing to the community; market payments between members are transfers
+    (in ``info``) and cancel out. Other presets: ``cost`` (no revenue), ``satisfaction``
+    (-unmet kWh - overload kWh), or ``custom`` weights.
 
     ## Starting State
 
@@ -142,9 +204,13 @@ class EVGridEnv(gym.Env):
 
     ``info`` holds every tick KPI (``core.layout.KPI_NAMES``: energy, money, reservations,
     missed deadlines, outage losses), ``tick``, ``date``, ``connector_ev`` (EV index per
-    connector) and per-station market results (``station_*``). The upcoming reservations per
-    station and the components down are in the observation (``scenario.unpack(obs)``:
-    ``.reservations``, ``.outage``), each EV's reservation in :attr:`reservations`.
+    connector, for the coming tick), ``connector_kw`` (grid power each connector drew in
+    the tick just stepped, kW: the EV that drew it is the previous step's ``connector_ev``)
+    and per-station market results (``station_*``); with ``flexibility=True`` also
+    ``flexibility_up_kw`` and ``flexibility_down_kw`` (see Arguments). The upcoming
+    reservations per station and the components down are in the observation
+    (``scenario.unpack(obs)``: ``.reservations``, ``.outage``), each EV's reservation in
+    :attr:`reservations`.
 
     ## Episode End
 
@@ -153,102 +219,195 @@ class EVGridEnv(gym.Env):
 
     ## Arguments
 
-    ``gymnasium.make("evgrid_gym/EVGrid-v1", scenario="default")``: ``scenario`` is a
+    ``gymnasium.make("evgrid_gym/EVGrid-v2", scenario="default")``: ``scenario`` is a
     bundled name (``evgrid_gym.bundled_scenarios()``), a YAML path, a dict or a
-    :class:`~evgrid_gym.config.ScenarioConfig`.
+    :class:`~evgrid_gym.config.ScenarioConfig`. ``flexibility=True`` adds to ``info`` the
+    plugged-in fleet's flexibility in the tick just stepped: ``flexibility_up_kw`` and
+    ``flexibility_down_kw``, how much more and how much less it could have drawn than it did
+    (its power range at the tick's start, :mod:`evgrid_gym.core.flexibility`; 0 after
+    ``reset``; ``down`` < 0: it drew less than it must to bring every EV to its goal). It
+    costs 2 us a step at 20 connectors, 28 us at 1,000, so it is off by default;
+    :meth:`flexibility` gives the envelope ahead on demand.
+
+    ## Rendering
+
+    ``render_mode="rgb_array"``: ``render()`` returns a (768, 1024, 3) uint8 frame (headless,
+    PIL): the feeder with wind, households and the external supplier; each station with its
+    grid connection, BESS soc, chargers (down ones greyed) and on every occupied connector a
+    car with a battery filled to its soc and the last tick's power on its cable (blue
+    charging, amber V2G); below, strips of the day so far (wind, households, EV charging,
+    BESS, external power, surplus, price). ``"human"`` shows the same frames live in a
+    matplotlib window at ``metadata["render_fps"]``. Frames come from
+    :mod:`evgrid_gym.viz`; ``gymnasium.wrappers.RecordVideo`` records them (extra ``[viz]``).
 
     ## Version History
 
+    * v2: no reward from nothing. EV revenue is booked per kWh at the battery (v1: at the
+      connector, which paid for cycling energy through an EV by V2G); the BESS's stored
+      energy has a value (``storage_value_eur``); a station whose link is down charges each
+      connector at most at its charger's power shared by its connectors and is out of the
+      feeder's curtailment (v1: its grid capacity per connector, curtailed at the feeder);
+      ``battery.pilot: acn`` reads connector powers as ACN-Sim pilots. ``EVGrid-v1`` and
+      ``-v0`` are no longer registered: ``gymnasium.make`` names v2. Since then, the env's
+      rules unchanged: replayed sessions' departures are rounded down like their arrivals
+      (ACN-Sim's convention; they were rounded up), ``caltech_acn`` has its DC fast charger
+      and date splits, and ``info`` has ``connector_kw``; EVs may come from archetype users
+      (``evs.source: archetypes``, the EV table's ``EV_USER``), :meth:`flexibility` gives
+      the fleet's envelope and ``flexibility=True`` adds its up/down power to ``info``.
     * v1: charging reservations (contract net) and component outages; the observation gains
       their blocks when a scenario turns them on; ``scenario1_normal`` and
       ``scenario2_high_demand`` run with both. Without them the dynamics are v0's.
     * v0: initial version.
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 8}
 
-    def __init__(self, scenario: str | dict | ScenarioConfig = "default", render_mode=None):
-        if render_mode is not None:
-            raise ValueError(f"render_mode: got {render_mode!r}; EVGrid-v1 renders nothing (None)")
+    def __init__(
+        self,
+        scenario: str | dict | ScenarioConfig = "default",
+        render_mode: str | None = None,
+        flexibility: bool = False,
+    ):
         self.scenario = Scenario(load_scenario(scenario))
         sc = self.scenario
         self.action_space = gym.spaces.Box(-1.0, 1.0, (sc.n_actions,), np.float32)
         self.observation_space = gym.spaces.Box(
             sc.observation_low, sc.observation_high, dtype=np.float32
         )
-        self._conn = np.zeros((L.N_CONN_FIELDS, sc.n_connectors))
-        self._res = np.zeros((L.N_RES_FIELDS, 0))
-        self._bess_soc = np.zeros(sc.n_stations)
-        self._clock = np.zeros(L.N_CLOCK, dtype=np.int64)
-        self._kpi = np.zeros(L.N_KPI)
-        self._kpi_total = np.zeros(L.N_KPI)
-        self._station_out = np.zeros((L.N_STATION_OUT, sc.n_stations))
-        self._obs = np.zeros(sc.observation_low.shape, dtype=np.float32)
-        self._work = np.zeros(
-            core.workspace_size(sc.n_connectors, sc.charger_f.shape[1], sc.n_stations)
-        )
-        self._exo = self._ev = self._outage = None
+        self._state = State.zeros(sc.n_connectors, sc.n_stations)
+        self._out = Outputs.zeros(sc.n_stations, sc.observation_low.shape[0])
+        self._episode: Episode | None = None
+        self._work = np.zeros(core.workspace_size(sc.n_connectors, sc.n_chargers, sc.n_stations))
+        self._flex_work = np.zeros(flex.workspace_size(sc.n_chargers, sc.n_stations))
+        self._flexibility_info = bool(flexibility)
+        self._power_range_kw = (0.0, 0.0)  # of the coming tick
         self._date = ""
+        self._ended = False  # the episode reached its last tick (step raises until a reset)
+        self.render_mode = render_mode
+        self._renderer = make_renderer(self, render_mode)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Starts an episode; ``options={"date": "YYYY-MM-DD"}`` fixes its day.
+        """Starts an episode; ``options={"date": "YYYY-MM-DD"}`` fixes its day,
+        ``options={"split": name}`` draws it from that split of ``calendar.splits``
+        (default: ``calendar.split``).
 
         Raises:
-            ValueError: an unknown option or a bad date.
+            ValueError: an unknown option, both options, a bad date or an unknown split.
         """
         super().reset(seed=seed)
-        options = options or {}
-        unknown = sorted(set(options) - {"date"})
-        if unknown:
-            raise ValueError(f"options: unknown keys {unknown}; allowed: ['date']")
         sc = self.scenario
-        date, self._exo, self._ev, self._outage = sc.sample_episode(
-            self.np_random, options.get("date")
-        )
+        date, *episode = sc.sample_episode(self.np_random, *reset_options(options))
         self._date = date.isoformat()
-        if self._res.shape[1] != self._ev.shape[1]:
-            self._res = np.zeros((L.N_RES_FIELDS, self._ev.shape[1]))
-        core.reset(
-            sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-            self._exo, self._ev, self._outage, self._conn, self._res, self._bess_soc,
-            self._clock, self._kpi, self._kpi_total, self._station_out, self._obs, self._work,
-        )  # fmt: skip
-        return self._obs.copy(), self._info()
+        self._episode = Episode(*episode)
+        self._state = self._state.with_evs(self._episode.ev.shape[1])
+        # the kernels' arguments, flat in group order (core.state), gathered once an episode
+        self._arrays = (*sc.static, *self._episode, *self._state, *self._out)
+        core.reset(*self._arrays, self._work)
+        self._ended = False
+        self._power_range_kw = (0.0, 0.0)  # no tick stepped yet: no flexibility to report
+        if self._renderer is not None:
+            self._renderer.record(self)
+        return self._out.obs.copy(), self._info(0)
 
     def step(self, action):
-        if self._exo is None:
+        if self._episode is None:
             raise RuntimeError("call reset() before step()")
-        if self._clock[L.CLK_TICK] >= self.scenario.config.episode_ticks:
+        if self._ended:
             raise RuntimeError("the episode has ended (terminated=True); call reset() first")
         action = float_actions(action, self.action_space, "action")
-        sc = self.scenario
-        status, reward = core.step(
-            sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-            self._exo, self._ev, self._outage, sc.reward_weights, self._conn, self._res,
-            self._bess_soc, self._clock, self._kpi, self._kpi_total, self._station_out,
-            action, self._obs, self._work,
-        )  # fmt: skip
+        status, reward = core.step(*self._arrays, action, self._work)
         if status == core.STATUS_BAD_ACTION:
             bad = np.flatnonzero(~np.isfinite(action)).tolist()
             raise ValueError(
                 f"action: entries {bad} are {action[bad].tolist()}; every entry must be a "
                 "finite number in [-1, 1]"
             )
-        terminated = bool(self._clock[L.CLK_TICK] >= sc.config.episode_ticks)
-        info = self._info()
+        tick = int(self._state.clock[L.CLK_TICK])
+        terminated = self._ended = tick >= self.scenario.config.episode_ticks
+        info = self._info(tick)
         if terminated:
-            info["episode_kpis"] = episode_kpis(self._kpi_total)
-        return self._obs.copy(), reward, terminated, False, info
+            info["episode_kpis"] = episode_kpis(self._out.kpi_total)
+        if self._renderer is not None:
+            self._renderer.record(self)
+        return self._out.obs.copy(), reward, terminated, False, info
 
-    def _info(self) -> dict[str, Any]:
-        info = dict(zip(L.KPI_NAMES, self._kpi.tolist(), strict=True))
-        info["tick"] = int(self._clock[L.CLK_TICK])
+    def render(self) -> np.ndarray | None:
+        """The frame of now, (768, 1024, 3) uint8, in ``"rgb_array"`` mode; shows it in
+        ``"human"`` mode (returns None). Without a render mode: a warning, None.
+
+        Raises:
+            RuntimeError: before the first ``reset``.
+        """
+        if self._renderer is None:
+            gym.logger.warn(
+                "render() without a render_mode; create the env with render_mode='rgb_array' "
+                "or 'human'"
+            )
+            return None
+        return self._renderer.render()
+
+    def close(self) -> None:
+        """Closes the ``"human"`` window, if any."""
+        if self._renderer is not None:
+            self._renderer.close()
+
+    def _info(self, tick: int) -> dict[str, Any]:
+        conn = self._state.conn
+        info = dict(zip(L.KPI_NAMES, self._out.kpi.tolist()))  # noqa: B905 (equal lengths)
+        info["tick"] = tick
         info["date"] = self._date
-        info["connector_ev"] = self._conn[L.CN_EV].astype(np.int64)
-        station_out = self._station_out.copy()
-        for name, field in _STATION_INFO:
-            info[name] = station_out[field]
+        info["connector_ev"] = conn[L.CN_EV].astype(np.int64)
+        info["connector_kw"] = conn[L.CN_POWER_KW].copy()
+        info.update(zip(_STATION_NAMES, self._out.station_out.copy()))  # noqa: B905
+        if self._flexibility_info:
+            info["flexibility_up_kw"], info["flexibility_down_kw"] = self._flexibility_kw()
         return info
+
+    def _flexibility_kw(self) -> tuple[float, float]:
+        """``(up, down)``: how much more and how much less the fleet could have drawn in the
+        tick just stepped than it did, kW (its power range, computed at the tick's start),
+        then the range of the coming tick."""
+        low_kw, high_kw = self._power_range_kw
+        kpi, dt_h = self._out.kpi, self.scenario.config.dt_h
+        drawn_kw = (kpi[L.KPI_EV_CHARGE] - kpi[L.KPI_EV_DISCHARGE]) / dt_h
+        tick = int(self._state.clock[L.CLK_TICK])
+        self._power_range_kw = flex.power_range_kw(*self._flexibility_arrays(tick), self._flex_work)
+        return high_kw - drawn_kw, drawn_kw - low_kw
+
+    def _flexibility_arrays(self, tick: int) -> tuple:
+        """The arguments of :mod:`evgrid_gym.core.flexibility`'s kernels for ``tick``."""
+        sc, episode, state = self.scenario, self._episode, self._state
+        return (
+            sc.cfg, sc.connector_charger, sc.charger_f, sc.charger_station, sc.station_f,
+            episode.exo, episode.outage, state.bess_soc, state.conn, tick,
+        )  # fmt: skip
+
+    def flexibility(self, horizon_ticks: int | None = None) -> Flexibility:
+        """The plugged-in fleet's flexibility from now on: the coming tick's power range and
+        the energy envelope over ``horizon_ticks`` ticks (default: until the last plugged-in
+        EV leaves; at most to the episode's end).
+
+        Raises:
+            RuntimeError: before the first ``reset``.
+            ValueError: ``horizon_ticks`` is not an integer in [0, ticks left].
+        """
+        if self._episode is None:
+            raise RuntimeError("call reset() before flexibility()")
+        sc, tick, conn = self.scenario, int(self._state.clock[L.CLK_TICK]), self._state.conn
+        left = sc.config.episode_ticks - tick
+        if horizon_ticks is None:
+            occupied = conn[L.CN_OCCUPIED] > 0.0
+            last = conn[L.CN_DEPARTURE, occupied].max(initial=tick)
+            horizon_ticks = int(min(last - tick, left))
+        if not (isinstance(horizon_ticks, int | np.integer) and 0 <= horizon_ticks <= left):
+            raise ValueError(
+                f"horizon_ticks: got {horizon_ticks!r}; must be an integer in [0, {left}]"
+            )
+        least, most = np.zeros(horizon_ticks), np.zeros(horizon_ticks)
+        args = self._flexibility_arrays(tick)
+        flex.fleet_envelope(*args, least, most, self._flex_work)
+        low_kw, high_kw = flex.power_range_kw(*args, self._flex_work)
+        return Flexibility(tick, low_kw, high_kw, least, most)
 
     def episode_plan(self) -> EpisodePlan:
         """The whole current episode, for planners with perfect foresight (the optimum).
@@ -260,33 +419,26 @@ class EVGridEnv(gym.Env):
         Raises:
             RuntimeError: before the first ``reset``.
         """
-        if self._exo is None:
+        if self._episode is None:
             raise RuntimeError("call reset() before episode_plan()")
         sc = self.scenario
         n_ticks = sc.config.episode_ticks
-        conn, res, bess_soc, clock = (
-            np.empty_like(self._conn),
-            np.empty_like(self._res),
-            np.empty_like(self._bess_soc),
-            np.empty_like(self._clock),
-        )
-        kpi, kpi_total = np.empty_like(self._kpi), np.empty_like(self._kpi_total)
-        station_out, obs = np.empty_like(self._station_out), np.empty_like(self._obs)
-        state = (conn, res, bess_soc, clock, kpi, kpi_total, station_out)
-        core.reset(sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-                   self._exo, self._ev, self._outage, *state, obs, self._work)  # fmt: skip
+        episode = self._episode
+        state = State(*map(np.empty_like, self._state))
+        out = Outputs(*map(np.empty_like, self._out))
+        core.reset(*sc.static, *episode, *state, *out, self._work)
         idle = np.zeros(sc.n_actions)
         connector_ev = np.empty((n_ticks, sc.n_connectors), dtype=np.int64)
         for t in range(n_ticks):
-            connector_ev[t] = conn[L.CN_EV]
-            core.step(sc.cfg, sc.conn_charger, sc.charger_f, sc.charger_station, sc.station_f,
-                      self._exo, self._ev, self._outage, sc.reward_weights, *state, idle, obs,
-                      self._work)  # fmt: skip
+            connector_ev[t] = state.conn[L.CN_EV]
+            core.step(*sc.static, *episode, *state, *out, idle, self._work)
+        n_evs = episode.ev.shape[1]
+        res = state.res[:, :n_evs]
         served = res[L.RS_STATUS] == L.RES_SERVED
-        ev_tariff = np.where(served, res[L.RS_PRICE], self._ev[L.EV_TARIFF])
+        ev_tariff = np.where(served, res[L.RS_PRICE], episode.ev[L.EV_TARIFF])
         return EpisodePlan(
-            self._date, _readonly(self._exo), _readonly(self._ev), _readonly(connector_ev),
-            _readonly(ev_tariff), _readonly(self._outage),
+            self._date, readonly(episode.exo), readonly(episode.ev), readonly(connector_ev),
+            readonly(ev_tariff), readonly(episode.outage),
         )  # fmt: skip
 
     @property
@@ -295,9 +447,36 @@ class EVGridEnv(gym.Env):
         ``episode_plan().ev``, read-only and following the env (copy it to keep it):
         ``core.layout.RS_*`` fields, status ``RES_*``, reserved connector (-1 = none), agreed
         price EUR/kWh, energy offered kWh. All ``RES_NONE`` with reservations off."""
-        return _readonly(self._res)
+        n_evs = 0 if self._episode is None else self._episode.ev.shape[1]
+        return readonly(self._state.res[:, :n_evs])
 
     @property
     def kpi_total(self) -> np.ndarray:
         """Episode totals so far, shape (N_KPI,), read-only (see ``layout.KPI_NAMES``)."""
-        return _readonly(self._kpi_total)
+        return readonly(self._out.kpi_total)
+
+    @property
+    def date(self) -> str:
+        """The episode's day, ISO format ("" before the first reset)."""
+        return self._date
+
+    @property
+    def state(self) -> State:
+        """The state now, read-only views that follow the env (copy them to keep them): the
+        :class:`~evgrid_gym.core.state.State` group (connectors, reservations, BESS soc,
+        clock), for tools that show or serve the simulation (rendering, the service)."""
+        return State(*map(readonly, self._state))
+
+    @property
+    def outputs(self) -> Outputs:
+        """The last tick's outputs, read-only views that follow the env: the
+        :class:`~evgrid_gym.core.state.Outputs` group (KPIs, totals, per-station results,
+        observation)."""
+        return Outputs(*map(readonly, self._out))
+
+    @property
+    def episode(self) -> Episode | None:
+        """The current episode's inputs (read-only views; None before the first reset): the
+        :class:`~evgrid_gym.core.state.Episode` group. Perfect foresight: see
+        :meth:`episode_plan`."""
+        return None if self._episode is None else Episode(*map(readonly, self._episode))

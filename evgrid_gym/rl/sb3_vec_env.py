@@ -12,18 +12,29 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env import VecEnv
 
 from evgrid_gym.envs.vector_env import EVGridVectorEnv
 
 
 class SB3VecEnv(VecEnv):
-    """SB3 view of an :class:`EVGridVectorEnv` (``SB3VecEnv(EVGridVectorEnv(N, scenario))``).
+    """SB3 view of an :class:`EVGridVectorEnv` that auto-resets in the same step, as SB3 does:
+    ``SB3VecEnv(EVGridVectorEnv(N, scenario, autoreset_mode=AutoresetMode.SAME_STEP))``.
 
     ``infos`` per env carry the episode KPIs (``episode_kpis``) of episodes that ended.
+
+    Raises:
+        ValueError: the vector env auto-resets in another mode.
     """
 
     def __init__(self, vector_env: EVGridVectorEnv):
+        mode = vector_env.metadata["autoreset_mode"]
+        if mode != AutoresetMode.SAME_STEP:
+            raise ValueError(
+                f"vector_env: autoreset_mode is {mode}; SB3 needs AutoresetMode.SAME_STEP "
+                "(EVGridVectorEnv(..., autoreset_mode=AutoresetMode.SAME_STEP))"
+            )
         self.vector_env = vector_env
         super().__init__(
             vector_env.num_envs,

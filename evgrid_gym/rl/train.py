@@ -16,20 +16,23 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
+from gymnasium.vector import AutoresetMode
 from stable_baselines3 import PPO, SAC, TD3
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 from tqdm.auto import tqdm
 
-from baselines.agent import AgentPolicy
-from baselines.benchmark import run_episode
-from evgrid_gym.config import ScenarioConfig
+from evgrid_gym.config import ScenarioConfig, with_split
 from evgrid_gym.envs import EVGridEnv, EVGridVectorEnv
+from evgrid_gym.kpis import reward_unit
+from evgrid_gym.policy import run_episode
+from evgrid_gym.rl.agent import AgentPolicy
 from evgrid_gym.rl.sb3_vec_env import SB3VecEnv
 
 ALGORITHMS = {"ppo": PPO, "sac": SAC, "td3": TD3}
 PPO_STEPS_PER_ENV = 128  # a rollout covers more than one 96-tick episode per env
 EVAL_SEEDS = tuple(range(1_000_000, 1_000_010))  # held out: training seeds start at 0
+EVAL_SPLIT = "validation"  # evaluation days, where the scenario has this split
 PPO_INITIAL_CHARGE = 1.0  # initial mean connector action: start from "charge at full power"
 
 
@@ -72,7 +75,10 @@ def train(
     full power it only has to learn where to deviate. Observations and rewards are
     normalised with SB3's ``VecNormalize`` (saved with the model); evaluation runs the
     deterministic policy on :data:`EVAL_SEEDS` through a single :class:`EVGridEnv`, so its
-    reward is the env's own. ``algo_kwargs`` override the algorithm's settings.
+    reward is the env's own. Training draws its days from ``calendar.split`` (the CLI sets
+    it to ``train`` where the scenario has one); evaluation from :data:`EVAL_SPLIT` where
+    the scenario has it, else from the same days. ``algo_kwargs`` override the algorithm's
+    settings.
 
     Returns:
         The learning curve: ``timesteps``, ``eval_reward_mean``, ``eval_reward_std``.
@@ -86,7 +92,8 @@ def train(
         raise ValueError(f"timesteps ({timesteps}) and num_envs ({num_envs}) must be >= 1")
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)  # a small MLP: one thread, leaving the cores to the env kernel
-    venv = VecNormalize(VecMonitor(SB3VecEnv(EVGridVectorEnv(num_envs, config))))
+    vector_env = EVGridVectorEnv(num_envs, config, autoreset_mode=AutoresetMode.SAME_STEP)
+    venv = VecNormalize(VecMonitor(SB3VecEnv(vector_env)))
     venv.seed(seed)
     kwargs = {}
     if algo == "ppo":
@@ -95,7 +102,8 @@ def train(
         timesteps = -(-timesteps // rollout) * rollout  # PPO runs whole rollouts
     kwargs |= algo_kwargs or {}
     model = ALGORITHMS[algo]("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **kwargs)
-    eval_env = EVGridEnv(config)
+    eval_split = EVAL_SPLIT if EVAL_SPLIT in config.calendar.splits else config.calendar.split
+    eval_env = EVGridEnv(config if eval_split is None else with_split(config, eval_split))
     if algo == "ppo":  # the action net's weights start near 0, so its bias is the initial mean
         with torch.no_grad():
             model.policy.action_net.bias[: eval_env.scenario.n_connectors] = PPO_INITIAL_CHARGE
@@ -120,6 +128,7 @@ def train(
     venv.save(str(out / "vecnormalize.pkl"))
     info = {"algo": algo, "scenario": config.name, "timesteps": model.num_timesteps,
             "num_envs": num_envs, "seed": seed, "train_wall_s": wall_s,
+            "split": config.calendar.split, "eval_split": eval_split,
             "eval_seeds": list(EVAL_SEEDS)}  # fmt: skip
     (out / "train_info.json").write_text(json.dumps(info, indent=2))
     (out / "scenario.yaml").write_text(
@@ -127,11 +136,11 @@ def train(
     )
     table = pd.DataFrame(curve)
     table.to_csv(out / "learning_curve.csv", index=False)
-    _plot_curve(table, out / "learning_curve.png", f"{algo.upper()} on {config.name}")
+    _plot_curve(table, out / "learning_curve.png", algo, config)
     return table
 
 
-def _plot_curve(curve: pd.DataFrame, path: Path, title: str) -> None:
+def _plot_curve(curve: pd.DataFrame, path: Path, algo: str, config: ScenarioConfig) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,8 +151,9 @@ def _plot_curve(curve: pd.DataFrame, path: Path, title: str) -> None:
     ax.plot(curve["timesteps"], mean, marker="o")
     ax.fill_between(curve["timesteps"], mean - std, mean + std, alpha=0.2)
     ax.set_xlabel("training steps")
-    ax.set_ylabel(f"mean reward on {len(EVAL_SEEDS)} held-out seeds (EUR)")
-    ax.set_title(title)
+    unit = reward_unit(config.reward.kpi_weights)
+    ax.set_ylabel(f"mean reward on {len(EVAL_SEEDS)} held-out seeds ({unit})")
+    ax.set_title(f"{algo.upper()} on {config.name}")
     ax.grid(alpha=0.3)
     fig.savefig(path, dpi=120)
     plt.close(fig)

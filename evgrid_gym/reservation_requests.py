@@ -1,11 +1,12 @@
 """What an episode's EVs announce when they reserve: request tick, origin, price limit, and
 whether they come late or not at all (the fields ``EV_REQUEST`` .. ``EV_MAX_PRICE`` of the
-EV table, ``core.layout``; the auction itself is ``core.reservation``)."""
+EV table, ``core.layout``; the auction itself is ``core.contract_net``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from evgrid_gym.arrivals import sorted_by_arrival
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.sampling import REQUEST_UNIFORMS, plan_requests
@@ -43,8 +44,9 @@ class RequestPlanner:
             ev[L.EV_X_KM : L.EV_MAX_PRICE + 1] = 0.0  # x, y, price limit: consecutive fields
             return ev
         u = rng.random((ev.shape[1], REQUEST_UNIFORMS))  # one draw, one compiled call
-        return plan_requests(
+        plan_requests(
             ev, u, self.station_xy_km, float(self.lead_ticks), r.origin_spread_km,
             *r.max_price_eur_per_kwh, r.no_show_probability, r.late_probability,
             self.late_mean_ticks,
         )  # fmt: skip
+        return sorted_by_arrival(ev)

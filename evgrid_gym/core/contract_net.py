@@ -50,6 +50,7 @@ from evgrid_gym.core.layout import (
     CH_EFFICIENCY,
     CH_IS_DC,
     CH_MAX_KW,
+    CLK_NEXT_EV,
     CN_DEPARTURE,
     CN_OCCUPIED,
     EV_BATTERY_KWH,
@@ -106,13 +107,14 @@ def _overlap(start_a, end_a, start_b, end_b):
 
 
 @kernel
-def busy_ticks(ev, conn, res, first_ev, skip_ev, start, end, tick, busy):
+def busy_ticks(episode, state, first_ev, skip_ev, start, end, tick, busy):
     """Ticks of [start, end) during which each connector is committed, into ``busy`` (C,).
 
     Committed: its plugged EV (until its departure) and every confirmed reservation on it
     (planned arrival to departure) of EVs ``first_ev..`` other than ``skip_ev``. A connector
     is free over the window when its entry is 0.
     """
+    ev, conn, res = episode.ev, state.conn, state.res
     for c in range(conn.shape[1]):
         busy[c] = 0.0
         if conn[CN_OCCUPIED, c] > 0.0:
@@ -131,28 +133,28 @@ def energy_needed_kwh(ev, e):
 
 
 @kernel
-def station_offers(
-    cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res, first_ev,
-    e, tick, busy, offer,
-):  # fmt: skip
+def station_offers(static, episode, state, first_ev, e, tick, busy, offer):
     """Every station's offer to EV ``e``'s request at ``tick`` (rules in the module doc).
 
     Args:
-        outage: components down per tick (``core.layout``); chargers down now are not
-            offered, stations whose link is down do not answer.
+        static, episode, state: :mod:`evgrid_gym.core.state` groups; chargers down now
+            (``episode.outage``) are not offered, stations whose link is down do not answer.
         first_ev: EVs before it have arrived (their reservations are settled).
         busy: float64 scratch, shape (C,).
         offer: output, shape (N_OFFER_FIELDS, S).
     """
+    cfg, connector_charger, charger_f = static.cfg, static.connector_charger, static.charger_f
+    charger_station, station_f = static.charger_station, static.station_f
+    ev, outage, conn = episode.ev, episode.outage, state.conn
     n_ch = charger_f.shape[1]
     start = ev[EV_PLANNED_ARRIVAL, e]
     end = ev[EV_DEPARTURE, e]
     window = max(end - start, 1.0)
-    busy_ticks(ev, conn, res, first_ev, e, start, end, tick, busy)
+    busy_ticks(episode, state, first_ev, e, start, end, tick, busy)
     offer[:, :] = 0.0
     offer[OF_CONNECTOR, :] = -1.0
     for c in range(conn.shape[1]):
-        k = conn_charger[c]
+        k = connector_charger[c]
         s = charger_station[k]
         offer[OF_CONNECTORS, s] += 1.0
         offer[OF_UTILISATION, s] += busy[c]
@@ -187,7 +189,7 @@ def station_offers(
                 need_kwh,
                 min(offer[OF_POWER_KW, s], headroom_kw)
                 * window_h
-                * charger_f[CH_EFFICIENCY, conn_charger[c]],
+                * charger_f[CH_EFFICIENCY, connector_charger[c]],
             )
 
 
@@ -221,23 +223,18 @@ def choose_offer(cfg, offer, need_kwh, max_price):
 
 
 @kernel
-def _auction(
-    cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res, first_ev,
-    e, tick, busy, offer, kpi,
-):  # fmt: skip
+def _auction(static, episode, state, first_ev, e, tick, busy, offer, kpi):
     """One round of EV ``e``'s request: ``(stations that answered, chosen station or -1)``;
-    the chosen offer is written into ``res[:, e]`` (its status is left to the caller)."""
-    station_offers(
-        cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res,
-        first_ev, e, tick, busy, offer,
-    )  # fmt: skip
+    the chosen offer is written into ``state.res[:, e]`` (its status is left to the caller)."""
+    ev, res = episode.ev, state.res
+    station_offers(static, episode, state, first_ev, e, tick, busy, offer)
     n_answered = 0
     for s in range(offer.shape[1]):
         if offer[OF_REACHABLE, s] > 0.0:
             n_answered += 1
         else:
             kpi[KPI_MISSED_DEADLINES] += 1.0
-    s = choose_offer(cfg, offer, energy_needed_kwh(ev, e), ev[EV_MAX_PRICE, e])
+    s = choose_offer(static.cfg, offer, energy_needed_kwh(ev, e), ev[EV_MAX_PRICE, e])
     if s >= 0:
         res[RS_CONNECTOR, e] = offer[OF_CONNECTOR, s]
         res[RS_PRICE, e] = offer[OF_PRICE, s]
@@ -246,18 +243,19 @@ def _auction(
 
 
 @kernel
-def reservation_phase(
-    cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn, res, first_ev,
-    tick, busy, offer, kpi,
-):  # fmt: skip
+def reservation_phase(static, episode, state, tick, busy, offer, kpi):
     """The reservation step of ``tick``, before its arrivals: new and retried requests,
     re-offers of reservations whose charger is down, and no-shows past the grace period.
 
     Args:
-        first_ev: the next EV to arrive (earlier ones have arrived).
+        static, episode, state: :mod:`evgrid_gym.core.state` groups (the EVs before
+            ``state.clock[CLK_NEXT_EV]`` have arrived).
         busy, offer: float64 scratch, shapes (C,) and (N_OFFER_FIELDS, S).
         kpi: this tick's KPIs, updated.
     """
+    cfg, ev, res, outage = static.cfg, episode.ev, state.res, episode.outage
+    connector_charger = static.connector_charger
+    first_ev = state.clock[CLK_NEXT_EV]
     n_ev = ev.shape[1]
     for e in range(first_ev, n_ev):
         if (
@@ -270,12 +268,9 @@ def reservation_phase(
     for e in range(first_ev, n_ev):
         if (
             res[RS_STATUS, e] == RES_CONFIRMED
-            and outage[tick, conn_charger[int(res[RS_CONNECTOR, e])]] > 0.0
+            and outage[tick, connector_charger[int(res[RS_CONNECTOR, e])]] > 0.0
         ):
-            _, s = _auction(
-                cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn,
-                res, first_ev, e, tick, busy, offer, kpi,
-            )  # fmt: skip
+            _, s = _auction(static, episode, state, first_ev, e, tick, busy, offer, kpi)
             if s < 0:
                 res[RS_STATUS, e] = RES_CANCELLED
                 res[RS_CONNECTOR, e] = -1.0
@@ -285,10 +280,7 @@ def reservation_phase(
         if (status == RES_NONE or status == RES_PENDING) and ev[EV_REQUEST, e] <= tick:
             if status == RES_NONE:
                 kpi[KPI_REQUESTS] += 1.0
-            n_answered, s = _auction(
-                cfg, conn_charger, charger_f, charger_station, station_f, ev, outage, conn,
-                res, first_ev, e, tick, busy, offer, kpi,
-            )  # fmt: skip
+            n_answered, s = _auction(static, episode, state, first_ev, e, tick, busy, offer, kpi)
             if s >= 0:
                 res[RS_STATUS, e] = RES_CONFIRMED
                 kpi[KPI_CONFIRMED] += 1.0
@@ -300,9 +292,10 @@ def reservation_phase(
 
 
 @kernel
-def close_reservations(ev, res, first_ev, kpi):
+def close_reservations(episode, state, kpi):
     """Episode end: open reservations expire as no-shows, pending requests are rejected."""
-    for e in range(first_ev, ev.shape[1]):
+    ev, res = episode.ev, state.res
+    for e in range(state.clock[CLK_NEXT_EV], ev.shape[1]):
         if res[RS_STATUS, e] == RES_CONFIRMED:
             res[RS_STATUS, e] = RES_EXPIRED
             res[RS_CONNECTOR, e] = -1.0

@@ -22,7 +22,8 @@ def load_model(path: Path, algo: str | None = None):
 
     Raises:
         FileNotFoundError: no model file at ``path``.
-        ValueError: the algorithm is unknown or cannot be told from the files.
+        ValueError: the algorithm is unknown or cannot be told from the files, or the file
+            is not a model of it.
     """
     import stable_baselines3
 
@@ -36,7 +37,10 @@ def load_model(path: Path, algo: str | None = None):
             f"agent: algorithm {algo!r} of {path}; must be one of {ALGORITHMS} "
             "(written to train_info.json by `evgrid-gym train`)"
         )
-    return getattr(stable_baselines3, algo.upper()).load(path, device="cpu")
+    try:
+        return getattr(stable_baselines3, algo.upper()).load(path, device="cpu")
+    except (ValueError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        raise ValueError(f"agent: cannot load {path} as a {algo.upper()} model ({err})") from None
 
 
 class AgentPolicy:

@@ -1,0 +1,72 @@
+"""What V2G is worth to the optimum on ``default``: the optimum with V2G against the optimum
+of the same days with every charger's V2G switched off (EVGrid-v2 economics: drivers pay and
+are paid per kWh at their battery, so a round trip through an EV earns nothing by itself).
+
+Both schedules are replayed through the env; the table gives, per day, the two rewards, their
+difference (the value of V2G), the V2G energy the optimum discharged and its solve time.
+
+    python benchmarks/v2g_value.py [--episodes 20] [--seed 2000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from baselines.optimal import build_model, solve
+from evgrid_gym.config import load_scenario
+from evgrid_gym.core import layout as L
+from evgrid_gym.envs import EVGridEnv
+
+
+def without_v2g(name: str) -> dict:
+    """Scenario ``name`` with V2G off on every charger."""
+    data = load_scenario(name).model_dump(mode="json")
+    for station in data["stations"]:
+        for charger in station["chargers"]:
+            charger["v2g"] = False
+    return data
+
+
+def optimum(env: EVGridEnv, seed: int) -> tuple[float, float, float, str]:
+    """``(replayed reward EUR, V2G grid energy kWh, solve s, status)`` of one day's optimum."""
+    env.reset(seed=seed)
+    schedule = solve(build_model(env.scenario, env.episode_plan()), 600)
+    env.reset(seed=seed)
+    reward = sum(env.step(action)[1] for action in schedule.actions)
+    return reward, env.kpi_total[L.KPI["ev_discharge_grid_kwh"]], schedule.solve_s, schedule.status
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="default")
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=2_000_000)
+    args = parser.parse_args()
+    with_v2g, no_v2g = EVGridEnv(args.scenario), EVGridEnv(without_v2g(args.scenario))
+    print(
+        "| seed | date | optimum (EUR) | without V2G (EUR) | V2G value (EUR) | V2G energy (kWh) "
+        "| solve (s) | status |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---|")
+    values = []
+    for seed in range(args.seed, args.seed + args.episodes):
+        reward, v2g_kwh, solve_s, status = optimum(with_v2g, seed)
+        reward_off, _, _, status_off = optimum(no_v2g, seed)
+        values.append(reward - reward_off)
+        date = with_v2g.episode_plan().date
+        print(
+            f"| {seed} | {date} | {reward:.2f} | {reward_off:.2f} | {values[-1]:.3f} | "
+            f"{v2g_kwh:.1f} | {solve_s:.2f} | {status}/{status_off} |"
+        )
+    values = np.array(values)
+    print(
+        f"\nV2G value: mean {values.mean():.3f} EUR per day (standard error "
+        f"{values.std(ddof=1) / np.sqrt(len(values)):.3f}), min {values.min():.3f}, "
+        f"max {values.max():.3f}, > 0.01 EUR on {(values > 0.01).sum()} of {len(values)} days"
+    )
+
+
+if __name__ == "__main__":
+    main()
