@@ -1,9 +1,9 @@
 """A network with its community as the packed arrays of :mod:`evgrid_gym.core.network`.
 
-Built once per scenario: the tree in topological order, branch impedances and ratings, where
-every element (household group, turbine entry, station) sits and its power factor, and the
-linear sensitivities an optimisation model needs (flows and squared voltages as matrices of
-the per-bus powers, exactly what the kernels compute bus by bus).
+Built once per scenario: the tree in topological order, branch impedances and ratings, the
+community's share on every bus (households, wind, PV), each station's bus, the power factors,
+and the linear sensitivities an optimisation model needs (flows and squared voltages as
+matrices of the per-bus powers, exactly what the kernels compute bus by bus).
 """
 
 from __future__ import annotations
@@ -26,19 +26,18 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class NetworkArrays:
-    """Static arrays of one network and community (all read-only; B buses, E elements).
+    """Static arrays of one network and community (all read-only; B buses, S stations).
 
     Attributes:
         bus_names: bus names in kernel order (``core.layout``, section "network").
         branch_names: the name of the branch feeding each bus ("" for bus 0).
         bus_parent: upstream bus of each bus, int64, shape (B,).
         branch_f: branch parameters, shape (N_BRANCH_FIELDS, B).
+        bus_f: the community's loads on each bus, shape (N_BUS_FIELDS, B): the share of the
+            household load (by household counts), of the wind output (by the turbine
+            entries' installed power, ``turbine_kw``) and of the PV output.
         net_cfg: scalar parameters, shape (N_NET_CFG,).
-        element_bus: bus of each element, int64, shape (E,): the household groups
-            (``n_household_groups``), then the turbine entries (``n_turbines``), then the
-            stations in scenario order (``n_stations``).
-        element_tan_phi: ``tan(acos(power factor))`` of each element, shape (E,).
-        household_share: share of the household load on each household group, shape (H,).
+        station_bus: the bus of each station in scenario order, int64, shape (S,).
         downstream: ``downstream[j, k]`` is 1.0 when branch ``j`` carries what bus ``k``
             draws (``k`` at or below bus ``j``), else 0.0, shape (B, B); row 0 is all ones.
             Branch flows are ``downstream @ bus_p_kw``; column ``k`` marks the branches
@@ -54,13 +53,9 @@ class NetworkArrays:
     branch_names: tuple[str, ...]
     bus_parent: np.ndarray
     branch_f: np.ndarray
+    bus_f: np.ndarray
     net_cfg: np.ndarray
-    element_bus: np.ndarray
-    element_tan_phi: np.ndarray
-    household_share: np.ndarray
-    n_household_groups: int
-    n_turbines: int
-    n_stations: int
+    station_bus: np.ndarray
     downstream: np.ndarray
     v2_per_kw: np.ndarray
     v2_per_kvar: np.ndarray
@@ -98,8 +93,25 @@ def _downstream(bus_parent: np.ndarray) -> np.ndarray:
     return downstream
 
 
-def network_arrays(network: NetworkConfig, station_ids: Sequence[str]) -> NetworkArrays:
+def _shares(index: dict[str, int], placed: Sequence[tuple[str, float]]) -> np.ndarray:
+    """Per-bus shares of one load or source from ``(bus, weight)`` pairs, shape (B,)."""
+    shares = np.zeros(len(index))
+    total = sum(weight for _, weight in placed)
+    for bus, weight in placed:
+        shares[index[bus]] += weight / total
+    return shares
+
+
+def network_arrays(
+    network: NetworkConfig,
+    station_ids: Sequence[str],
+    turbine_kw: Sequence[float] | None = None,
+) -> NetworkArrays:
     """The arrays of ``network`` with stations ``station_ids`` (scenario order).
+
+    Args:
+        turbine_kw: installed power of each ``wind.turbines`` entry, kW (its wind share);
+            default: equal shares.
 
     Raises:
         KeyError: a station without a bus (``NetworkConfig.check_community`` rules it out).
@@ -114,12 +126,14 @@ def network_arrays(network: NetworkConfig, station_ids: Sequence[str]) -> Networ
     net_cfg[L.NET_SLACK_PU] = description.slack_voltage_pu
     net_cfg[L.NET_V_MIN_PU] = network.voltage_min_pu
     net_cfg[L.NET_V_MAX_PU] = network.voltage_max_pu
-    placed = (
-        [(g.bus, network.household_power_factor) for g in network.households]
-        + [(bus, 1.0) for bus in network.turbines]
-        + [(network.stations[s], network.station_power_factor) for s in station_ids]
-    )
-    counts = np.array([g.count for g in network.households], dtype=float)
+    net_cfg[L.NET_HOUSEHOLD_TAN_PHI] = math.tan(math.acos(network.household_power_factor))
+    net_cfg[L.NET_STATION_TAN_PHI] = math.tan(math.acos(network.station_power_factor))
+    if turbine_kw is None:
+        turbine_kw = [1.0] * len(network.turbines)
+    bus_f = np.zeros((L.N_BUS_FIELDS, len(buses)))
+    bus_f[L.BUS_HOUSEHOLD_SHARE] = _shares(index, [(g.bus, g.count) for g in network.households])
+    bus_f[L.BUS_WIND_SHARE] = _shares(index, list(zip(network.turbines, turbine_kw, strict=True)))
+    bus_f[L.BUS_PV_SHARE] = _shares(index, [] if network.pv is None else [(network.pv, 1.0)])
     downstream = _downstream(bus_parent)
     drop_per_kw_ohm = 2e-3 / description.nominal_voltage_kv**2
     r_ohm, x_ohm = branch_f[[L.BR_R_OHM, L.BR_X_OHM], :, None]
@@ -128,14 +142,66 @@ def network_arrays(network: NetworkConfig, station_ids: Sequence[str]) -> Networ
         branch_names=tuple(branches),
         bus_parent=_readonly(bus_parent),
         branch_f=_readonly(branch_f),
+        bus_f=_readonly(bus_f),
         net_cfg=_readonly(net_cfg),
-        element_bus=_readonly(np.array([index[bus] for bus, _ in placed], dtype=np.int64)),
-        element_tan_phi=_readonly(np.array([math.tan(math.acos(pf)) for _, pf in placed])),
-        household_share=_readonly(counts / counts.sum() if counts.size else counts),
-        n_household_groups=len(network.households),
-        n_turbines=len(network.turbines),
-        n_stations=len(station_ids),
+        station_bus=_readonly(
+            np.array([index[network.stations[s]] for s in station_ids], dtype=np.int64)
+        ),
         downstream=_readonly(downstream),
         v2_per_kw=_readonly(-drop_per_kw_ohm * downstream.T @ (r_ohm * downstream)),
         v2_per_kvar=_readonly(-drop_per_kw_ohm * downstream.T @ (x_ohm * downstream)),
     )
+
+
+def observation_bounds(
+    arrays: NetworkArrays,
+    household_high_kw: float,
+    wind_high_kw: float,
+    pv_high_kw: float,
+    station_high_kw: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Bounds of the observation's network blocks (``core.observation``), per station.
+
+    Under LinDistFlow a squared voltage is the slack's plus a non-positive coefficient times
+    each bus's power, so it is lowest with every household at its peak and every station
+    drawing its most, highest with every renewable at its peak and every station feeding its
+    most; a branch's apparent power is at most the sum of its downstream loads' and sources'
+    largest ``|p| sqrt(1 + tan^2)``.
+
+    Args:
+        household_high_kw, wind_high_kw, pv_high_kw: peak household load and installed wind
+            and PV power, kW.
+        station_high_kw: the most each station can draw or feed, kW, shape (S,).
+
+    Returns:
+        ``bus_voltage_low_pu``, ``bus_voltage_high_pu``, ``grid_headroom_low_kva``,
+        ``grid_headroom_high_kva``, each shape (S,).
+    """
+    n = arrays.n_buses
+    tan_h = arrays.net_cfg[L.NET_HOUSEHOLD_TAN_PHI]
+    tan_s = arrays.net_cfg[L.NET_STATION_TAN_PHI]
+    # per bus: the largest draw and feed-in (p, q), and the largest apparent power
+    household_kw = household_high_kw * arrays.bus_f[L.BUS_HOUSEHOLD_SHARE]
+    feed_kw = (
+        wind_high_kw * arrays.bus_f[L.BUS_WIND_SHARE] + pv_high_kw * arrays.bus_f[L.BUS_PV_SHARE]
+    )
+    station_kw = np.bincount(arrays.station_bus, weights=station_high_kw, minlength=n)
+    draw_p, draw_q = household_kw + station_kw, household_kw * tan_h + station_kw * tan_s
+    feed_p, feed_q = -(feed_kw + station_kw), -station_kw * tan_s
+    apparent_kva = household_kw * math.hypot(1.0, tan_h) + feed_kw
+    apparent_kva = apparent_kva + station_kw * math.hypot(1.0, tan_s)
+    slack2 = arrays.net_cfg[L.NET_SLACK_PU] ** 2
+    v_low = np.sqrt(np.maximum(slack2 + arrays.v2_per_kw @ draw_p + arrays.v2_per_kvar @ draw_q, 0))
+    v_high = np.sqrt(slack2 + arrays.v2_per_kw @ feed_p + arrays.v2_per_kvar @ feed_q)
+    flow_kva = arrays.downstream @ apparent_kva
+    rated_kva = arrays.branch_f[L.BR_RATED_KVA]
+    ends = np.maximum(arrays.bus_parent, 0)
+    low = rated_kva * np.minimum(v_low, v_low[ends]) - flow_kva
+    high = rated_kva * np.minimum(v_high, v_high[ends])
+    path = arrays.downstream[1:, arrays.station_bus].astype(bool)  # branches 1.. to each station
+    return {
+        "bus_voltage_low_pu": v_low[arrays.station_bus],
+        "bus_voltage_high_pu": v_high[arrays.station_bus],
+        "grid_headroom_low_kva": np.array([low[1:][p].min() for p in path.T]),
+        "grid_headroom_high_kva": np.array([high[1:][p].min() for p in path.T]),
+    }

@@ -1,8 +1,11 @@
 """``grid.network`` of a scenario: the community placed on a radial distribution network.
 
-Every household group, wind turbine entry and station names the bus it is connected to; each
-draws (or feeds) at a constant power factor, ``q = p * tan(acos(pf))`` (lagging while it
-consumes; a station exporting at ``pf < 1`` also feeds reactive power). Defaults: households
+Every household group, wind turbine entry, the PV and every station names the bus it is
+connected to; each draws (or feeds) at a constant power factor, ``q = p * tan(acos(pf))``
+(lagging while it consumes; a station exporting at ``pf < 1`` also feeds reactive power).
+The household load is one series, split over the groups by their household counts; the wind
+output is split over the turbine entries by their installed power (exact where they share a
+turbine type and hub height). Defaults: households
 at 0.93, the power factor of SimBench's household loads (``q / p = 0.395``); stations at 1.0
 (EV chargers and BESS inverters run at unity power factor: IEC 61851 AC charging through the
 EV's active-front-end on-board charger, DC chargers and BESS through grid-forming converters);
@@ -36,6 +39,8 @@ class NetworkConfig(StrictModel):
     """Household groups; their counts add up to ``households.count``."""
     turbines: list[str] = []
     """The bus of each ``wind.turbines`` entry, in order."""
+    pv: str | None = None
+    """The bus of the PV (``pv.installed_kw`` > 0)."""
     stations: dict[str, str] = {}
     """Station id -> bus, for every station."""
     household_power_factor: PowerFactor = 0.93
@@ -48,6 +53,7 @@ class NetworkConfig(StrictModel):
         buses = set(self.description.buses)
         placed = [(f"households[{i}].bus", g.bus) for i, g in enumerate(self.households)]
         placed += [(f"turbines[{i}]", bus) for i, bus in enumerate(self.turbines)]
+        placed += [("pv", self.pv)] if self.pv is not None else []
         placed += [(f"stations.{station}", bus) for station, bus in self.stations.items()]
         for where, bus in placed:
             if bus not in buses:
@@ -55,12 +61,19 @@ class NetworkConfig(StrictModel):
                     f"{where}: got {bus!r}; not a bus of network {self.description.name!r} "
                     f"(buses: {_preview(self.description.buses)})"
                 )
+        hv_bus = self.description.transformer.hv_bus
+        for station, bus in self.stations.items():
+            if bus == hv_bus:
+                raise ValueError(
+                    f"stations.{station}: got {bus!r}, the transformer's hv_bus (the upstream "
+                    "grid); a station must be on a bus below the transformer"
+                )
         return self
 
     def check_community(
-        self, station_ids: list[str], n_turbine_entries: int, n_households: int
+        self, station_ids: list[str], n_turbine_entries: int, n_households: int, has_pv: bool
     ) -> None:
-        """Checks that every station, turbine entry and household has exactly one bus.
+        """Checks that every station, turbine entry, household and the PV has exactly one bus.
 
         Raises:
             ValueError: naming the ``grid.network`` field and what the scenario has.
@@ -77,6 +90,11 @@ class NetworkConfig(StrictModel):
             raise ValueError(
                 f"grid.network.turbines: got {len(self.turbines)} bus(es); wind.turbines has "
                 f"{n_turbine_entries} entries and each needs one"
+            )
+        if has_pv != (self.pv is not None):
+            raise ValueError(
+                "grid.network.pv: a bus is needed exactly when pv.installed_kw > 0; got "
+                f"{self.pv!r} with {'' if has_pv else 'no '}PV installed"
             )
         placed = sum(g.count for g in self.households)
         if placed != n_households:
