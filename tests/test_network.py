@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose
 from evgrid_gym.core import layout as L
 from evgrid_gym.core import network as kernels
 from evgrid_gym.grid import NetworkConfig, network_arrays
+from evgrid_gym.grid.arrays import observation_bounds
 
 THREE_BUS = {
     "name": "three buses",
@@ -70,23 +71,54 @@ def test_three_bus_by_hand():
     assert_allclose(loading[2], 100.0 * 50.990195 / (69.282032 * math.sqrt(0.9591516)), rtol=1e-6)
     assert_allclose(loading[1], 100.0 * 50.990195 / (250.0 * math.sqrt(0.9591516 + 0.0337500)),
                     rtol=1e-6)  # fmt: skip
-    v_min, v_max, line_max, transformer = kernels.network_kpis(v, loading)
-    assert (v_min, v_max) == (v[2], v[1])
+    # within the default 0.9..1.1 pu and every rating: no overload, no deviation
+    v_min, v_max, line_max, transformer, overload_kw, deviation = kernels.network_kpis(
+        arrays.net_cfg, v, branch_p, loading
+    )
+    assert_allclose([v_min, v_max], [math.sqrt(0.9591516), math.sqrt(0.9929016)], atol=1e-7)
     assert (line_max, transformer) == (loading[2], loading[1])
+    assert (overload_kw, deviation) == (0.0, 0.0)
+    # with a 0.98 pu lower limit the end bus (0.979363 pu) deviates by 0.000637 pu
+    net_cfg = arrays.net_cfg.copy()
+    net_cfg[L.NET_V_MIN_PU] = 0.98
+    assert_allclose(kernels.network_kpis(net_cfg, v, branch_p, loading)[5], 0.000637, atol=1e-6)
 
 
-def test_bus_power_uses_each_power_factor():
-    config, arrays = _network(
+def test_overloaded_cable_by_hand():
+    # 100 kW + 20 kvar at the end (THREE_BUS): v_end^2 = 1 - (0.0064 * 100 + 0.024787 * 20) / 80
+    # - (0.05 * 100 + 0.02 * 20) / 80 = 0.9183033, S = sqrt(100^2 + 20^2) = 101.98039 kVA;
+    # the cable carries 69.282 * sqrt(0.9183033) = 66.3916 kVA at its rated current, so
+    # loading = 153.60 % and the overload is 100 kW * (1 - 66.3916 / 101.98039) = 34.897 kW
+    _, arrays = _network(THREE_BUS)
+    v, branch_p, _, loading = _flow(arrays, np.array([0.0, 0.0, 100.0]), np.array([0, 0, 20.0]))
+    assert_allclose(v[2] ** 2, 0.9183033, atol=1e-7)
+    assert_allclose(loading[2], 153.60, atol=0.01)
+    overload_kw = kernels.network_kpis(arrays.net_cfg, v, branch_p, loading)[4]
+    assert_allclose(overload_kw, 34.897, atol=1e-3)  # the transformer is at 42 %: not counted
+
+
+def test_bus_powers_use_each_power_factor():
+    _, arrays = _network(
         THREE_BUS, households=[{"bus": "end", "count": 3}], turbines=["mv"],
-        stations={"s": "end"}, household_power_factor=0.8, station_power_factor=0.6,
+        stations={"s": "end", "u": "busbar"}, household_power_factor=0.8,
+        station_power_factor=0.6,
     )  # fmt: skip
-    assert list(arrays.element_bus) == [2, 0, 2]
+    assert list(arrays.station_bus) == [2, 1]
+    assert_allclose(arrays.bus_f[L.BUS_HOUSEHOLD_SHARE], [0.0, 0.0, 1.0])
+    assert_allclose(arrays.bus_f[L.BUS_WIND_SHARE], [1.0, 0.0, 0.0])
     p, q = np.full(3, np.nan), np.full(3, np.nan)
-    kernels.bus_power(np.array([10.0, -30.0, 20.0]), arrays.element_bus,
-                      arrays.element_tan_phi, p, q)  # fmt: skip
-    # households tan(acos(0.8)) = 0.75, station tan(acos(0.6)) = 4/3, turbine unity
-    assert_allclose(p, [-30.0, 0.0, 30.0])
-    assert_allclose(q, [0.0, 0.0, 10.0 * 0.75 + 20.0 * 4.0 / 3.0])
+    kernels.community_powers(arrays.bus_f, arrays.net_cfg, 10.0, 30.0, 0.0, p, q)
+    # households tan(acos(0.8)) = 0.75, turbine unity
+    assert_allclose(p, [-30.0, 0.0, 10.0])
+    assert_allclose(q, [0.0, 0.0, 7.5])
+    station_f = np.zeros((L.N_STATION_FIELDS, 2))
+    station_f[L.ST_BUS] = arrays.station_bus
+    # station s (link up) at half its 20 kW, station u (link down) at its 6 kW;
+    # stations tan(acos(0.6)) = 4/3
+    kernels.add_station_powers(station_f, arrays.net_cfg, np.array([20.0, 6.0]),
+                               np.array([0.0, 1.0]), 0.5, 1.0, p, q)  # fmt: skip
+    assert_allclose(p, [-30.0, 6.0, 20.0])
+    assert_allclose(q, [0.0, 8.0, 7.5 + 10.0 * 4.0 / 3.0])
 
 
 # --- against the reference ------------------------------------------------------------------
@@ -209,3 +241,57 @@ def test_largest_scale_cases_by_hand():
     # ... unless the station exports (V2G): 40 kW back brings the cable within its rating
     alpha = _largest_scale(arrays, overloaded, (np.array([0.0, 0.0, -40.0]), np.zeros(3)))
     assert alpha == 1.0
+
+
+# --- the bounds of the observation's network blocks -----------------------------------------
+
+
+def _grid_state(arrays, household_kw, wind_kw, pv_kw, station_kw):
+    """``station_grid_state``: each station's bus voltage and upstream headroom."""
+    n_st = station_kw.shape[0]
+    station_f = np.zeros((L.N_STATION_FIELDS, n_st))
+    station_f[L.ST_BUS] = arrays.station_bus
+    voltage_pu, headroom_kva = np.full(n_st, np.nan), np.full(n_st, np.nan)
+    work = np.full(kernels.workspace_size(arrays.n_buses), np.nan)
+    kernels.station_grid_state(
+        arrays.bus_parent, arrays.branch_f, arrays.bus_f, arrays.net_cfg, station_f,
+        household_kw, wind_kw, pv_kw, station_kw, np.zeros(n_st), voltage_pu, headroom_kva,
+        work,
+    )  # fmt: skip
+    return voltage_pu, headroom_kva
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_observation_bounds_hold_and_are_reached(seed):
+    """The voltage bounds are the voltages of the extreme injections (all drawing their most,
+    resp. feeding their most); the lower headroom bound is reached with only the stations
+    drawing; random injections within the ranges stay within every bound."""
+    rng = np.random.default_rng(400 + seed)
+    description = ref.random_description(rng, int(rng.integers(3, 15)))
+    hv = description["transformer"]["hv_bus"]
+    lv = [b for b in description["buses"] if b != hv]
+    _, arrays = _network(
+        description, households=[{"bus": str(b), "count": 1} for b in rng.choice(lv, 2)],
+        turbines=[str(rng.choice(description["buses"]))], pv=str(rng.choice(lv)),
+        stations={f"s{i}": str(rng.choice(lv)) for i in range(3)},
+        household_power_factor=0.9, station_power_factor=0.95,
+    )  # fmt: skip
+    household_kw, wind_kw, pv_kw = 60.0, 80.0, 30.0
+    station_kw = rng.uniform(20.0, 120.0, 3)
+    bounds = observation_bounds(arrays, household_kw, wind_kw, pv_kw, station_kw)
+    v_low, _ = _grid_state(arrays, household_kw, 0.0, 0.0, station_kw)
+    v_high, _ = _grid_state(arrays, 0.0, wind_kw, pv_kw, -station_kw)
+    assert_allclose(v_low, bounds["bus_voltage_low_pu"], rtol=1e-12)
+    assert_allclose(v_high, bounds["bus_voltage_high_pu"], rtol=1e-12)
+    alone = observation_bounds(arrays, 0.0, 0.0, 0.0, station_kw)
+    _, headroom = _grid_state(arrays, 0.0, 0.0, 0.0, station_kw)
+    assert_allclose(headroom, alone["grid_headroom_low_kva"], rtol=1e-12)
+    for _ in range(200):
+        voltage, headroom = _grid_state(
+            arrays, rng.uniform(0.0, household_kw), rng.uniform(0.0, wind_kw),
+            rng.uniform(0.0, pv_kw), rng.uniform(-station_kw, station_kw),
+        )  # fmt: skip
+        assert (bounds["bus_voltage_low_pu"] <= voltage).all()
+        assert (voltage <= bounds["bus_voltage_high_pu"]).all()
+        assert (bounds["grid_headroom_low_kva"] <= headroom).all()
+        assert (headroom <= bounds["grid_headroom_high_kva"]).all()

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from evgrid_gym.config import ScenarioError, load_scenario
+from evgrid_gym.core import layout as L
 from evgrid_gym.grid import BUNDLED_NETWORKS, network_arrays
 
 # mv -> busbar (transformer) -> a -> b, and busbar -> c
@@ -61,7 +62,10 @@ def test_valid_network_and_placement(scenario):
     assert arrays.bus_names == ("mv", "busbar", "a", "c", "b")
     assert list(arrays.bus_parent) == [-1, 0, 1, 1, 2]
     assert arrays.branch_names == ("", "t1", "l1", "l3", "l2")
-    assert list(arrays.element_bus) == [4, 0, 3]  # households on b, turbine on mv, station on c
+    assert list(arrays.station_bus) == [3]  # station a on bus c
+    assert list(arrays.bus_f[L.BUS_HOUSEHOLD_SHARE]) == [0, 0, 0, 0, 1]  # households on b
+    assert list(arrays.bus_f[L.BUS_WIND_SHARE]) == [1, 0, 0, 0, 0]  # the turbine on mv
+    assert not arrays.bus_f[L.BUS_PV_SHARE].any()  # no PV
 
 
 def test_no_network_keeps_the_feeder_limit(tiny_scenario):

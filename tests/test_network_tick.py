@@ -1,14 +1,18 @@
 """The network in the tick (core/tick.py with core/network.py) against the reference
-simulator, and the hard-limit rule (projection step 5) on cases worked by hand."""
+simulator, the hard-limit rule (projection step 5) on cases worked by hand, and the bounds of
+the observation's network blocks over whole episodes."""
 
 import math
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import reference as ref
 from numpy.testing import assert_allclose
 from test_tick import _run_episode
 
+import evgrid_gym  # noqa: F401  (registers the env)
+from evgrid_gym.config import load_scenario
 from evgrid_gym.core import layout as L
 
 
@@ -214,3 +218,34 @@ def test_min_voltage_episode_total_starts_at_inf_and_takes_the_lowest_tick():
         lows.append(core.tick_kpi("voltage_min_pu"))
     assert lows[1] < lows[0] < 1.0
     assert core.total_kpi("voltage_min_pu") == lows[1]
+
+
+# --- the observation's network blocks within their bounds -----------------------------------
+
+
+@pytest.mark.parametrize("limits", ["hard", "soft"])
+@pytest.mark.parametrize("tight", [False, True])
+def test_network_observations_stay_within_their_bounds(limits, tight, tight_network, rollout):
+    """Random actions (full charging and V2G export included) over a few episodes of
+    ``default_network`` and of its variant whose cables and voltage floor bind: every
+    ``bus_voltage_pu`` and ``grid_headroom_kva`` lies within the observation space's bounds
+    (``grid.arrays.observation_bounds``)."""
+    config = tight_network if tight else load_scenario("default_network").model_dump(mode="json")
+    config["grid"]["limits"] = limits
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=config)
+    scenario = env.unwrapped.scenario
+    space = env.observation_space
+    low, high = scenario.unpack(space.low), scenario.unpack(space.high)
+    loading_pct = []
+    for seed in range(3):
+        trajectory = rollout(env, seed, action_seed=seed)
+        for step in trajectory:
+            observation = scenario.unpack(step[0])
+            for block in ("bus_voltage_pu", "grid_headroom_kva"):
+                seen = getattr(observation, block)
+                assert seen.shape == (scenario.n_stations,)
+                assert (getattr(low, block) <= seen).all(), (block, seed, seen)
+                assert (seen <= getattr(high, block)).all(), (block, seed, seen)
+        loading_pct += [step[-1]["line_loading_pct"] for step in trajectory[1:]]
+    if tight:  # the limits bind: the cables reach their rating (soft: and beyond it)
+        assert max(loading_pct) > (100.0 + 1.0 if limits == "soft" else 99.9)

@@ -594,22 +594,8 @@ def test_optimum_is_exact_and_dominates_under_every_fault(name, kind, schedule):
 # --------------------------------------------------------------------------------------------
 
 
-def _tight_network() -> dict:
-    """``default_network`` with cables at 15 % of their ampacity (40 A) and a 0.99 pu floor
-    under a 1.0 pu upstream grid: the stations' charging reaches both limits."""
-    from evgrid_gym.config import load_scenario
-
-    config = load_scenario("default_network").model_dump(mode="json")
-    network = config["grid"]["network"]
-    network["voltage_min_pu"] = 0.99
-    network["description"]["slack_voltage_pu"] = 1.0
-    for line in network["description"]["lines"]:
-        line["max_current_a"] *= 0.15
-    return config
-
-
-def test_optimum_on_a_binding_network_is_exact_and_dominates():
-    config = _tight_network()
+def test_optimum_on_a_binding_network_is_exact_and_dominates(tight_network):
+    config = tight_network
     env = gym.make("evgrid_gym/EVGrid-v2", scenario=config)
     env.reset(seed=0)
     sc, plan = env.unwrapped.scenario, env.unwrapped.episode_plan()
@@ -640,8 +626,8 @@ def test_optimum_on_a_binding_network_is_exact_and_dominates():
     assert optimum >= reward - _tolerance(schedule)
 
 
-def test_soft_network_penalty_is_not_modelled(tiny_scenario):
-    config = _tight_network()
+def test_soft_network_penalty_is_not_modelled(tight_network):
+    config = tight_network
     config["grid"]["limits"] = "soft"
     env = gym.make("evgrid_gym/EVGrid-v2", scenario=config)
     env.reset(seed=0)
