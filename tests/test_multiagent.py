@@ -291,7 +291,6 @@ def test_station_rewards_and_the_identity_with_the_single_agent_reward():
     assert min(exercised.values()) > 0.0  # every part of the identity was exercised
 
 
-
 def test_identity_with_soft_network_limits(tight_network):
     """With a network whose soft limits bind, its penalty is the community's: the stations'
     rewards plus the transfers and the community's own parts, minus the network penalty,
