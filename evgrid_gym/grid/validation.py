@@ -1,6 +1,7 @@
 """LinDistFlow (:mod:`evgrid_gym.core.network`) against pandapower's AC power flow.
 
-Needs ``pandapower`` (in the ``dev`` extra). Used by ``tests/test_network_ac.py`` and
+Needs ``pandapower`` (the ``network-check`` extra; imported when a function here first needs
+it, so that the package imports without it). Used by ``tests/test_network_ac.py`` and
 ``benchmarks/bench_network.py``: the same per-bus loads go through both models and the
 largest differences of bus voltages and branch loadings are reported, over all cases and over
 those where the AC solution is within the limits (voltages, rated currents).
@@ -8,24 +9,48 @@ those where the AC solution is within the limits (voltages, rated currents).
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandapower as pp
 
 from evgrid_gym.core.layout import NET_V_MAX_PU, NET_V_MIN_PU
 from evgrid_gym.core.network import power_flow
 from evgrid_gym.grid.arrays import NetworkArrays
 from evgrid_gym.grid.description import NetworkDescription
 
+if TYPE_CHECKING:
+    import pandapower as pp
+
+INSTALL = "pip install -e '.[network-check]' -c constraints.txt"
+
 HV_PER_LV = 50.0
 """Nominal hv voltage of the pandapower transformer per lv kV (any ratio gives the same pu
 results: the transformer's impedance is given relative to its rating)."""
 
 
+def _pandapower() -> ModuleType:
+    """The ``pandapower`` module.
+
+    Raises:
+        ImportError: pandapower is not installed (the message gives the install line).
+    """
+    try:
+        return importlib.import_module("pandapower")
+    except ImportError:
+        raise ImportError(f"pandapower is not installed: {INSTALL}") from None
+
+
 def to_pandapower(description: NetworkDescription) -> pp.pandapowerNet:
     """The description as a pandapower network: an external grid at the slack voltage on the
-    hv bus, the transformer without magnetising branch, lines without capacitance."""
+    hv bus, the transformer without magnetising branch, lines without capacitance.
+
+    Raises:
+        ImportError: pandapower is not installed.
+    """
+    pp = _pandapower()
     net = pp.create_empty_network(name=description.name)
     t = description.transformer
     vn_kv = description.nominal_voltage_kv
@@ -57,6 +82,7 @@ class ACModel:
     """
 
     def __init__(self, net: pp.pandapowerNet, arrays: NetworkArrays):
+        pp = _pandapower()
         self.net = net
         net.load["in_service"] = False
         net.sgen["in_service"] = False
@@ -73,7 +99,8 @@ class ACModel:
         """``(bus_v_pu, branch_loading_pct)`` in kernel order (column 0 of the loading: 0)."""
         self.net.load.loc[self.loads, "p_mw"] = bus_p_kw[1:] / 1000.0
         self.net.load.loc[self.loads, "q_mvar"] = bus_q_kvar[1:] / 1000.0
-        pp.runpp(self.net, tolerance_mva=1e-9, numba=False)  # no compile: faster for a few runs
+        # numba=False: no compile, faster for a few runs
+        _pandapower().runpp(self.net, tolerance_mva=1e-9, numba=False)
         loading = np.concatenate(
             [
                 [0.0, self.net.res_trafo.loading_percent.iloc[0]],
