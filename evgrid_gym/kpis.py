@@ -115,6 +115,7 @@ EPISODE_KPIS = (
     _total("missed_deadlines", "missed_deadlines", "missed deadlines"),
     _total("outage_unmet_kwh", "outage_unmet_kwh", "outage unmet energy"),
     _total("revenue_eur", "revenue_eur", "EV revenue", cli=True),
+    _total("degradation_cost_eur", "degradation_cost_eur", "battery wear", cli=True),
 )
 """The episode KPIs, in the order :func:`episode_kpis` returns them."""
 

@@ -471,6 +471,7 @@ class RefSim:
         self.reservation_hours = int(cfg[L.CFG_RESERVATION_HOURS])
         self.outage_observation = cfg[L.CFG_OUTAGE_OBSERVATION] > 0
         self.acn_pilot = cfg[L.CFG_ACN_PILOT] > 0
+        self.v2g_wear = cfg[L.CFG_V2G_DEGRADATION]
         self.chargers = [
             {
                 "max_kw": float(charger_f[L.CH_MAX_KW, k]),
@@ -498,6 +499,7 @@ class RefSim:
                     ("x_km", L.ST_X_KM),
                     ("y_km", L.ST_Y_KM),
                     ("price", L.ST_RESERVATION_PRICE),
+                    ("wear", L.ST_BESS_DEGRADATION),
                 )
             }  # fmt: skip
             for s in range(station_f.shape[1])
@@ -947,6 +949,8 @@ class RefSim:
             else:
                 kpi["ev_discharge_grid_kwh"] -= p * dt
             kpi["revenue_eur"] += delta * slot["tariff"]  # paid per kWh into the battery
+            # V2G wears the battery by what it takes out and the recharge that puts it back
+            kpi["degradation_cost_eur"] += max(-delta, 0.0) * self.v2g_wear
         for s, st in enumerate(self.stations):
             if st["bess_kwh"] <= 0.0:
                 continue
@@ -956,6 +960,7 @@ class RefSim:
             kpi["bess_losses_kwh"] += losses
             # the stored energy is worth what it gives back to the grid at the storage value
             kpi["storage_value_eur"] += delta * st["eff"] * self.exo["storage_value"][t]
+            kpi["degradation_cost_eur"] += abs(delta) * st["wear"]  # every kWh in or out
             if p > 0:
                 kpi["bess_charge_grid_kwh"] += p * dt
             else:
@@ -1169,6 +1174,7 @@ def random_scenario(
     reservation=False,
     outages=False,
     acn_pilot=False,
+    degradation=False,
 ):
     """A random scenario as a dict of the arrays ``core.tick.reset/step`` take.
 
@@ -1180,6 +1186,7 @@ def random_scenario(
     ``outages=True`` adds a random outage timeline (chargers, station links, wind share) and
     often shows it in the observation. The key ``outage`` is always there (zeros when off).
     ``acn_pilot=True`` reads connector powers as ACN-Sim pilots (``battery.pilot: acn``).
+    ``degradation=True`` gives V2G and the BESS random wear costs per kWh.
     """
     charger_station, charger_rows, connector_charger = [], [], []
     for s in range(n_stations):
@@ -1315,6 +1322,11 @@ def random_scenario(
         down = rng.random(n_exo) < rng.uniform(0.0, 0.5)
         outage[-1] = np.where(down, rng.choice([0.25, 0.5, 1.0, rng.uniform()], n_exo), 0.0)
 
+    if degradation:  # drawn last: the draws above are those of a scenario without wear
+        cfg[L.CFG_V2G_DEGRADATION] = rng.uniform(0.0, 0.2)
+        station_f[L.ST_BESS_DEGRADATION] = rng.uniform(0.0, 0.1, n_stations)
+        station_f[L.ST_BESS_DEGRADATION, station_f[L.ST_BESS_KWH] == 0.0] = 0.0
+
     weights = np.zeros(L.N_KPI)
     for name, w in (
         ("revenue_eur", 1.0),
@@ -1323,6 +1335,7 @@ def random_scenario(
         ("unmet_penalty_eur", -1.0),
         ("overload_penalty_eur", -1.0),
         ("storage_value_eur", 1.0),
+        ("degradation_cost_eur", -1.0),
     ):
         weights[L.KPI[name]] = w
     return {
@@ -1441,7 +1454,7 @@ def hand_scenario(
     weights = np.zeros(L.N_KPI)
     for name, w in (("revenue_eur", 1.0), ("energy_cost_eur", -1.0), ("export_revenue_eur", 1.0),
                     ("unmet_penalty_eur", -1.0), ("overload_penalty_eur", -1.0),
-                    ("storage_value_eur", 1.0)):  # fmt: skip
+                    ("storage_value_eur", 1.0), ("degradation_cost_eur", -1.0)):  # fmt: skip
         weights[L.KPI[name]] = w
     return {
         "cfg": cfg,

@@ -116,6 +116,7 @@ def test_matches_reference_random_scenarios(soft, uniform, export, bess_action):
         scenario = ref.random_scenario(
             rng, n_stations=1 + i, soft=soft, uniform=uniform, export=export,
             bess_action=bess_action, dt_h=(0.25, 1.0, 1 / 12)[i], scarce=i != 1,
+            degradation=i == 2,
         )  # fmt: skip
         _run_episode(scenario, rng)
 
@@ -132,7 +133,7 @@ def test_matches_reference_with_reservations_and_outages(reservation, outages, s
             rng, n_stations=1 + i, n_ticks=int(rng.integers(4, 13)), soft=rng.random() < 0.3,
             uniform=rng.random() < 0.5, export=rng.random() < 0.5,
             bess_action=rng.random() < 0.7, dt_h=(0.25, 1.0, 1 / 12)[i], scarce=i != 1,
-            reservation=reservation, outages=outages,
+            reservation=reservation, outages=outages, degradation=rng.random() < 0.5,
         )  # fmt: skip
         _run_episode(scenario, rng)
 

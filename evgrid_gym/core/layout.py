@@ -50,7 +50,8 @@ CFG_ENERGY_WEIGHT = 20  # offer score per kWh offered (added)
 CFG_RESERVATION_HOURS = 21  # hourly buckets of upcoming reservations in the observation
 CFG_OUTAGE_OBSERVATION = 22  # 1.0: the observation shows the components that are down
 CFG_ACN_PILOT = 23  # 1.0: a connector's power is a pilot held until the CC-CV curve binds
-N_CFG = 24
+CFG_V2G_DEGRADATION = 24  # EUR per battery kWh V2G takes out of an EV (and its recharge)
+N_CFG = 25
 
 # --- charger_f: per-charger parameters, shape (N_CHARGER_FIELDS, n_chargers) -----------------
 CH_MAX_KW = 0  # power shared by the charger's connectors, kW
@@ -71,7 +72,8 @@ ST_BESS_SOC_INIT = 6  # soc at reset
 ST_X_KM = 7  # location, km
 ST_Y_KM = 8
 ST_RESERVATION_PRICE = 9  # base price of a reservation (station idle), EUR/kWh
-N_STATION_FIELDS = 10
+ST_BESS_DEGRADATION = 10  # EUR per battery kWh into or out of the BESS (its throughput)
+N_STATION_FIELDS = 11
 
 # --- exo: exogenous inputs per tick, shape (N_EXO_FIELDS, n_ticks + forecast_ticks) -----------
 EXO_RENEWABLE_KW = 0  # own wind (+ PV) output, kW
@@ -258,6 +260,12 @@ KPI_STORAGE_VALUE = _kpi(
     "storage_value_eur",
     "EUR",
     "change of the worth of the energy stored in the BESS",
+    reward="optimal",
+)
+KPI_DEGRADATION = _kpi(
+    "degradation_cost_eur",
+    "EUR",
+    "battery wear of V2G and the BESS, per kWh of throughput (degradation)",
     reward="optimal",
 )
 KPI_HOUSEHOLD_PAYMENT = _kpi(

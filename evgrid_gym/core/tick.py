@@ -50,6 +50,7 @@ from evgrid_gym.core.layout import (
     CFG_SOFT_LIMITS,
     CFG_UNIFORM_PRICE,
     CFG_UNMET_PENALTY,
+    CFG_V2G_DEGRADATION,
     CH_EFFICIENCY,
     CH_FALLBACK_KW,
     CH_MAX_KW,
@@ -73,6 +74,7 @@ from evgrid_gym.core.layout import (
     KPI_BESS_LOSSES,
     KPI_CLEARING_PRICE,
     KPI_CURTAILED,
+    KPI_DEGRADATION,
     KPI_ENERGY_COST,
     KPI_EPISODE_MAX,
     KPI_EV_CHARGE,
@@ -104,6 +106,7 @@ from evgrid_gym.core.layout import (
     SO_MARKET_PAYMENT_EUR,
     SO_NET_KW,
     SO_OWN_KWH,
+    ST_BESS_DEGRADATION,
     ST_BESS_EFFICIENCY,
     ST_BESS_KW,
     ST_BESS_KWH,
@@ -334,7 +337,9 @@ def _settle_market(static, episode, state, out, sc, kpi):
 @inlined
 def _update_batteries(static, episode, state, sc, kpi):
     """6. EV and BESS soc; drivers pay (and are paid) their tariff per battery kWh; the
-    change of the worth of the BESS's stored energy."""
+    change of the worth of the BESS's stored energy; the wear of V2G (per battery kWh it takes
+    out of an EV, ``CFG_V2G_DEGRADATION``) and of the BESS (per battery kWh in or out,
+    ``ST_BESS_DEGRADATION``)."""
     conn, bess_soc = state.conn, state.bess_soc
     charger_f, station_f, connector_charger = (
         static.charger_f,
@@ -342,7 +347,7 @@ def _update_batteries(static, episode, state, sc, kpi):
         static.connector_charger,
     )
     conn_kw, bess_kw = sc.conn_kw, sc.bess_kw
-    dt_h = static.cfg[CFG_DT_H]
+    dt_h, v2g_wear_eur_per_kwh = static.cfg[CFG_DT_H], static.cfg[CFG_V2G_DEGRADATION]
     for c in range(conn.shape[1]):
         power_kw = conn_kw[c]
         conn[CN_POWER_KW, c] = power_kw
@@ -357,6 +362,7 @@ def _update_batteries(static, episode, state, sc, kpi):
         kpi[KPI_EV_CHARGE] += max(power_kw, 0.0) * dt_h
         kpi[KPI_EV_DISCHARGE] += max(-power_kw, 0.0) * dt_h
         kpi[KPI_REVENUE] += delta_kwh * conn[CN_TARIFF, c]
+        kpi[KPI_DEGRADATION] += max(-delta_kwh, 0.0) * v2g_wear_eur_per_kwh
     value = episode.exo[EXO_STORAGE_VALUE, state.clock[CLK_TICK]]
     for s in range(station_f.shape[1]):
         if station_f[ST_BESS_KWH, s] <= 0.0:
@@ -366,6 +372,7 @@ def _update_batteries(static, episode, state, sc, kpi):
         bess_soc[s] = min(max(bess_soc[s] + delta_kwh / station_f[ST_BESS_KWH, s], 0.0), 1.0)
         kpi[KPI_BESS_LOSSES] += losses_kwh
         kpi[KPI_STORAGE_VALUE] += delta_kwh * efficiency * value
+        kpi[KPI_DEGRADATION] += abs(delta_kwh) * station_f[ST_BESS_DEGRADATION, s]
         kpi[KPI_BESS_CHARGE] += max(bess_kw[s], 0.0) * dt_h
         kpi[KPI_BESS_DISCHARGE] += max(-bess_kw[s], 0.0) * dt_h
 
