@@ -1,7 +1,7 @@
 """Pure-Python reference implementations of the core kernels, for the kernel tests.
 
 Written from the rules stated in the module docstrings of :mod:`evgrid_gym.core` (and
-DESIGN.md "One tick, in order"), not from the kernel code: plain floats, lists and dicts,
+the README's "The simulated world, one tick"), not from the kernel code: plain floats, lists and dicts,
 different algorithms where there is a choice (stage-by-stage soc trajectory for the CC-CV
 curve, bisection for the market's threshold price and the feeder factor). Two further
 independent checks live here too: the CC-CV curve by numerically integrating its ODE, and the

@@ -119,7 +119,7 @@ def test_electra_grid_capacity_is_below_its_charger_power():
 
 
 def test_electra_bess_lets_evs_draw_more_than_the_grid(rollout):
-    # DESIGN, projection rule 3: the station's net import stays within its grid capacity, and
+    # core/projection.py, rule 3: the station's net import stays within its grid capacity, and
     # a discharging BESS lets the EVs draw more than that capacity.
     env = EVGridEnv("electra_station")
     n_conn = env.scenario.n_connectors

@@ -1,4 +1,4 @@
-"""Charging reservations by contract net (DESIGN.md "One tick, in order", step 2; seed 000).
+"""Charging reservations by contract net (the README's "The simulated world, one tick", step 2; seed 000).
 
 An EV broadcasts a request ahead of its arrival (``EV_REQUEST`` tick): the energy it needs
 (kWh to its target soc), the highest price it accepts, its planned arrival and departure and
@@ -13,7 +13,7 @@ its origin. Every station whose link is up this tick answers with an offer
   charger efficiency)``, where the headroom is the station's grid capacity plus its BESS
   power minus the average power its committed connectors (plugged or reserved, at their
   rated power) take over the window. The CC-CV taper is left out: the offer is the
-  constant-power bound of DESIGN.md's battery model;
+  constant-power bound of the battery model (:mod:`evgrid_gym.core.battery`);
 - the price of its pricing rule: ``ST_RESERVATION_PRICE + CFG_UTILISATION_MARKUP * u``,
   rising with the station's utilisation ``u`` over the window (committed connector-ticks /
   (connectors x window ticks)); a markup of 0 gives a fixed price.
