@@ -7,9 +7,11 @@ the same code.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +61,9 @@ PROVEN = "optimal"
 """The solver status of a proven optimum (:class:`~evgrid_gym.policy.SolverStatus`)."""
 
 
+BACKENDS = ("serial", "ray")
+
+
 def run_benchmark(
     scenario: str | dict | ScenarioConfig,
     policies: dict[str, Callable[[object], Policy]],
@@ -67,6 +72,9 @@ def run_benchmark(
     progress: bool = True,
     out: Path | None = None,
     log_dir: Path | None = None,
+    backend: str = "serial",
+    address: str | None = None,
+    num_workers: int | None = None,
 ) -> pd.DataFrame:
     """Runs every policy on episodes seeded ``first_seed .. first_seed + episodes - 1``.
 
@@ -80,42 +88,86 @@ def run_benchmark(
             after every episode, so an interrupted run keeps the finished ones (the
             optimality gaps are filled in at the end).
         log_dir: a folder into which each episode's log (:mod:`evgrid_gym.eventlog`) is
-            written, ``<policy>/seed_<seed>/``.
+            written, ``<policy>/seed_<seed>/`` (with the ``ray`` backend by the worker that
+            ran the episode, on its machine's disk).
+        backend: ``"serial"`` (one episode after the other in this process) or ``"ray"``
+            (each (policy, episode) pair a Ray task, :mod:`baselines.distributed`; the rows
+            are the same but for their wall times).
+        address: the Ray cluster of the ``ray`` backend (``auto``, ``ray://host:port``);
+            None starts a local Ray with ``num_workers`` CPUs (default: every core).
+        num_workers: see ``address``.
 
     Wall times exclude loading the compiled kernels (one warm-up step before the runs).
 
     Returns:
-        One row per policy and episode, columns :data:`RESULT_COLUMNS`. ``optimality_gap``
-        is ``(R - reward) / |R|`` per episode with R the reward of the ``optimal`` policy's
-        schedule, when one ran; when its solver did not prove that schedule optimal (MIP gap
-        g), the optimum lies between R and R + g |R|, and ``optimality_gap_at_bound`` is the
-        gap to R + g |R|: the true gap lies between the two (equal when proven; NaN without
-        an optimum or a schedule).
+        One row per policy and episode in policy order, columns :data:`RESULT_COLUMNS`.
+        ``optimality_gap`` is ``(R - reward) / |R|`` per episode with R the reward of the
+        ``optimal`` policy's schedule, when one ran; when its solver did not prove that
+        schedule optimal (MIP gap g), the optimum lies between R and R + g |R|, and
+        ``optimality_gap_at_bound`` is the gap to R + g |R|: the true gap lies between the
+        two (equal when proven; NaN without an optimum or a schedule).
 
     Raises:
-        ValueError: ``episodes`` < 1.
+        ValueError: ``episodes`` < 1, or an unknown backend.
     """
     if episodes < 1:
         raise ValueError(f"episodes: got {episodes}; must be >= 1")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: got {backend!r}; must be one of {list(BACKENDS)}")
     env = EVGridEnv(scenario)
     warm_up(env, first_seed)
     built = {name: factory(env.scenario) for name, factory in policies.items()}
-    rows = []
     jobs = [(name, e) for name in built for e in range(episodes)]
-    bar = tqdm(jobs, disable=not progress, desc=env.scenario.config.name, unit="episode")
-    for name, episode in bar:
-        bar.set_postfix_str(name)
-        seed = first_seed + episode
-        row = {"policy": name, "episode": episode, "seed": seed}
-        log = None if log_dir is None else EpisodeLog(name, seed)
-        rows.append(row | run_episode(env, built[name], seed, log=log))
-        if log is not None:
-            log.write(log_dir / name / f"seed_{seed}")
-        if out is not None:
-            _table(rows).to_csv(out / "results.csv", index=False)
+    if backend == "serial":
+        rows = _collect(_run_serial(env, built, jobs, first_seed, log_dir, progress), out)
+    else:
+        from baselines.distributed import run_on_ray
+        from evgrid_gym.cluster import ray_session
+
+        with ray_session(address, num_workers or os.cpu_count() or 1):
+            config = env.scenario.config
+            rows = _collect(run_on_ray(config, policies, jobs, first_seed, log_dir, progress), out)
     results = _table(rows)
     results["optimality_gap"], results["optimality_gap_at_bound"] = _optimality_gaps(results)
     return results
+
+
+def run_job(
+    env: EVGridEnv, policy: Policy, name: str, episode: int, seed: int,
+    log_dir: Path | None = None,
+) -> dict:  # fmt: skip
+    """One job of the benchmark, what both backends run: episode ``episode`` of ``policy``
+    (called ``name``), seeded ``seed``; returns its row (:func:`~evgrid_gym.policy.run_episode`
+    and the job) and writes its log into ``log_dir/<name>/seed_<seed>/`` when given."""
+    log = None if log_dir is None else EpisodeLog(name, seed)
+    row = {"policy": name, "episode": episode, "seed": seed}
+    row |= run_episode(env, policy, seed, log=log)
+    if log is not None:
+        log.write(log_dir / name / f"seed_{seed}")
+    return row
+
+
+def _run_serial(
+    env: EVGridEnv, built: dict[str, Policy], jobs: list[tuple[str, int]], first_seed: int,
+    log_dir: Path | None, progress: bool,
+) -> Iterator[tuple[int, dict]]:  # fmt: skip
+    """Runs the ``(policy name, episode)`` jobs one after the other; yields ``(job index,
+    row)``."""
+    bar = tqdm(jobs, disable=not progress, desc=env.scenario.config.name, unit="episode")
+    for i, (name, episode) in enumerate(bar):
+        bar.set_postfix_str(name)
+        yield i, run_job(env, built[name], name, episode, first_seed + episode, log_dir)
+
+
+def _collect(finished: Iterator[tuple[int, dict]], out: Path | None) -> list[dict]:
+    """The rows of the finished jobs in job order; rewrites ``out/results.csv`` (when
+    ``out`` is given) each time one finishes."""
+    rows: dict[int, dict] = {}
+    for i, row in finished:
+        rows[i] = row
+        if out is not None:
+            _table([rows[j] for j in sorted(rows)]).to_csv(out / "results.csv", index=False)
+    return [rows[j] for j in sorted(rows)]
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:
@@ -244,7 +296,8 @@ def write_outputs(results: pd.DataFrame, out: Path, title: str) -> str:
 
 def policy_factories(names: Iterable[str], agent: str | None = None) -> dict:
     """Factories for the named baseline policies (``all``: every registered one), plus a
-    trained agent under the name ``agent`` when ``agent`` is a model path."""
+    trained agent under the name ``agent`` when ``agent`` is the path of one: a ``model.zip``
+    of an SB3 run, or the ``checkpoint`` folder of an RLlib run."""
     from baselines import POLICIES
 
     names = list(names)
@@ -255,7 +308,16 @@ def policy_factories(names: Iterable[str], agent: str | None = None) -> dict:
         raise ValueError(f"policies: got {unknown}; must be 'all' or among {sorted(POLICIES)}")
     factories = {name: POLICIES[name] for name in names}
     if agent is not None:
-        from evgrid_gym.rl.agent import AgentPolicy
-
-        factories["agent"] = lambda scenario: AgentPolicy.load(scenario, agent)
+        factories["agent"] = functools.partial(_load_agent, path=agent)
     return factories
+
+
+def _load_agent(scenario, path: str) -> Policy:
+    """The trained agent at ``path`` (RLlib checkpoint folder or SB3 model file)."""
+    from evgrid_gym.rl.rllib_agent import RLlibAgentPolicy, is_rllib_checkpoint
+
+    if is_rllib_checkpoint(path):
+        return RLlibAgentPolicy.load(scenario, path)
+    from evgrid_gym.rl.agent import AgentPolicy
+
+    return AgentPolicy.load(scenario, path)

@@ -8,6 +8,7 @@ code 2.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import socket
 import sys
@@ -111,13 +112,21 @@ def simulate(args: argparse.Namespace) -> int:
 def benchmark(args: argparse.Namespace) -> int:
     from baselines.benchmark import policy_factories, run_benchmark, write_outputs
 
+    if args.backend != "ray":
+        _only_with("--backend ray", ("--address", args.address),
+                   ("--num-workers", args.num_workers))  # fmt: skip
+    else:
+        _require_ray("--backend", args.backend)
+    if args.address is not None and args.num_workers is not None:
+        raise UsageError("--num-workers: sets the CPUs of a local Ray; not with --address")
     config = _configure(args, default_split="test")
     out = _output_folder(args.out)
     log_dir = _output_folder(args.log, "--log")
     factories = policy_factories(args.policies, agent=args.agent)
     results = run_benchmark(
-        config, factories, args.episodes, first_seed=args.seed, out=out, log_dir=log_dir
-    )
+        config, factories, args.episodes, first_seed=args.seed, out=out, log_dir=log_dir,
+        backend=args.backend, address=args.address, num_workers=args.num_workers,
+    )  # fmt: skip
     seeds = f"{args.seed}..{args.seed + args.episodes - 1}"
     split = f", split {config.calendar.split}" if config.calendar.split else ""
     title = f"{config.name}: {args.episodes} episodes, seeds {seeds}{split}"
@@ -138,19 +147,65 @@ def plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_ray(flag: str, value: str) -> None:
+    """Raises a :class:`UsageError` naming ``flag`` when Ray (the ray extra) is missing."""
+    from evgrid_gym.cluster import INSTALL
+
+    if importlib.util.find_spec("ray") is None:
+        raise _bad_flag(flag, value, f"needs the ray extra: {INSTALL}")
+
+
+def _only_with(condition: str, *flags: tuple[str, object]) -> None:
+    """Raises a :class:`UsageError` for the first of ``flags`` ``(name, value)`` that was
+    given (value not None): it needs ``condition``."""
+    for flag, value in flags:
+        if value is not None:
+            raise _bad_flag(flag, value, f"only with {condition}")
+
+
 def train(args: argparse.Namespace) -> int:
+    if args.framework == "rllib":
+        return _train_rllib(args)
+    rllib_flags = (("--agents", args.agents), ("--num-env-runners", args.num_env_runners),
+                   ("--address", args.address), ("--reward", args.reward))  # fmt: skip
+    _only_with("--framework rllib", *rllib_flags)
     from evgrid_gym.rl.train import train as run_training
 
     config = _configure(args, default_split="train")
     out = _output_folder(args.out)
-    curve = run_training(config, args.algo, args.timesteps, args.num_envs, out, seed=args.seed)
-    last, unit = curve.iloc[-1], reward_unit(config.reward.kpi_weights)
-    print(
-        f"trained {args.algo} for {int(last['timesteps'])} steps on {config.name}; mean reward on "
-        f"held-out seeds {last['eval_reward_mean']:.2f} +- {last['eval_reward_std']:.2f} {unit}"
-    )
+    num_envs = 16 if args.num_envs is None else args.num_envs
+    curve = run_training(config, args.algo, args.timesteps, num_envs, out, seed=args.seed)
+    _print_trained(args.algo, config, curve)
     print(f"wrote {out / 'model.zip'}, vecnormalize.pkl, learning_curve.csv/.png, train_info.json")
     return 0
+
+
+def _train_rllib(args: argparse.Namespace) -> int:
+    if args.algo != "ppo":
+        raise _bad_flag("--algo", args.algo, "--framework rllib trains ppo only")
+    _only_with("--framework sb3", ("--num-envs", args.num_envs))
+    agents = args.agents or "station"
+    if agents == "central":
+        _only_with("--agents station", ("--reward", args.reward))
+    _require_ray("--framework", args.framework)
+    from evgrid_gym.rl.rllib import train as run_training
+
+    config = _configure(args, default_split="train")
+    out = _output_folder(args.out)
+    runners = 1 if args.num_env_runners is None else args.num_env_runners
+    curve = run_training(config, agents, args.timesteps, runners, out, seed=args.seed,
+                         address=args.address, reward=args.reward or "station")  # fmt: skip
+    _print_trained(f"RLlib ppo ({agents})", config, curve)
+    print(f"wrote {out / 'checkpoint'}, learning_curve.csv/.png, train_info.json")
+    return 0
+
+
+def _print_trained(what: str, config: ScenarioConfig, curve) -> None:
+    last, unit = curve.iloc[-1], reward_unit(config.reward.kpi_weights)
+    print(
+        f"trained {what} for {int(last['timesteps'])} steps on {config.name}; mean reward on "
+        f"held-out seeds {last['eval_reward_mean']:.2f} +- {last['eval_reward_std']:.2f} {unit}"
+    )
 
 
 def dashboard(args: argparse.Namespace) -> int:
@@ -319,6 +374,17 @@ def _existing_file(text: str) -> str:
     return text
 
 
+def _agent_path(text: str) -> str:
+    from evgrid_gym.rl.rllib_agent import CHECKPOINT_FILE, is_rllib_checkpoint
+
+    if Path(text).is_file() or is_rllib_checkpoint(text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"got {text!r}; must be a model.zip of an SB3 run or the checkpoint folder of an "
+        f"RLlib run (with {CHECKPOINT_FILE})"
+    )
+
+
 def _port(text: str) -> int:
     port = _integer(1)(text)
     if port > 65535:
@@ -381,18 +447,40 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--episodes", type=_integer(1), default=5, help="episodes per policy")
     bench.add_argument("--policies", type=_policies, default="all",
                        help="comma-separated policy names, or 'all'")  # fmt: skip
-    bench.add_argument("--agent", type=_existing_file,
-                       help="a model.zip of `evgrid-gym train`, ranked as 'agent'")  # fmt: skip
+    bench.add_argument("--agent", type=_agent_path,
+                       help="an agent of `evgrid-gym train`, ranked as 'agent': its model.zip "
+                       "(SB3) or its checkpoint folder (RLlib)")  # fmt: skip
     bench.add_argument("--out", default="runs/benchmark", help="output folder")
     _log(bench, "write each episode's log into this folder, <policy>/seed_<seed>/")
     _split(bench, "default: 'test' where the scenario has it")
+    bench.add_argument("--backend", default="serial", choices=("serial", "ray"),
+                       help="run the episodes one by one, or each as a Ray task")  # fmt: skip
+    bench.add_argument("--address", help="with --backend ray: the Ray cluster (auto, "
+                       "ray://host:port); default: start a local Ray")  # fmt: skip
+    bench.add_argument("--num-workers", type=_integer(1),
+                       help="with --backend ray and no --address: the local Ray's CPUs "
+                       "(default: every core)")  # fmt: skip
     bench.set_defaults(run=benchmark, days=None, sessions=None)
-    tr = sub.add_parser("train", help="train an SB3 agent on the native vector env",
-                        **sub_options)  # fmt: skip
+    tr = sub.add_parser("train", help="train an agent: SB3 on the native vector env, or RLlib "
+                        "(stations as agents, or central) on Ray", **sub_options)  # fmt: skip
     _common(tr, "training seed")
-    tr.add_argument("--algo", default="ppo", choices=("ppo", "sac", "td3"))
+    tr.add_argument("--framework", default="sb3", choices=("sb3", "rllib"),
+                    help="Stable-Baselines3, or RLlib (the ray extra)")  # fmt: skip
+    tr.add_argument("--algo", default="ppo", choices=("ppo", "sac", "td3"),
+                    help="rllib: ppo only")  # fmt: skip
     tr.add_argument("--timesteps", type=_integer(1), default=100_000)
-    tr.add_argument("--num-envs", type=_integer(1), default=16)
+    tr.add_argument("--num-envs", type=_integer(1), help="sb3: envs of the vector env (default 16)")
+    tr.add_argument("--agents", choices=("station", "central"),
+                    help="rllib: one shared policy over the stations as agents, or the "
+                    "single-agent env (default station)")  # fmt: skip
+    tr.add_argument("--reward", choices=("station", "team"),
+                    help="rllib, --agents station: each station's own profit, or the "
+                    "community's reward for every station (default station)")  # fmt: skip
+    tr.add_argument("--num-env-runners", type=_integer(0),
+                    help="rllib: Ray actors that sample (default 1; 0: the driver "
+                    "samples)")  # fmt: skip
+    tr.add_argument("--address", help="rllib: the Ray cluster (auto, ray://host:port); "
+                    "default: start a local Ray")  # fmt: skip
     tr.add_argument("--out", default="runs/train", help="output folder")
     _split(tr, "default: 'train' where the scenario has it", "; evaluation on 'validation'")
     tr.set_defaults(run=train, days=None, sessions=None)

@@ -1,8 +1,8 @@
 """Pure-Python reference implementations of the core kernels, for the kernel tests.
 
 Written from the rules stated in the module docstrings of :mod:`evgrid_gym.core` (and
-the README's "The simulated world, one tick"), not from the kernel code: plain floats, lists and dicts,
-different algorithms where there is a choice (stage-by-stage soc trajectory for the CC-CV
+the README's "The simulated world, one tick"), not from the kernel code: plain floats, lists
+and dicts, different algorithms where there is a choice (stage-by-stage soc trajectory for the CC-CV
 curve, bisection for the market's threshold price and the feeder factor). Two further
 independent checks live here too: the CC-CV curve by numerically integrating its ODE, and the
 market by seed 000's discrete unit bids. Slow is fine; clear is the point.
@@ -192,7 +192,8 @@ def project(
     soft,
     station_fixed=(),
 ):
-    """Projects requested powers; returns ``(conn_kw, bess_kw, station_net_kw, overload_kw)``.
+    """Projects requested powers; returns ``(conn_kw, bess_kw, station_net_kw,
+    station_overload_kw, feeder_overload_kw)``.
 
     Rules (core/projection.py docstring): 1. clip to the battery range; 2. scale a charger's
     connectors by a common factor if the sum of their ``|p|`` exceeds its power; 3. (hard)
@@ -201,7 +202,8 @@ def project(
     that meets the feeder limit, never cutting a station below the consumption that keeps its
     export within its grid capacity, nor a station in ``station_fixed`` (the curtailment
     cannot reach it) at all; whatever still exceeds (or, in soft mode, every excess over a
-    station or the feeder limit) is overload.
+    station or the feeder limit) is overload, each station's (soft mode) apart from the
+    feeder's.
     """
 
     def clip(requested, low, high):
@@ -241,13 +243,14 @@ def project(
         produce = sum(-get(e) for e in entries[s] if get(e) < 0.0)
         return consume, produce
 
-    overload = 0.0
+    station_overload = [0.0] * n_stations
+    feeder_overload = 0.0
     for s in range(n_stations):
         consume, produce = sides(s)
         net = consume - produce
         grid = float(station_grid_kw[s])
         if soft:
-            overload += max(abs(net) - grid, 0.0)
+            station_overload[s] = max(abs(net) - grid, 0.0)
         elif net > grid:
             for e in entries[s]:
                 if get(e) > 0.0:
@@ -263,7 +266,7 @@ def project(
     excess = household_kw + net_total - feeder_kw
     if excess > 0.0:
         if soft:
-            overload += excess
+            feeder_overload = excess
         else:
             floor = [
                 consume[s]
@@ -279,7 +282,7 @@ def project(
 
             if load(0.0) > feeder_kw:
                 factor = 0.0
-                overload += load(0.0) - feeder_kw
+                feeder_overload = load(0.0) - feeder_kw
             else:
                 factor = _bisect_largest(lambda f: load(f) <= feeder_kw, 0.0, 1.0)
             for s in range(n_stations):
@@ -289,7 +292,7 @@ def project(
                         if get(e) > 0.0:
                             scale(e, station_factor)
     nets = [sides(s)[0] - sides(s)[1] for s in range(n_stations)]
-    return conn, bess, nets, overload
+    return conn, bess, nets, station_overload, feeder_overload
 
 
 # --------------------------------------------------------------------------------------------
@@ -889,7 +892,7 @@ class RefSim:
         fill = [stored[s] / storage[s] if storage[s] > 0 else 0.0 for s in range(self.n_st)]
 
         household_kw = self.exo["household_kw"][t]
-        power, bess_power, net, overload_kw = project(
+        power, bess_power, net, station_overload_kw, feeder_overload_kw = project(
             requested, [r[0] for r in ranges], [r[1] for r in ranges], self.connector_charger,
             [ch["max_kw"] for ch in self.chargers], [ch["station"] for ch in self.chargers],
             bess_requested, [r[0] for r in bess_ranges], [r[1] for r in bess_ranges],
@@ -908,7 +911,9 @@ class RefSim:
             self.household_bid, self.uniform,
         )  # fmt: skip
         station_external = [demand[s] - market["station_own_kwh"][s] for s in range(self.n_st)]
-        external = household_kw * dt - market["household_own_kwh"] + sum(station_external)
+        household_external = household_kw * dt - market["household_own_kwh"]
+        external = household_external + sum(station_external)
+        price = self.exo["price"][t]
         kpi["household_kwh"] = household_kw * dt
         kpi["renewable_kwh"] = renewable
         kpi["wind_outage_kwh"] = wind_lost
@@ -919,10 +924,12 @@ class RefSim:
         kpi["clearing_price_eur_per_kwh"] = market["clearing_price"]
         kpi["household_payment_eur"] = market["household_payment_eur"]
         kpi["station_payment_eur"] = sum(market["station_payment_eur"])
-        kpi["energy_cost_eur"] = external * self.exo["price"][t]
+        kpi["energy_cost_eur"] = external * price
         kpi["export_revenue_eur"] = kpi["export_kwh"] * self.exo["feed_in"][t]
+        overload_kw = sum(station_overload_kw) + feeder_overload_kw
         kpi["overload_kwh"] = overload_kw * dt
         kpi["overload_penalty_eur"] = overload_kw * dt * self.overload_penalty
+        # each station's own books, kept apart from the community's totals above
         station_out = {
             "net_kw": net,
             "own_kwh": market["station_own_kwh"],
@@ -930,6 +937,12 @@ class RefSim:
             "payment_eur": market["station_payment_eur"],
             "bid": [1.0 - f for f in fill],
             "bess_kw": bess_power,
+            "revenue_eur": [0.0] * self.n_st,
+            "energy_cost_eur": [x * price for x in station_external],
+            "storage_value_eur": [0.0] * self.n_st,
+            "degradation_cost_eur": [0.0] * self.n_st,
+            "unmet_kwh": [0.0] * self.n_st,
+            "overload_kwh": [x * dt for x in station_overload_kw],
         }
 
         for c, slot in enumerate(self.slots):
@@ -949,8 +962,11 @@ class RefSim:
             else:
                 kpi["ev_discharge_grid_kwh"] -= p * dt
             kpi["revenue_eur"] += delta * slot["tariff"]  # paid per kWh into the battery
+            station_out["revenue_eur"][self.conn_station[c]] += delta * slot["tariff"]
             # V2G wears the battery by what it takes out and the recharge that puts it back
-            kpi["degradation_cost_eur"] += max(-delta, 0.0) * self.v2g_wear
+            wear = max(-delta, 0.0) * self.v2g_wear
+            kpi["degradation_cost_eur"] += wear
+            station_out["degradation_cost_eur"][self.conn_station[c]] += wear
         for s, st in enumerate(self.stations):
             if st["bess_kwh"] <= 0.0:
                 continue
@@ -960,7 +976,10 @@ class RefSim:
             kpi["bess_losses_kwh"] += losses
             # the stored energy is worth what it gives back to the grid at the storage value
             kpi["storage_value_eur"] += delta * st["eff"] * self.exo["storage_value"][t]
-            kpi["degradation_cost_eur"] += abs(delta) * st["wear"]  # every kWh in or out
+            station_out["storage_value_eur"][s] = delta * st["eff"] * self.exo["storage_value"][t]
+            wear = abs(delta) * st["wear"]  # every kWh in or out
+            kpi["degradation_cost_eur"] += wear
+            station_out["degradation_cost_eur"][s] += wear
             if p > 0:
                 kpi["bess_charge_grid_kwh"] += p * dt
             else:
@@ -976,8 +995,22 @@ class RefSim:
                 kpi["delivered_kwh"] += slot["delivered_kwh"]
                 kpi["unmet_energy_kwh"] += unmet
                 kpi["outage_unmet_kwh"] += min(unmet, slot["outage_kwh"])
+                station_out["unmet_kwh"][self.conn_station[c]] += unmet
                 self.slots[c] = None
         kpi["unmet_penalty_eur"] = kpi["unmet_energy_kwh"] * self.unmet_penalty
+        station_out["unmet_penalty_eur"] = [
+            x * self.unmet_penalty for x in station_out["unmet_kwh"]
+        ]
+        station_out["overload_penalty_eur"] = [
+            x * self.overload_penalty for x in station_out["overload_kwh"]
+        ]
+        station_out["profit_eur"] = [
+            station_out["revenue_eur"][s] - station_out["payment_eur"][s]
+            - station_out["energy_cost_eur"][s] + station_out["storage_value_eur"][s]
+            - station_out["degradation_cost_eur"][s] - station_out["unmet_penalty_eur"][s]
+            - station_out["overload_penalty_eur"][s]
+            for s in range(self.n_st)
+        ]  # fmt: skip
         if end:
             self._close_reservations(kpi)
         else:

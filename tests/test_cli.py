@@ -212,6 +212,22 @@ def test_module_entry_point_reports_bad_policy_with_code_2():
         (["simulate", "--date", "2019-02-30"], "--date", "'2019-02-30'"),
         (["simulate", "--sessions", "nosuch.csv"], "--sessions", "'nosuch.csv'"),
         (["train", "--num-envs", "0"], "--num-envs", "0"),
+        # flags of one framework or backend given to another
+        (["train", "--agents", "central"], "--agents", "'central'"),
+        (["train", "--num-env-runners", "2"], "--num-env-runners", "2"),
+        (["train", "--address", "auto"], "--address", "'auto'"),
+        (["train", "--framework", "rllib", "--num-envs", "4"], "--num-envs", "4"),
+        (["train", "--framework", "rllib", "--algo", "sac"], "--algo", "'sac'"),
+        (["train", "--framework", "rllib", "--num-env-runners", "-1"], "--num-env-runners", "-1"),
+        (["train", "--reward", "team"], "--reward", "'team'"),
+        (
+            ["train", "--framework", "rllib", "--agents", "central", "--reward", "team"],
+            "--reward",
+            "'team'",
+        ),
+        (["benchmark", "--address", "auto"], "--address", "'auto'"),
+        (["benchmark", "--num-workers", "2"], "--num-workers", "2"),
+        (["benchmark", "--backend", "ray", "--num-workers", "0"], "--num-workers", "0"),
     ],
 )
 def test_bad_flags_exit_with_one_line_naming_flag_and_value(capsys, argv, flag, value):
@@ -304,3 +320,22 @@ def test_fixed_date_outside_the_data_warns(capsys, recwarn):
     messages = [str(w.message) for w in recwarn]
     assert any("2022-01-01" in m and "no session of caltech" in m for m in messages), messages
     assert any("wind speeds (nrel_wind)" in m and "read from 2019-01-01" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [(["train", "--framework", "rllib"], "--framework"), (["benchmark", "--backend", "ray"],
+                                                          "--backend")],
+)  # fmt: skip
+def test_ray_flags_without_the_ray_extra_say_how_to_install_it(capsys, monkeypatch, argv, flag):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "ray" else find_spec(name, *args),
+    )
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and flag in err and "pip install -e '.[ray]'" in err, err

@@ -163,7 +163,8 @@ def test_wrong_action_rank_raises(tiny_env, make):
 
 
 def test_out_of_range_actions_are_clipped(tiny_scenario, assert_same_trajectory):
-    # README "Action space": actions are fractions in [-1, 1]; entries beyond are clipped, not rejected.
+    # README "Action space": actions are fractions in [-1, 1]; entries beyond are clipped, not
+    # rejected.
     clipped, wild = EVGridEnv(tiny_scenario()), EVGridEnv(tiny_scenario())
     clipped.reset(seed=1)
     wild.reset(seed=1)
@@ -395,6 +396,7 @@ def _profit(info):
         - info["unmet_penalty_eur"]
         - info["overload_penalty_eur"]
         + info["storage_value_eur"]
+        - info["degradation_cost_eur"]
     )
 
 

@@ -13,13 +13,14 @@ TOL = 1e-9
 def _project(conn_kw, low, high, connector_charger, charger_max, charger_station, bess_kw=None,
              bess_low=None, bess_high=None, grid=None, household=0.0, feeder=1e9,
              soft=False, fixed=None):  # fmt: skip
-    """Calls the kernel on copies; returns ``(conn_kw, bess_kw, station_net_kw, overload_kw)``."""
+    """Calls the kernel on copies; returns ``(conn_kw, bess_kw, station_net_kw, overload_kw)``
+    with the overload of stations and feeder together."""
     n_st = int(max(charger_station)) + 1
     zeros = np.zeros(n_st)
     conn = np.array(conn_kw, dtype=float)
     bess = np.array(zeros if bess_kw is None else bess_kw, dtype=float)
-    net = np.full(n_st, np.nan)
-    overload = project_power(
+    net, station_overload = np.full(n_st, np.nan), np.full(n_st, np.nan)
+    feeder_overload = project_power(
         conn,
         np.array(low, dtype=float),
         np.array(high, dtype=float),
@@ -35,9 +36,10 @@ def _project(conn_kw, low, high, connector_charger, charger_max, charger_station
         float(feeder),
         soft,
         net,
+        station_overload,
         np.full(scratch_size(len(charger_max), n_st), np.nan),
     )
-    return conn, bess, net, overload
+    return conn, bess, net, station_overload.sum() + feeder_overload
 
 
 # --- hand-worked cases -----------------------------------------------------------------------
@@ -160,6 +162,21 @@ def test_soft_mode_reports_overload_and_keeps_powers():
     assert overload == 0.0
 
 
+def test_soft_mode_books_each_stations_overload_apart_from_the_feeders():
+    # station 0 draws 22 kW over 15 kW (7 over), station 1 feeds back 10 kW by V2G over 5 kW
+    # (5 over); the feeder carries 50 + 22 - 10 = 62 kW over 60 kW (2 over)
+    net, station_overload = np.full(2, np.nan), np.full(2, np.nan)
+    feeder_overload = project_power(
+        np.array([11.0, 11.0, -10.0]), np.array([0.0, 0.0, -10.0]), np.full(3, 11.0),
+        np.array([0, 0, 1]), np.array([22.0, 11.0]), np.array([0, 1]), np.zeros(2),
+        np.zeros(2), np.zeros(2), np.array([15.0, 5.0]), np.zeros(2), 50.0, 60.0, True, net,
+        station_overload, np.full(scratch_size(2, 2), np.nan),
+    )  # fmt: skip
+    assert_allclose(net, [22.0, -10.0])
+    assert_allclose(station_overload, [7.0, 5.0])
+    assert_allclose(feeder_overload, 2.0)
+
+
 # --- random cases against the reference, and the limits as properties ------------------------
 
 
@@ -201,11 +218,13 @@ def _random_case(rng):
 def _run_kernel(case):
     conn = case["conn_kw"].copy()
     bess = case["bess_kw"].copy()
-    net = np.full(bess.size, np.nan)
+    net, station_overload = np.full(bess.size, np.nan), np.full(bess.size, np.nan)
     args = dict(case, conn_kw=conn, bess_kw=bess)
     scratch = np.full(scratch_size(case["charger_max_kw"].size, bess.size), np.nan)
-    overload = project_power(**args, station_net_kw=net, scratch=scratch)
-    return conn, bess, net, overload
+    feeder_overload = project_power(
+        **args, station_net_kw=net, station_overload_kw=station_overload, scratch=scratch
+    )
+    return conn, bess, net, station_overload, feeder_overload
 
 
 def test_matches_reference():
@@ -225,7 +244,7 @@ def test_limits_hold():
     rng = np.random.default_rng(12)
     for _ in range(1500):
         case = _random_case(rng)
-        conn, bess, net, overload = _run_kernel(case)
+        conn, bess, net, station_overload, feeder_overload = _run_kernel(case)
         eps = TOL * (1.0 + case["feeder_kw"] + case["household_kw"])
         # 1. battery range, and every power only moves towards zero from its clipped request
         clipped = np.clip(case["conn_kw"], case["conn_low_kw"], case["conn_high_kw"])
@@ -246,14 +265,16 @@ def test_limits_hold():
         assert_allclose(net, sums, rtol=TOL, atol=eps)
         feeder_excess = case["household_kw"] + net.sum() - case["feeder_kw"]
         station_excess = np.maximum(np.abs(net) - case["station_grid_kw"], 0.0)
-        assert overload >= 0.0
+        assert feeder_overload >= 0.0
         if case["soft"]:
-            assert_allclose(overload, station_excess.sum() + max(feeder_excess, 0.0), atol=eps)
+            assert_allclose(station_overload, station_excess, atol=eps)
+            assert_allclose(feeder_overload, max(feeder_excess, 0.0), atol=eps)
         else:
             # 3. stations, 4. feeder: only households alone may leave an overload
             assert np.all(station_excess <= eps)
-            assert_allclose(overload, max(feeder_excess, 0.0), atol=eps)
-            if overload > eps:
+            np.testing.assert_array_equal(station_overload, 0.0)
+            assert_allclose(feeder_overload, max(feeder_excess, 0.0), atol=eps)
+            if feeder_overload > eps:
                 floor = np.maximum(-net, 0.0) >= case["station_grid_kw"] - eps
                 consuming = np.bincount(conn_station, weights=np.maximum(conn, 0.0),
                                         minlength=bess.size) + np.maximum(bess, 0.0)  # fmt: skip

@@ -91,7 +91,7 @@ def _expected_powers(env, action) -> tuple[np.ndarray, float]:
     action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
     bess_kw = [action[sc.n_connectors] * st[L.ST_BESS_KW, 0] if sc.n_actions > sc.n_connectors
                else 0.0]  # fmt: skip
-    conn_kw, bess, _, _ = reference.project(
+    conn_kw, bess, *_ = reference.project(
         action[: sc.n_connectors] * sc.connector_rated_kw, low, high, sc.connector_charger,
         sc.charger_f[L.CH_MAX_KW], sc.charger_station, bess_kw, [bess_range[0]],
         [bess_range[1]], st[L.ST_GRID_KW], env.episode.exo[L.EXO_HOUSEHOLD_KW, env.state.clock[0]],

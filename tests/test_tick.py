@@ -73,7 +73,9 @@ def _assert_step(core, sim, action):
             assert_allclose(paid, price * core_kpi["own_energy_used_kwh"], rtol=RTOL, atol=ATOL)
         for name in PRICE_KPIS:
             sim.kpi_total[name] = core.kpi_total[L.KPI[name]]
-        station_out["payment_eur"] = core.station_out[L.SO_MARKET_PAYMENT_EUR]
+        paid = core.station_out[L.SO_MARKET_PAYMENT_EUR]  # and the profit it is part of
+        station_out["profit_eur"] += np.asarray(station_out["payment_eur"]) - paid
+        station_out["payment_eur"] = paid
     assert_allclose(reward, ref_reward, rtol=RTOL, atol=ATOL)
     for field, key in (
         (L.SO_NET_KW, "net_kw"),
@@ -82,6 +84,15 @@ def _assert_step(core, sim, action):
         (L.SO_MARKET_PAYMENT_EUR, "payment_eur"),
         (L.SO_BID_EUR_PER_KWH, "bid"),
         (L.SO_BESS_KW, "bess_kw"),
+        (L.SO_REVENUE_EUR, "revenue_eur"),
+        (L.SO_ENERGY_COST_EUR, "energy_cost_eur"),
+        (L.SO_STORAGE_VALUE_EUR, "storage_value_eur"),
+        (L.SO_UNMET_KWH, "unmet_kwh"),
+        (L.SO_UNMET_PENALTY_EUR, "unmet_penalty_eur"),
+        (L.SO_OVERLOAD_KWH, "overload_kwh"),
+        (L.SO_OVERLOAD_PENALTY_EUR, "overload_penalty_eur"),
+        (L.SO_DEGRADATION_EUR, "degradation_cost_eur"),
+        (L.SO_PROFIT_EUR, "profit_eur"),
     ):
         assert_allclose(core.station_out[field], station_out[key], rtol=RTOL, atol=ATOL,
                         err_msg=key)  # fmt: skip

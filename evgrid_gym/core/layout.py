@@ -151,7 +151,17 @@ SO_EXTERNAL_KWH = 2  # energy bought from the external supplier, kWh
 SO_MARKET_PAYMENT_EUR = 3  # paid to the community producers for own energy (a transfer)
 SO_BID_EUR_PER_KWH = 4  # the station's first-unit bid, 1 - fill
 SO_BESS_KW = 5  # BESS power applied, kW (+ charge)
-N_STATION_OUT = 6
+# the station's own books, of which the KPIs of the same name are the community's totals:
+SO_REVENUE_EUR = 6  # tariff its drivers pay per kWh into their batteries (paid back for V2G)
+SO_ENERGY_COST_EUR = 7  # its external energy (SO_EXTERNAL_KWH) at the supplier price
+SO_STORAGE_VALUE_EUR = 8  # change of the worth of the energy stored in its BESS
+SO_UNMET_KWH = 9  # unmet energy of the EVs that left its connectors
+SO_UNMET_PENALTY_EUR = 10  # SO_UNMET_KWH at reward.unmet_penalty_eur_per_kwh
+SO_OVERLOAD_KWH = 11  # energy above its grid capacity (soft limits; the feeder's is not its)
+SO_OVERLOAD_PENALTY_EUR = 12  # SO_OVERLOAD_KWH at reward.overload_penalty_eur_per_kwh
+SO_DEGRADATION_EUR = 13  # wear of V2G at its connectors and of its BESS (degradation)
+SO_PROFIT_EUR = 14  # revenue - market payment - energy cost + storage value - wear - penalties
+N_STATION_OUT = 15
 
 # --- kpi: one tick's KPIs and reward terms, shape (N_KPI,): the KPI registry -----------------
 

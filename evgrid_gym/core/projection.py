@@ -23,7 +23,8 @@ Rules, applied in this order (each step only ever moves a power towards zero):
    overload.
 
 In soft mode steps 3 and 4 are skipped; whatever exceeds a station or the feeder limit is
-returned as overload power (and penalised by the env).
+reported as overload power, each station's apart from the feeder's (and penalised by the
+env).
 """
 
 from evgrid_gym.core.jit import inlined, kernel
@@ -89,6 +90,7 @@ def project_power(
     feeder_kw,
     soft,
     station_net_kw,
+    station_overload_kw,
     scratch,
 ):
     """Projects requested powers onto the limits, in place (see the module docstring).
@@ -108,10 +110,14 @@ def project_power(
         feeder_kw: feeder limit, kW.
         soft: if True, station and feeder limits are not enforced.
         station_net_kw: output, net import per station after projection, kW, shape (S,).
+        station_overload_kw: output, power above each station's grid capacity after
+            projection (soft mode; 0 in hard mode), kW, shape (S,).
         scratch: work space, float64, shape (>= ``scratch_size(K, S)``,); overwritten.
 
     Returns:
-        Overload power above station and feeder limits after projection, kW (>= 0).
+        Overload power above the feeder limit after projection, kW (>= 0): in soft mode the
+        feeder's excess, in hard mode what households (and stations out of reach) alone
+        leave above it.
     """
     n_chargers = charger_max_kw.shape[0]
     n_stations = bess_kw.shape[0]
@@ -134,21 +140,21 @@ def project_power(
         produce_kw[s] += max(-conn_kw[c], 0.0)
     consume_factor[:] = 1.0
     produce_factor[:] = 1.0
-    overload_kw = 0.0
+    station_overload_kw[:] = 0.0
     for s in range(n_stations):
         net_kw = consume_kw[s] - produce_kw[s]
         excess_kw = abs(net_kw) - station_grid_kw[s]
         if excess_kw <= 0.0:
             continue
         if soft:
-            overload_kw += excess_kw
+            station_overload_kw[s] = excess_kw
         elif net_kw > 0.0:
             consume_factor[s] = (station_grid_kw[s] + produce_kw[s]) / consume_kw[s]
         else:
             produce_factor[s] = (station_grid_kw[s] + consume_kw[s]) / produce_kw[s]
     consume_kw *= consume_factor
     produce_kw *= produce_factor
-    overload_kw += _feeder_limit(
+    feeder_overload_kw = _feeder_limit(
         consume_kw, produce_kw, consume_factor, station_grid_kw, station_fixed, household_kw,
         feeder_kw, soft, per_station[4 * n_stations :],
     )  # fmt: skip
@@ -158,7 +164,7 @@ def project_power(
     for s in range(n_stations):
         bess_kw[s] = _scaled(bess_kw[s], consume_factor[s], produce_factor[s])
         station_net_kw[s] = consume_kw[s] - produce_kw[s]
-    return overload_kw
+    return feeder_overload_kw
 
 
 @inlined

@@ -136,12 +136,14 @@ def arrive(static, episode, state, tick, kpi, busy, reservations):
 
 
 @inlined
-def depart(static, state, tick, kpi):
+def depart(static, state, tick, kpi, station_unmet_kwh):
     """Unplugs every EV whose departure tick has come (all of them at the episode's end) and
-    books its delivered and unmet energy; a connector keeps the power it drew in the last
-    tick (``CN_POWER_KW``). Returns whether the episode has ended."""
+    books its delivered and unmet energy, the unmet also per station (``station_unmet_kwh``,
+    shape (S,), overwritten); a connector keeps the power it drew in the last tick
+    (``CN_POWER_KW``). Returns whether the episode has ended."""
     conn = state.conn
     last = tick >= static.cfg[CFG_N_TICKS]
+    station_unmet_kwh[:] = 0.0
     for c in range(conn.shape[1]):
         if conn[CN_OCCUPIED, c] == 0.0 or (conn[CN_DEPARTURE, c] > tick and not last):
             continue
@@ -152,6 +154,7 @@ def depart(static, state, tick, kpi):
         kpi[KPI_REQUESTED] += requested
         kpi[KPI_DELIVERED] += delivered
         kpi[KPI_UNMET] += unmet
+        station_unmet_kwh[static.charger_station[static.connector_charger[c]]] += unmet
         kpi[KPI_OUTAGE_UNMET] += min(unmet, conn[CN_OUTAGE_KWH, c])
         power_kw = conn[CN_POWER_KW, c]
         conn[:, c] = 0.0

@@ -2,8 +2,12 @@
 
 ``step`` runs the tick in the README's order ("The simulated world, one tick"): the
 action's requested powers and this tick's battery limits (with its outages), the projection
-onto the limits, the market, the battery update and its accounting, the departures, the next
-tick's reservations and arrivals, the reward with the episode's totals, and the observation.
+onto the limits, the market, the battery update and its accounting, the departures, each
+station's books, the next tick's reservations and arrivals, the reward with the episode's
+totals, and the observation. Money and energy that belong to a station (its revenue, energy
+cost, storage value, unmet energy, overload and their penalties, its profit) are booked per
+station in ``station_out`` first, and the community's KPI is their sum plus the
+community's own part (the households' energy cost, the feeder's overload).
 ``reset`` starts an episode. Both take the groups of :mod:`evgrid_gym.core.state` (flat, see
 there), mutate only the state and outputs they are given, and carve their temporaries from
 a work space (:func:`workspace_size`, :func:`carve`), so a tick allocates nothing.
@@ -95,17 +99,25 @@ from evgrid_gym.core.layout import (
     KPI_REVENUE,
     KPI_STATION_PAYMENT,
     KPI_STORAGE_VALUE,
-    KPI_UNMET,
     KPI_UNMET_PENALTY,
     KPI_WIND_OUTAGE,
     N_KPI,
     RS_CONNECTOR,
     SO_BESS_KW,
     SO_BID_EUR_PER_KWH,
+    SO_DEGRADATION_EUR,
+    SO_ENERGY_COST_EUR,
     SO_EXTERNAL_KWH,
     SO_MARKET_PAYMENT_EUR,
     SO_NET_KW,
+    SO_OVERLOAD_KWH,
+    SO_OVERLOAD_PENALTY_EUR,
     SO_OWN_KWH,
+    SO_PROFIT_EUR,
+    SO_REVENUE_EUR,
+    SO_STORAGE_VALUE_EUR,
+    SO_UNMET_KWH,
+    SO_UNMET_PENALTY_EUR,
     ST_BESS_DEGRADATION,
     ST_BESS_EFFICIENCY,
     ST_BESS_KW,
@@ -140,11 +152,12 @@ class Scratch(NamedTuple):
     demand_kwh: np.ndarray  # (S,) the station's bid quantity in the market
     export_kwh: np.ndarray  # (S,) what the station feeds into the community
     fill: np.ndarray  # (S,) stored / storage: the station's first bid is 1 - fill
+    overload_kw: np.ndarray  # (S,) power above the station's grid capacity (soft limits), kW
     shared: np.ndarray  # the sub-kernels' scratch: projection, market, offers, observation
 
 
 _PER_CONNECTOR = 3  # Scratch's (C,) fields
-_PER_STATION = 8  # Scratch's (S,) fields
+_PER_STATION = 9  # Scratch's (S,) fields
 
 
 def workspace_size(n_connectors, n_chargers, n_stations):
@@ -167,8 +180,8 @@ def carve(work, n_connectors, n_stations):
         work[:c], work[c : 2 * c], work[2 * c : i],
         work[i : i + s], work[i + s : i + 2 * s], work[i + 2 * s : i + 3 * s],
         work[i + 3 * s : i + 4 * s], work[i + 4 * s : i + 5 * s], work[i + 5 * s : i + 6 * s],
-        work[i + 6 * s : i + 7 * s], work[i + 7 * s : i + _PER_STATION * s],
-        work[i + _PER_STATION * s :],
+        work[i + 6 * s : i + 7 * s], work[i + 7 * s : i + 8 * s],
+        work[i + 8 * s : i + _PER_STATION * s], work[i + _PER_STATION * s :],
     )  # fmt: skip
 
 
@@ -252,11 +265,12 @@ def _request(static, episode, state, action, sc, kpi):
 @inlined
 def _project(static, episode, state, out, sc, kpi):
     """4. Projection onto battery, charger, station and feeder limits
-    (:func:`~evgrid_gym.core.projection.project_power`); books the overload."""
-    cfg = static.cfg
+    (:func:`~evgrid_gym.core.projection.project_power`); books each station's overload and
+    the community's: the stations' plus the feeder's."""
+    cfg, station_out = static.cfg, out.station_out
     tick = state.clock[CLK_TICK]
     n_ch, n_st = static.charger_f.shape[1], static.station_f.shape[1]
-    overload_kw = projection.project_power(
+    feeder_overload_kw = projection.project_power(
         sc.conn_kw,
         sc.conn_low_kw,
         sc.conn_high_kw,
@@ -271,24 +285,33 @@ def _project(static, episode, state, out, sc, kpi):
         episode.exo[EXO_HOUSEHOLD_KW, tick],
         cfg[CFG_FEEDER_KW],
         cfg[CFG_SOFT_LIMITS] > 0.0,
-        out.station_out[SO_NET_KW],
+        station_out[SO_NET_KW],
+        sc.overload_kw,
         sc.shared,
     )
-    kpi[KPI_OVERLOAD] = overload_kw * cfg[CFG_DT_H]
-    kpi[KPI_OVERLOAD_PENALTY] = kpi[KPI_OVERLOAD] * cfg[CFG_OVERLOAD_PENALTY]
+    dt_h, penalty = cfg[CFG_DT_H], cfg[CFG_OVERLOAD_PENALTY]
+    for s in range(n_st):
+        station_out[SO_OVERLOAD_KWH, s] = sc.overload_kw[s] * dt_h
+        station_out[SO_OVERLOAD_PENALTY_EUR, s] = station_out[SO_OVERLOAD_KWH, s] * penalty
+    feeder_overload_kwh = feeder_overload_kw * dt_h
+    kpi[KPI_OVERLOAD] = station_out[SO_OVERLOAD_KWH].sum() + feeder_overload_kwh
+    kpi[KPI_OVERLOAD_PENALTY] = (
+        station_out[SO_OVERLOAD_PENALTY_EUR].sum() + feeder_overload_kwh * penalty
+    )
 
 
 @inlined
 def _settle_market(static, episode, state, out, sc, kpi):
     """5. Market (:func:`~evgrid_gym.core.market.clear_market`): households and stations bid
     for own energy, the supplier covers the rest; a station without link has no bid. Books
-    the energy flows and their money."""
+    the energy flows and their money: the external energy's cost is the households' and
+    each station's."""
     cfg, exo, outage = static.cfg, episode.exo, episode.outage
     station_out = out.station_out
     demand_kwh, export_kwh, fill = sc.demand_kwh, sc.export_kwh, sc.fill
     stored_kwh, storage_kwh, bess_kw = sc.stored_kwh, sc.storage_kwh, sc.bess_kw
     tick = state.clock[CLK_TICK]
-    dt_h = cfg[CFG_DT_H]
+    dt_h, price = cfg[CFG_DT_H], exo[EXO_PRICE, tick]
     n_ch, n_st = static.charger_f.shape[1], static.station_f.shape[1]
     household_kwh = exo[EXO_HOUSEHOLD_KW, tick] * dt_h
     kpi[KPI_WIND_OUTAGE] = exo[EXO_WIND_KW, tick] * outage[tick, n_ch + n_st] * dt_h
@@ -315,9 +338,11 @@ def _settle_market(static, episode, state, out, sc, kpi):
         station_out[SO_EXTERNAL_KWH, s] = (
             max(station_out[SO_NET_KW, s], 0.0) * dt_h - station_out[SO_OWN_KWH, s]
         )
+        station_out[SO_ENERGY_COST_EUR, s] = station_out[SO_EXTERNAL_KWH, s] * price
         station_out[SO_BID_EUR_PER_KWH, s] = 1.0 - fill[s]
         station_out[SO_BESS_KW, s] = bess_kw[s]
-    external_kwh = household_kwh - household_own_kwh + station_out[SO_EXTERNAL_KWH].sum()
+    household_external_kwh = household_kwh - household_own_kwh
+    external_kwh = household_external_kwh + station_out[SO_EXTERNAL_KWH].sum()
     kpi[KPI_HOUSEHOLD] = household_kwh
     kpi[KPI_RENEWABLE] = renewable_kwh
     kpi[KPI_EXTERNAL] = external_kwh
@@ -330,51 +355,80 @@ def _settle_market(static, episode, state, out, sc, kpi):
     kpi[KPI_CLEARING_PRICE] = clearing_price
     kpi[KPI_HOUSEHOLD_PAYMENT] = household_payment
     kpi[KPI_STATION_PAYMENT] = station_out[SO_MARKET_PAYMENT_EUR].sum()
-    kpi[KPI_ENERGY_COST] = external_kwh * exo[EXO_PRICE, tick]
+    kpi[KPI_ENERGY_COST] = household_external_kwh * price + station_out[SO_ENERGY_COST_EUR].sum()
     kpi[KPI_EXPORT_REVENUE] = kpi[KPI_EXPORT] * exo[EXO_FEED_IN, tick]
 
 
 @inlined
-def _update_batteries(static, episode, state, sc, kpi):
+def _update_batteries(static, episode, state, out, sc, kpi):
     """6. EV and BESS soc; drivers pay (and are paid) their tariff per battery kWh; the
     change of the worth of the BESS's stored energy; the wear of V2G (per battery kWh it takes
     out of an EV, ``CFG_V2G_DEGRADATION``) and of the BESS (per battery kWh in or out,
-    ``ST_BESS_DEGRADATION``)."""
-    conn, bess_soc = state.conn, state.bess_soc
-    charger_f, station_f, connector_charger = (
-        static.charger_f,
-        static.station_f,
-        static.connector_charger,
-    )
+    ``ST_BESS_DEGRADATION``). All booked per station, and their totals as the stations'
+    sums."""
+    conn, bess_soc, station_out = state.conn, state.bess_soc, out.station_out
+    charger_f, station_f = static.charger_f, static.station_f
+    connector_charger, charger_station = static.connector_charger, static.charger_station
     conn_kw, bess_kw = sc.conn_kw, sc.bess_kw
     dt_h, v2g_wear_eur_per_kwh = static.cfg[CFG_DT_H], static.cfg[CFG_V2G_DEGRADATION]
+    station_out[SO_REVENUE_EUR, :] = 0.0
+    station_out[SO_DEGRADATION_EUR, :] = 0.0
     for c in range(conn.shape[1]):
         power_kw = conn_kw[c]
         conn[CN_POWER_KW, c] = power_kw
         if conn[CN_OCCUPIED, c] == 0.0:
             continue
-        efficiency = charger_f[CH_EFFICIENCY, connector_charger[c]]
-        delta_kwh, losses_kwh = battery_energy_kwh(power_kw, efficiency, dt_h)
+        k = connector_charger[c]
+        delta_kwh, losses_kwh = battery_energy_kwh(power_kw, charger_f[CH_EFFICIENCY, k], dt_h)
         conn[CN_SOC, c] = min(max(conn[CN_SOC, c] + delta_kwh / conn[CN_BATTERY_KWH, c], 0.0), 1.0)
         conn[CN_DELIVERED_KWH, c] += delta_kwh
         kpi[KPI_EV_ENERGY] += delta_kwh
         kpi[KPI_EV_LOSSES] += losses_kwh
         kpi[KPI_EV_CHARGE] += max(power_kw, 0.0) * dt_h
         kpi[KPI_EV_DISCHARGE] += max(-power_kw, 0.0) * dt_h
-        kpi[KPI_REVENUE] += delta_kwh * conn[CN_TARIFF, c]
-        kpi[KPI_DEGRADATION] += max(-delta_kwh, 0.0) * v2g_wear_eur_per_kwh
+        s = charger_station[k]
+        station_out[SO_REVENUE_EUR, s] += delta_kwh * conn[CN_TARIFF, c]
+        station_out[SO_DEGRADATION_EUR, s] += max(-delta_kwh, 0.0) * v2g_wear_eur_per_kwh
+    kpi[KPI_REVENUE] = station_out[SO_REVENUE_EUR].sum()
     value = episode.exo[EXO_STORAGE_VALUE, state.clock[CLK_TICK]]
     for s in range(station_f.shape[1]):
+        station_out[SO_STORAGE_VALUE_EUR, s] = 0.0
         if station_f[ST_BESS_KWH, s] <= 0.0:
             continue
         efficiency = station_f[ST_BESS_EFFICIENCY, s]
         delta_kwh, losses_kwh = battery_energy_kwh(bess_kw[s], efficiency, dt_h)
         bess_soc[s] = min(max(bess_soc[s] + delta_kwh / station_f[ST_BESS_KWH, s], 0.0), 1.0)
         kpi[KPI_BESS_LOSSES] += losses_kwh
-        kpi[KPI_STORAGE_VALUE] += delta_kwh * efficiency * value
-        kpi[KPI_DEGRADATION] += abs(delta_kwh) * station_f[ST_BESS_DEGRADATION, s]
+        station_out[SO_STORAGE_VALUE_EUR, s] = delta_kwh * efficiency * value
+        station_out[SO_DEGRADATION_EUR, s] += abs(delta_kwh) * station_f[ST_BESS_DEGRADATION, s]
         kpi[KPI_BESS_CHARGE] += max(bess_kw[s], 0.0) * dt_h
         kpi[KPI_BESS_DISCHARGE] += max(-bess_kw[s], 0.0) * dt_h
+    kpi[KPI_STORAGE_VALUE] = station_out[SO_STORAGE_VALUE_EUR].sum()
+    kpi[KPI_DEGRADATION] = station_out[SO_DEGRADATION_EUR].sum()
+
+
+@inlined
+def _book_stations(static, out):
+    """7. After the departures, each station's books: its unmet-energy penalty (the
+    community's is their sum) and its profit in the tick, its EV revenue minus what it pays
+    for energy (the market's payments to the community's producers, the supplier's energy)
+    plus the change of the worth of its BESS minus its batteries' wear and its penalties.
+    The community's profit adds the producers' income (the stations' payments and the
+    export revenue) and subtracts the households' external energy and the feeder's overload
+    penalty (README, "Stations as agents and Ray")."""
+    station_out, penalty = out.station_out, static.cfg[CFG_UNMET_PENALTY]
+    for s in range(station_out.shape[1]):
+        station_out[SO_UNMET_PENALTY_EUR, s] = station_out[SO_UNMET_KWH, s] * penalty
+        station_out[SO_PROFIT_EUR, s] = (
+            station_out[SO_REVENUE_EUR, s]
+            - station_out[SO_MARKET_PAYMENT_EUR, s]
+            - station_out[SO_ENERGY_COST_EUR, s]
+            + station_out[SO_STORAGE_VALUE_EUR, s]
+            - station_out[SO_DEGRADATION_EUR, s]
+            - station_out[SO_UNMET_PENALTY_EUR, s]
+            - station_out[SO_OVERLOAD_PENALTY_EUR, s]
+        )
+    out.kpi[KPI_UNMET_PENALTY] = station_out[SO_UNMET_PENALTY_EUR].sum()
 
 
 @inlined
@@ -459,10 +513,10 @@ def step(
     _request(static, episode, state, action, sc, kpi)
     _project(static, episode, state, out, sc, kpi)
     _settle_market(static, episode, state, out, sc, kpi)
-    _update_batteries(static, episode, state, sc, kpi)
+    _update_batteries(static, episode, state, out, sc, kpi)
     tick = clock[CLK_TICK] + 1
     clock[CLK_TICK] = tick
-    last = depart(static, state, tick, kpi)
+    last = depart(static, state, tick, kpi, out.station_out[SO_UNMET_KWH])
+    _book_stations(static, out)
     _open_tick(static, episode, state, out, tick, last, sc.shared)
-    kpi[KPI_UNMET_PENALTY] = kpi[KPI_UNMET] * cfg[CFG_UNMET_PENALTY]
     return STATUS_OK, _book_reward(static, out)

@@ -24,8 +24,17 @@ _STATION_INFO = {
     L.SO_MARKET_PAYMENT_EUR: "station_market_payment_eur",
     L.SO_BID_EUR_PER_KWH: "station_bid_eur_per_kwh",
     L.SO_BESS_KW: "station_bess_kw",
+    L.SO_REVENUE_EUR: "station_revenue_eur",
+    L.SO_ENERGY_COST_EUR: "station_energy_cost_eur",
+    L.SO_STORAGE_VALUE_EUR: "station_storage_value_eur",
+    L.SO_UNMET_KWH: "station_unmet_energy_kwh",
+    L.SO_UNMET_PENALTY_EUR: "station_unmet_penalty_eur",
+    L.SO_OVERLOAD_KWH: "station_overload_kwh",
+    L.SO_OVERLOAD_PENALTY_EUR: "station_overload_penalty_eur",
+    L.SO_DEGRADATION_EUR: "station_degradation_cost_eur",
+    L.SO_PROFIT_EUR: "station_profit_eur",
 }
-_STATION_NAMES = tuple(_STATION_INFO[field] for field in range(L.N_STATION_OUT))
+STATION_INFO = tuple(_STATION_INFO[field] for field in range(L.N_STATION_OUT))
 """``info``'s name of each per-station result, in the order of the ``station_out`` rows."""
 
 
@@ -206,11 +215,13 @@ class EVGridEnv(gym.Env):
     missed deadlines, outage losses), ``tick``, ``date``, ``connector_ev`` (EV index per
     connector, for the coming tick), ``connector_kw`` (grid power each connector drew in
     the tick just stepped, kW: the EV that drew it is the previous step's ``connector_ev``)
-    and per-station market results (``station_*``); with ``flexibility=True`` also
-    ``flexibility_up_kw`` and ``flexibility_down_kw`` (see Arguments). The upcoming
-    reservations per station and the components down are in the observation
-    (``scenario.unpack(obs)``: ``.reservations``, ``.outage``), each EV's reservation in
-    :attr:`reservations`.
+    and per-station results (``station_*``: market results and each station's books, its
+    revenue, energy cost, storage value, unmet energy, overload, their penalties and its
+    profit, of which the KPIs of the same names are the community's totals); with
+    ``flexibility=True`` also ``flexibility_up_kw`` and ``flexibility_down_kw`` (see
+    Arguments). The upcoming reservations per station and the components down are in the
+    observation (``scenario.unpack(obs)``: ``.reservations``, ``.outage``), each EV's
+    reservation in :attr:`reservations`.
 
     ## Episode End
 
@@ -253,7 +264,11 @@ class EVGridEnv(gym.Env):
       (ACN-Sim's convention; they were rounded up), ``caltech_acn`` has its DC fast charger
       and date splits, and ``info`` has ``connector_kw``; EVs may come from archetype users
       (``evs.source: archetypes``, the EV table's ``EV_USER``), :meth:`flexibility` gives
-      the fleet's envelope and ``flexibility=True`` adds its up/down power to ``info``.
+      the fleet's envelope and ``flexibility=True`` adds its up/down power to ``info``;
+      ``info`` has each station's books (``station_revenue_eur`` ... ``station_profit_eur``),
+      which the stations as agents (:mod:`evgrid_gym.multiagent`) are rewarded with;
+      battery degradation (``degradation``, off by default: the dynamics and rewards of
+      every scenario unchanged) adds the reward term ``degradation_cost_eur``.
     * v1: charging reservations (contract net) and component outages; the observation gains
       their blocks when a scenario turns them on; ``scenario1_normal`` and
       ``scenario2_high_demand`` run with both. Without them the dynamics are v0's.
@@ -358,7 +373,7 @@ class EVGridEnv(gym.Env):
         info["date"] = self._date
         info["connector_ev"] = conn[L.CN_EV].astype(np.int64)
         info["connector_kw"] = conn[L.CN_POWER_KW].copy()
-        info.update(zip(_STATION_NAMES, self._out.station_out.copy()))  # noqa: B905
+        info.update(zip(STATION_INFO, self._out.station_out.copy()))  # noqa: B905
         if self._flexibility_info:
             info["flexibility_up_kw"], info["flexibility_down_kw"] = self._flexibility_kw()
         return info

@@ -8,32 +8,25 @@ steps, wall time), ``scenario.yaml`` (the config used), ``learning_curve.csv`` a
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
-import yaml
 from gymnasium.vector import AutoresetMode
 from stable_baselines3 import PPO, SAC, TD3
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 from tqdm.auto import tqdm
 
-from evgrid_gym.config import ScenarioConfig, with_split
-from evgrid_gym.envs import EVGridEnv, EVGridVectorEnv
-from evgrid_gym.kpis import reward_unit
-from evgrid_gym.policy import run_episode
+from evgrid_gym.config import ScenarioConfig
+from evgrid_gym.envs import EVGridVectorEnv
 from evgrid_gym.rl.agent import AgentPolicy
+from evgrid_gym.rl.evaluation import PPO_INITIAL_CHARGE, HeldOut
 from evgrid_gym.rl.sb3_vec_env import SB3VecEnv
 
 ALGORITHMS = {"ppo": PPO, "sac": SAC, "td3": TD3}
 PPO_STEPS_PER_ENV = 128  # a rollout covers more than one 96-tick episode per env
-EVAL_SEEDS = tuple(range(1_000_000, 1_000_010))  # held out: training seeds start at 0
-EVAL_SPLIT = "validation"  # evaluation days, where the scenario has this split
-PPO_INITIAL_CHARGE = 1.0  # initial mean connector action: start from "charge at full power"
 
 
 class _Progress(BaseCallback):
@@ -74,11 +67,10 @@ def train(
     the mean to full power, and the agent stayed below the ``uncontrolled`` baseline; from
     full power it only has to learn where to deviate. Observations and rewards are
     normalised with SB3's ``VecNormalize`` (saved with the model); evaluation runs the
-    deterministic policy on :data:`EVAL_SEEDS` through a single :class:`EVGridEnv`, so its
-    reward is the env's own. Training draws its days from ``calendar.split`` (the CLI sets
-    it to ``train`` where the scenario has one); evaluation from :data:`EVAL_SPLIT` where
-    the scenario has it, else from the same days. ``algo_kwargs`` override the algorithm's
-    settings.
+    deterministic policy on held-out seeds through a single env
+    (:class:`~evgrid_gym.rl.evaluation.HeldOut`). Training draws its days from
+    ``calendar.split`` (the CLI sets it to ``train`` where the scenario has one).
+    ``algo_kwargs`` override the algorithm's settings.
 
     Returns:
         The learning curve: ``timesteps``, ``eval_reward_mean``, ``eval_reward_std``.
@@ -102,58 +94,22 @@ def train(
         timesteps = -(-timesteps // rollout) * rollout  # PPO runs whole rollouts
     kwargs |= algo_kwargs or {}
     model = ALGORITHMS[algo]("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **kwargs)
-    eval_split = EVAL_SPLIT if EVAL_SPLIT in config.calendar.splits else config.calendar.split
-    eval_env = EVGridEnv(config if eval_split is None else with_split(config, eval_split))
+    held_out = HeldOut(config)
     if algo == "ppo":  # the action net's weights start near 0, so its bias is the initial mean
         with torch.no_grad():
-            model.policy.action_net.bias[: eval_env.scenario.n_connectors] = PPO_INITIAL_CHARGE
-    curve: list[dict[str, float]] = []
+            model.policy.action_net.bias[: vector_env.scenario.n_connectors] = PPO_INITIAL_CHARGE
 
     def evaluate(steps: int) -> float:
-        policy = AgentPolicy(model, venv)
-        rewards = [run_episode(eval_env, policy, s)["reward"] for s in EVAL_SEEDS]
-        curve.append(
-            {"timesteps": steps, "eval_reward_mean": float(np.mean(rewards)),
-             "eval_reward_std": float(np.std(rewards))}
-        )  # fmt: skip
-        return curve[-1]["eval_reward_mean"]
+        return held_out(AgentPolicy(model, venv), steps)
 
     start = time.perf_counter()
     eval_every = eval_every or max(timesteps // 10, num_envs)
     model.learn(timesteps, callback=_Progress(timesteps, eval_every, evaluate))
     wall_s = time.perf_counter() - start
-    if not curve or curve[-1]["timesteps"] != model.num_timesteps:
+    if not held_out.curve or held_out.curve[-1]["timesteps"] != model.num_timesteps:
         evaluate(model.num_timesteps)
     model.save(out / "model.zip")
     venv.save(str(out / "vecnormalize.pkl"))
     info = {"algo": algo, "scenario": config.name, "timesteps": model.num_timesteps,
-            "num_envs": num_envs, "seed": seed, "train_wall_s": wall_s,
-            "split": config.calendar.split, "eval_split": eval_split,
-            "eval_seeds": list(EVAL_SEEDS)}  # fmt: skip
-    (out / "train_info.json").write_text(json.dumps(info, indent=2))
-    (out / "scenario.yaml").write_text(
-        yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
-    )
-    table = pd.DataFrame(curve)
-    table.to_csv(out / "learning_curve.csv", index=False)
-    _plot_curve(table, out / "learning_curve.png", algo, config)
-    return table
-
-
-def _plot_curve(curve: pd.DataFrame, path: Path, algo: str, config: ScenarioConfig) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
-    mean, std = curve["eval_reward_mean"], curve["eval_reward_std"]
-    ax.plot(curve["timesteps"], mean, marker="o")
-    ax.fill_between(curve["timesteps"], mean - std, mean + std, alpha=0.2)
-    ax.set_xlabel("training steps")
-    unit = reward_unit(config.reward.kpi_weights)
-    ax.set_ylabel(f"mean reward on {len(EVAL_SEEDS)} held-out seeds ({unit})")
-    ax.set_title(f"{algo.upper()} on {config.name}")
-    ax.grid(alpha=0.3)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+            "num_envs": num_envs, "seed": seed, "train_wall_s": wall_s}  # fmt: skip
+    return held_out.write(out, config, info, f"{algo.upper()} on {config.name}")
