@@ -21,36 +21,17 @@ from tqdm.auto import tqdm
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.envs import EVGridEnv
 from evgrid_gym.eventlog import EpisodeLog
+from evgrid_gym.kpis import EPISODE_KPIS
 from evgrid_gym.policy import Policy, run_episode, warm_up
 
-RESULT_COLUMNS = (
-    "policy",
-    "episode",
-    "seed",
-    "date",
-    "reward",
-    "cost_eur",
-    "energy_delivered_kwh",
-    "unmet_energy_kwh",
-    "satisfaction",
-    "renewable_share",
-    "external_energy_kwh",
-    "peak_import_kw",
-    "overload_kwh",
-    "household_kwh",
-    "acceptance_rate",
-    "reservations_rejected",
-    "no_shows",
-    "missed_deadlines",
-    "outage_unmet_kwh",
-    "wall_time_s",
-    "solver_status",
-    "mip_gap",
-    "optimality_gap",
-    "optimality_gap_at_bound",
-)
-TABLE_COLUMNS = RESULT_COLUMNS[4:20]
-"""The KPIs the summary table averages (then its ``solver`` and ``optimality_gap`` columns)."""
+ID_COLUMNS = ("policy", "episode", "seed", "date")
+"""The columns that name a result row's policy and episode."""
+TABLE_COLUMNS = ("reward", *(kpi.name for kpi in EPISODE_KPIS), "wall_time_s")
+"""What the summary table averages (then its ``solver`` and ``optimality_gap`` columns): the
+reward, every episode KPI of :data:`evgrid_gym.kpis.EPISODE_KPIS`, the wall time."""
+SOLVER_COLUMNS = ("solver_status", "mip_gap", "optimality_gap", "optimality_gap_at_bound")
+RESULT_COLUMNS = (*ID_COLUMNS, *TABLE_COLUMNS, *SOLVER_COLUMNS)
+"""The columns of ``results.csv``, one row per policy and episode."""
 PLOTTED = (
     ("reward", "reward (EUR)"),
     ("cost_eur", "external energy cost (EUR)"),

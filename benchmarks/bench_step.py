@@ -6,7 +6,11 @@ numba compile time (first reset + step with an empty cache, in a fresh process) 
 load time (same, with a warm cache), and the peak RSS of a process that runs one 20-connector
 episode. Prints a Markdown table and the machine's CPU.
 
-    python benchmarks/bench_step.py [--steps 100000]
+``--network``: instead, the cost of ``grid.network``: ``default_network`` (the default
+community on the bundled 44-bus SimBench LV grid, hard limits) against the same scenario with
+``grid.network: null``, timed alternately in one process (``--rounds`` rounds, best of each).
+
+    python benchmarks/bench_step.py [--steps 100000] [--network [--rounds 3]]
 """
 
 from __future__ import annotations
@@ -108,10 +112,37 @@ def probe(scenario: dict, cache_dir: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def network_cost(n_steps: int, rounds: int) -> None:
+    """Prints steps/s of ``default_network`` with and without its network, measured
+    alternately (compile and cache loads outside the timing)."""
+    with_network = load_scenario("default_network").model_dump(mode="json")
+    without = with_network | {"grid": with_network["grid"] | {"network": None}}
+    envs = {}
+    for name, scenario in (("without network", without), ("with network", with_network)):
+        envs[name] = gym.make("evgrid_gym/EVGrid-v2", scenario=scenario)
+        envs[name].reset(seed=0)
+        envs[name].step(envs[name].action_space.sample())
+    best = dict.fromkeys(envs, 0.0)
+    print("| round | " + " | ".join(f"{name} (steps/s)" for name in envs) + " |")
+    print("|---:|" + "---:|" * len(envs))
+    for r in range(rounds):
+        measured = {name: steps_per_second(env, n_steps, repeats=1) for name, env in envs.items()}
+        best = {name: max(best[name], sps) for name, sps in measured.items()}
+        print(f"| {r + 1} | " + " | ".join(f"{sps:,.0f}" for sps in measured.values()) + " |")
+    ratio = best["with network"] / best["without network"]
+    print("| best | " + " | ".join(f"{sps:,.0f}" for sps in best.values()) + " |")
+    print(f"\nwith the network: {ratio:.0%} of the speed without it")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100_000, help="steps at 20 connectors")
+    parser.add_argument("--network", action="store_true", help="the cost of grid.network")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (--network)")
     args = parser.parse_args()
+    if args.network:
+        network_cost(args.steps, args.rounds)
+        return
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical cores), "
           f"Python {platform.python_version()}, evgrid_gym {evgrid_gym.__version__}")  # fmt: skip
     with tempfile.TemporaryDirectory() as cache_dir:

@@ -34,6 +34,7 @@ from pydantic import (
 from evgrid_gym.core.layout import REWARD_TERMS
 from evgrid_gym.data.bundled import BUNDLED, data_path
 from evgrid_gym.data.wind import power_curve_kw
+from evgrid_gym.grid.config import NetworkConfig
 
 
 def _not_bool(value: Any) -> Any:
@@ -87,7 +88,12 @@ class GridConfig(_Strict):
 
     feeder_limit_kw: PositiveFloat
     limits: Literal["hard", "soft"] = "hard"
-    """``hard``: station and feeder limits are enforced by projection; ``soft``: penalised."""
+    """``hard``: station, feeder and network limits are enforced by projection; ``soft``:
+    penalised."""
+    network: NetworkConfig | None = None
+    """A radial distribution network under the feeder (``evgrid_gym.grid``): each tick's
+    voltages and loadings by LinDistFlow, its limits enforced (``hard``) or penalised
+    (``soft``) with the others (``core.network``); None: the feeder limit alone."""
 
 
 class SupplierConfig(_Strict):
@@ -720,6 +726,7 @@ REWARD_PRESETS = {
         "export_revenue_eur": 1.0,
         "unmet_penalty_eur": -1.0,
         "overload_penalty_eur": -1.0,
+        "network_penalty_eur": -1.0,
         "storage_value_eur": 1.0,
         "degradation_cost_eur": -1.0,
     },
@@ -728,10 +735,15 @@ REWARD_PRESETS = {
         "export_revenue_eur": 1.0,
         "unmet_penalty_eur": -1.0,
         "overload_penalty_eur": -1.0,
+        "network_penalty_eur": -1.0,
         "storage_value_eur": 1.0,
         "degradation_cost_eur": -1.0,
     },
-    "satisfaction": {"unmet_energy_kwh": -1.0, "overload_kwh": -1.0},
+    "satisfaction": {
+        "unmet_energy_kwh": -1.0,
+        "overload_kwh": -1.0,
+        "network_violation_kwh": -1.0,
+    },
 }
 """The reward presets: KPI name -> weight (the operator's profit, its energy cost, and the
 drivers' satisfaction, in EUR, EUR and kWh)."""
@@ -743,6 +755,13 @@ class RewardConfig(_Strict):
     name: Literal[(*REWARD_PRESETS, "custom")] = "profit"
     unmet_penalty_eur_per_kwh: NonNegativeFloat = 0.5
     overload_penalty_eur_per_kwh: NonNegativeFloat = 1.0
+    network_penalty_eur_per_kwh: NonNegativeFloat = 1.0
+    """Per kWh above the ratings of the network's lines and transformer
+    (``network_violation_kwh``; with ``grid.network``)."""
+    voltage_penalty_eur_per_pu_h: NonNegativeFloat = 100.0
+    """Per pu and hour the worst bus lies outside the network's voltage band
+    (``voltage_violation_pu_h``): 1 EUR for 1 % (0.01 pu) for an hour, as much as a kWh of
+    overload at the default penalty (a modelling choice, no tariff)."""
     storage_value_eur_per_kwh: Literal["mean_price"] | NonNegativeFloat = "mean_price"
     """What a kWh a station battery gives back to the grid is worth, EUR/kWh: a number, or
     ``mean_price``, the episode's mean external price. The energy stored in a BESS is worth
@@ -898,6 +917,10 @@ class ScenarioConfig(_Strict):
                     f"stations[{i}].chargers: charger ids must be unique in a station; "
                     f"repeated: {duplicates}"
                 )
+        if self.grid.network is not None:
+            self.grid.network.check_community(
+                ids, len(self.wind.turbines), self.households.count, self.pv.installed_kw > 0.0
+            )
         for i, session in enumerate(self.evs.sessions):
             if session.station not in ids:
                 raise ValueError(

@@ -51,7 +51,8 @@ class EpisodeKpi(NamedTuple):
 def _total(name: str, total_of: str, label: str, **shown: bool) -> EpisodeKpi:
     """The episode total (or peak) of the tick KPI ``total_of``, in its unit."""
     kpi = KPIS[KPI[total_of]]
-    description = f"episode {'peak' if kpi.episode == 'max' else 'total'} of `{total_of}`"
+    aggregate = {"sum": "total", "max": "peak", "min": "lowest tick"}[kpi.episode]
+    description = f"episode {aggregate} of `{total_of}`"
     return EpisodeKpi(name, kpi.unit, label, description, lambda t: t[total_of], **shown)
 
 
@@ -115,7 +116,15 @@ EPISODE_KPIS = (
     _total("missed_deadlines", "missed_deadlines", "missed deadlines"),
     _total("outage_unmet_kwh", "outage_unmet_kwh", "outage unmet energy"),
     _total("revenue_eur", "revenue_eur", "EV revenue", cli=True),
+    _total("export_revenue_eur", "export_revenue_eur", "export revenue"),
+    _total("storage_value_eur", "storage_value_eur", "BESS storage value"),
     _total("degradation_cost_eur", "degradation_cost_eur", "battery wear", cli=True),
+    # with grid.network (0 without one)
+    _total("voltage_min_pu", "voltage_min_pu", "lowest voltage"),
+    _total("voltage_max_pu", "voltage_max_pu", "highest voltage"),
+    _total("line_loading_pct", "line_loading_pct", "peak line loading"),
+    _total("transformer_loading_pct", "transformer_loading_pct", "peak transformer loading"),
+    _total("network_violation_kwh", "network_violation_kwh", "network violation"),
 )
 """The episode KPIs, in the order :func:`episode_kpis` returns them."""
 

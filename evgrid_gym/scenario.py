@@ -22,7 +22,10 @@ from evgrid_gym.config import ScenarioConfig, ScenarioError
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.observation import block_offsets
 from evgrid_gym.core.state import Static
+from evgrid_gym.data.wind import power_curve_kw
 from evgrid_gym.faults import OutageSampler
+from evgrid_gym.grid import NetworkArrays, network_arrays
+from evgrid_gym.grid.arrays import observation_bounds
 from evgrid_gym.inputs import Inputs
 from evgrid_gym.observation import Observation
 from evgrid_gym.reservation_requests import RequestPlanner
@@ -101,14 +104,20 @@ class Scenario:
             for ch in st.chargers
             for i in ch.ids or [None] * (ch.count * ch.connectors)
         ]
+        self.network = self._network()
         station_f = self._station_params()
         cfg = self._scalar_params()
         weights = np.zeros(L.N_KPI)
         for name, weight in c.reward.kpi_weights.items():
             weights[L.KPI[name]] = weight
         offsets = self._observation_offsets(cfg, charger_f, station_f)
+        network = Static.no_network() if self.network is None else (
+            self.network.bus_parent, self.network.branch_f, self.network.bus_f,
+            self.network.net_cfg,
+        )  # fmt: skip
         self.static = Static(*map(_static, (
             cfg, connector_charger, charger_f, charger_station, station_f, weights, offsets,
+            *network,
         )))  # fmt: skip
         self.connector_rated_kw = _static(charger_f[L.CH_MAX_KW, connector_charger])
         self.inputs = Inputs(c, self.n_exo_ticks)
@@ -123,8 +132,18 @@ class Scenario:
         self.episode_days = self._episode_days()
         self._day_starts = {}  # date -> local midnight, memoised
 
+    def _network(self) -> NetworkArrays | None:
+        """The arrays of ``grid.network`` (None without one)."""
+        c = self.config
+        if c.grid.network is None:
+            return None
+        turbine_kw = [t.count * power_curve_kw(t.turbine_type)[1].max() for t in c.wind.turbines]
+        return network_arrays(c.grid.network, [s.id for s in c.stations], turbine_kw)
+
     def _station_params(self) -> np.ndarray:
         station_f = np.zeros((L.N_STATION_FIELDS, len(self.config.stations)))
+        if self.network is not None:
+            station_f[L.ST_BUS] = self.network.station_bus
         for s, st in enumerate(self.config.stations):
             station_f[L.ST_GRID_KW, s] = st.grid_capacity_kw
             station_f[L.ST_X_KM, s] = st.x_km
@@ -159,6 +178,8 @@ class Scenario:
         cfg[L.CFG_EXPORT] = c.supplier.export
         cfg[L.CFG_UNMET_PENALTY] = c.reward.unmet_penalty_eur_per_kwh
         cfg[L.CFG_OVERLOAD_PENALTY] = c.reward.overload_penalty_eur_per_kwh
+        cfg[L.CFG_NETWORK_PENALTY] = c.reward.network_penalty_eur_per_kwh
+        cfg[L.CFG_VOLTAGE_PENALTY] = c.reward.voltage_penalty_eur_per_pu_h
         cfg[L.CFG_N_TICKS] = c.episode_ticks
         cfg[L.CFG_FORECAST_TICKS] = c.observation.forecast_ticks
         cfg[L.CFG_BESS_ACTION] = c.action.bess_control
@@ -193,6 +214,11 @@ class Scenario:
         return self.station_f.shape[1]
 
     @property
+    def n_buses(self) -> int:
+        """Buses of the network (0 without ``grid.network``)."""
+        return self.static.bus_parent.shape[0]
+
+    @property
     def n_actions(self) -> int:
         """Action length: one entry per connector, plus one per station with BESS control."""
         return self.n_connectors + self.n_stations * int(self.config.action.bess_control)
@@ -225,6 +251,7 @@ class Scenario:
         }
         features = {"reservations"} if self.config.reservation.enabled else set()
         features |= {"faults"} if self.config.faults.enabled else set()
+        features |= {"network"} if self.network is not None else set()
         return block_offsets(dims, features)
 
     @property
@@ -239,13 +266,14 @@ class Scenario:
     def _observation_limits(self) -> dict[str, float | np.ndarray]:
         """The scenario quantities the observation's bounds name (``core.observation``)."""
         price_low, price_high = self.inputs.price_range
-        return {
+        station_rated_kw = np.bincount(
+            self.connector_station, weights=self.connector_rated_kw, minlength=self.n_stations
+        )
+        return self._network_limits(station_rated_kw) | {
             "max_battery_kwh": self.arrivals.max_battery_kwh,
             "episode_ticks": self.config.episode_ticks,
             "connector_rated_kw": self.connector_rated_kw,
-            "station_rated_kw": np.bincount(
-                self.connector_station, weights=self.connector_rated_kw, minlength=self.n_stations
-            ),
+            "station_rated_kw": station_rated_kw,
             "station_supply_kw": self.station_f[L.ST_GRID_KW] + self.station_f[L.ST_BESS_KW],
             "price_low": price_low,
             "price_high": price_high,
@@ -256,6 +284,20 @@ class Scenario:
                 self.station_connectors * round(1.0 / self.config.dt_h), self.reservation_hours
             ),
         }
+
+    def _network_limits(self, station_rated_kw: np.ndarray) -> dict[str, float | np.ndarray]:
+        """The bounds of the network blocks (:func:`evgrid_gym.grid.arrays.observation_bounds`;
+        0 without a network, where the blocks are empty)."""
+        names = ("bus_voltage_low_pu", "bus_voltage_high_pu", "grid_headroom_low_kva",
+                 "grid_headroom_high_kva")  # fmt: skip
+        if self.network is None:
+            return dict.fromkeys(names, 0.0)
+        c = self.config
+        wind_kw = self.inputs.renewable_high_kw - c.pv.installed_kw
+        station_kw = station_rated_kw + self.station_f[L.ST_BESS_KW]
+        return observation_bounds(
+            self.network, self.inputs.household_high_kw, wind_kw, c.pv.installed_kw, station_kw
+        )
 
     def _days_between(self, first: datetime.date, last: datetime.date) -> tuple[datetime.date, ...]:
         """The days from ``first`` to ``last``; for replayed sessions only those with arrivals."""

@@ -136,3 +136,18 @@ def _assert_same_trajectory(first: list[tuple], second: list[tuple]) -> None:
 @pytest.fixture
 def assert_same_trajectory():
     return _assert_same_trajectory
+
+
+@pytest.fixture
+def tight_network() -> dict:
+    """``default_network`` with cables at 15 % of their ampacity (40 A) and a 0.99 pu floor
+    under a 1.0 pu upstream grid: the stations' charging reaches both limits."""
+    from evgrid_gym.config import load_scenario
+
+    config = load_scenario("default_network").model_dump(mode="json")
+    network = config["grid"]["network"]
+    network["voltage_min_pu"] = 0.99
+    network["description"]["slack_voltage_pu"] = 1.0
+    for line in network["description"]["lines"]:
+        line["max_current_a"] *= 0.15
+    return config

@@ -1,8 +1,8 @@
 """Pure-Python reference implementations of the core kernels, for the kernel tests.
 
-Written from the rules stated in the module docstrings of :mod:`evgrid_gym.core` (and
-the README's "The simulated world, one tick"), not from the kernel code: plain floats, lists
-and dicts, different algorithms where there is a choice (stage-by-stage soc trajectory for the CC-CV
+Written from the rules stated in the module docstrings of :mod:`evgrid_gym.core` (and the
+README's "The simulated world, one tick"), not from the kernel code: plain floats, lists and
+dicts, different algorithms where there is a choice (stage-by-stage soc trajectory for the CC-CV
 curve, bisection for the market's threshold price and the feeder factor). Two further
 independent checks live here too: the CC-CV curve by numerically integrating its ODE, and the
 market by seed 000's discrete unit bids. Slow is fine; clear is the point.
@@ -428,6 +428,145 @@ def clear_discrete(
 # --------------------------------------------------------------------------------------------
 
 
+# --------------------------------------------------------------------------------------------
+# The network: LinDistFlow by path sums, hard limits by bisection (core/network.py docstring)
+# --------------------------------------------------------------------------------------------
+
+
+def unpack_network(bus_parent, branch_f, bus_f, net_cfg, station_f):
+    """The packed network as a dict of plain lists and floats (None without buses)."""
+    n = len(bus_parent)
+    if n == 0:
+        return None
+    paths = []
+    for k in range(n):  # the branches between the slack and bus k, by walking up
+        path, j = [], k
+        while j > 0:
+            path.append(j)
+            j = int(bus_parent[j])
+        paths.append(path)
+    return {
+        "parent": [int(b) for b in bus_parent],
+        "paths": paths,
+        "r": [float(x) for x in branch_f[L.BR_R_OHM]],
+        "x": [float(x) for x in branch_f[L.BR_X_OHM]],
+        "rated": [float(x) for x in branch_f[L.BR_RATED_KVA]],
+        "household": [float(x) for x in bus_f[L.BUS_HOUSEHOLD_SHARE]],
+        "wind": [float(x) for x in bus_f[L.BUS_WIND_SHARE]],
+        "pv": [float(x) for x in bus_f[L.BUS_PV_SHARE]],
+        "vn": float(net_cfg[L.NET_VN_KV]),
+        "slack": float(net_cfg[L.NET_SLACK_PU]),
+        "v_min": float(net_cfg[L.NET_V_MIN_PU]),
+        "v_max": float(net_cfg[L.NET_V_MAX_PU]),
+        "tan_household": float(net_cfg[L.NET_HOUSEHOLD_TAN_PHI]),
+        "tan_station": float(net_cfg[L.NET_STATION_TAN_PHI]),
+        "station_bus": [int(b) for b in station_f[L.ST_BUS]],
+    }
+
+
+def network_powers(net, household_kw, wind_kw, pv_kw, station_kw):
+    """Per-bus ``(p, q)`` lists: households at their power factor, wind and PV fed in, each
+    station's net import at its bus."""
+    n = len(net["parent"])
+    p = [household_kw * net["household"][b] - wind_kw * net["wind"][b] - pv_kw * net["pv"][b]
+         for b in range(n)]  # fmt: skip
+    q = [household_kw * net["household"][b] * net["tan_household"] for b in range(n)]
+    for s, b in enumerate(net["station_bus"]):
+        p[b] += station_kw[s]
+        q[b] += station_kw[s] * net["tan_station"]
+    return p, q
+
+
+def network_flow(net, p, q):
+    """``(v_pu, flow_p, flow_q, loading_pct)`` per bus / branch: a branch carries every bus
+    whose path uses it; a bus's squared voltage is the slack's less the drops on its path."""
+    n = len(p)
+    flow_p, flow_q = [0.0] * n, [0.0] * n
+    for k in range(n):
+        for j in net["paths"][k]:
+            flow_p[j] += p[k]
+            flow_q[j] += q[k]
+    per_kw_ohm = 2.0 / (1000.0 * net["vn"] ** 2)
+    v = []
+    for k in range(n):
+        v2 = net["slack"] ** 2 - per_kw_ohm * sum(
+            net["r"][j] * flow_p[j] + net["x"][j] * flow_q[j] for j in net["paths"][k]
+        )
+        v.append(math.sqrt(max(v2, 0.0)))
+    loading = [0.0] + [
+        100.0 * math.hypot(flow_p[j], flow_q[j])
+        / (net["rated"][j] * min(v[j], v[net["parent"][j]]))
+        for j in range(1, n)
+    ]  # fmt: skip
+    return v, flow_p, flow_q, loading
+
+
+def network_within(net, p, q, tol=1e-9):
+    """Every lv bus voltage in the band and every branch at most 100 % loaded."""
+    v, _, _, loading = network_flow(net, p, q)
+    return (
+        min(v[1:]) >= net["v_min"] - tol
+        and max(v[1:]) <= net["v_max"] + tol
+        and max(loading) <= 100.0 + tol
+    )
+
+
+def network_scale(net, household_kw, wind_kw, pv_kw, curtailable, station_kw, fixed, feeder_kw,
+                  n_grid=1000):  # fmt: skip
+    """Step 5 of the projection: the largest ``a`` in [0, 1] with the reachable stations (not
+    in ``fixed``) at ``a`` times their power meeting every network limit with the renewables
+    fed in whole and, if ``curtailable``, not at all, and the feeder's import within
+    ``max(feeder, import at a = 1)``; 0 if none. Grid search from 1 down, then bisection
+    (the feasible set is an interval)."""
+    reach = sum(kw for s, kw in enumerate(station_kw) if s not in fixed)
+    import_kw = household_kw + sum(station_kw)
+    room = max(feeder_kw, import_kw)
+    ends = (1.0, 0.0) if curtailable else (1.0,)
+
+    def feasible(a):
+        scaled = [kw if s in fixed else a * kw for s, kw in enumerate(station_kw)]
+        if import_kw - (1.0 - a) * reach > room:
+            return False
+        return all(
+            network_within(
+                net, *network_powers(net, household_kw, f * wind_kw, f * pv_kw, scaled), tol=0.0
+            )
+            for f in ends
+        )
+
+    grid = [i / n_grid for i in range(n_grid, -1, -1)]
+    best = next((a for a in grid if feasible(a)), None)
+    if best is None:
+        return 0.0
+    return _bisect_largest(feasible, best, min(best + 1.0 / n_grid, 1.0))
+
+
+def network_kpis(net, v, flow_p, loading, dt_h):
+    """The tick's network KPIs by name (their penalty aside)."""
+    over_kw = sum(
+        abs(flow_p[j]) * (1.0 - 100.0 / loading[j]) for j in range(1, len(v)) if loading[j] > 100.0
+    )
+    lv = v[1:]
+    deviation = max(net["v_min"] - min(lv), max(lv) - net["v_max"], 0.0)
+    return {
+        "voltage_min_pu": min(lv),
+        "voltage_max_pu": max(lv),
+        "line_loading_pct": max(loading[2:], default=0.0),
+        "transformer_loading_pct": loading[1],
+        "network_violation_kwh": over_kw * dt_h,
+        "voltage_violation_pu_h": deviation * dt_h,
+    }
+
+
+def station_headroom(net, v, flow_p, flow_q, bus):
+    """The least ``rated x min(V at its ends) - S`` of the branches between ``bus`` and the
+    slack."""
+    return min(
+        net["rated"][j] * min(v[j], v[net["parent"][j]]) - math.hypot(flow_p[j], flow_q[j])
+        for j in net["paths"][bus]
+    )
+
+
 def _overlap_ticks(start_a, end_a, start_b, end_b):
     """Length of the intersection of the tick intervals [start_a, end_a) and [start_b, end_b)."""
     return max(min(end_a, end_b) - max(start_a, start_b), 0.0)
@@ -448,7 +587,8 @@ class RefSim:
     """
 
     def __init__(self, cfg, connector_charger, charger_f, charger_station, station_f, exo, ev,
-                 reward_weights, outage=None):  # fmt: skip
+                 reward_weights, outage=None, bus_parent=(), branch_f=None, bus_f=None,
+                 net_cfg=None):  # fmt: skip
         cfg = [float(x) for x in cfg]
         self.dt_h = cfg[L.CFG_DT_H]
         self.feeder_kw = cfg[L.CFG_FEEDER_KW]
@@ -475,6 +615,9 @@ class RefSim:
         self.outage_observation = cfg[L.CFG_OUTAGE_OBSERVATION] > 0
         self.acn_pilot = cfg[L.CFG_ACN_PILOT] > 0
         self.v2g_wear = cfg[L.CFG_V2G_DEGRADATION]
+        self.network_penalty = cfg[L.CFG_NETWORK_PENALTY]
+        self.voltage_penalty = cfg[L.CFG_VOLTAGE_PENALTY]
+        self.net = unpack_network(bus_parent, branch_f, bus_f, net_cfg, station_f)
         self.chargers = [
             {
                 "max_kw": float(charger_f[L.CH_MAX_KW, k]),
@@ -559,6 +702,7 @@ class RefSim:
         self.slots = [None] * self.n_conn
         self.last_power = [0.0] * self.n_conn
         self.bess_soc = [st["soc_init"] for st in self.stations]
+        self.station_net = [0.0] * self.n_st  # last tick's net imports (the network's obs)
         self.tick = 0
         self.next_ev = 0
         self.res = [
@@ -568,6 +712,8 @@ class RefSim:
         kpi = dict.fromkeys(L.KPI_NAMES, 0.0)
         self._begin_tick(kpi)
         self.kpi_total = dict(kpi)
+        for i in L.KPI_EPISODE_MIN:  # no tick yet
+            self.kpi_total[L.KPI_NAMES[i]] = math.inf
         return self.observation(), kpi
 
     def packed_conn(self):
@@ -899,6 +1045,17 @@ class RefSim:
             [st["grid_kw"] for st in self.stations], household_kw, self.feeder_kw, self.soft,
             station_fixed=links_down,
         )  # fmt: skip
+        wind_kw = self.exo["wind_kw"][t] * (1.0 - self.wind_down[t])
+        pv_kw = self.exo["renewable_kw"][t] - self.exo["wind_kw"][t]
+        if self.net is not None and not self.soft:
+            a = network_scale(self.net, household_kw, wind_kw, pv_kw, not self.export, net,
+                              links_down, self.feeder_kw)  # fmt: skip
+            if a < 1.0:
+                power = [p if self.conn_station[c] in links_down else a * p
+                         for c, p in enumerate(power)]  # fmt: skip
+                bess_power = [p if s in links_down else a * p for s, p in enumerate(bess_power)]
+                net = [n if s in links_down else a * n for s, n in enumerate(net)]
+                feeder_overload_kw = max(household_kw + sum(net) - self.feeder_kw, 0.0)
 
         # the bids of a station without link never reach the market: the supplier serves it
         demand = [max(n, 0.0) * dt for n in net]
@@ -929,6 +1086,21 @@ class RefSim:
         overload_kw = sum(station_overload_kw) + feeder_overload_kw
         kpi["overload_kwh"] = overload_kw * dt
         kpi["overload_penalty_eur"] = overload_kw * dt * self.overload_penalty
+        if self.net is not None:  # the renewables less what the market curtailed
+            renewable_kw = wind_kw + pv_kw
+            cut = min(kpi["curtailed_kwh"] / dt, renewable_kw) / renewable_kw if renewable_kw else 0
+            flow = network_flow(
+                self.net,
+                *network_powers(
+                    self.net, household_kw, (1.0 - cut) * wind_kw, (1.0 - cut) * pv_kw, net
+                ),
+            )
+            kpi.update(network_kpis(self.net, flow[0], flow[1], flow[3], dt))
+            kpi["network_penalty_eur"] = (
+                kpi["network_violation_kwh"] * self.network_penalty
+                + kpi["voltage_violation_pu_h"] * self.voltage_penalty
+            )
+        self.station_net = list(net)
         # each station's own books, kept apart from the community's totals above
         station_out = {
             "net_kw": net,
@@ -1018,9 +1190,12 @@ class RefSim:
 
         reward = sum(self.weights[name] * kpi[name] for name in L.KPI_NAMES)
         maxima = {L.KPI_NAMES[i] for i in L.KPI_EPISODE_MAX}
+        minima = {L.KPI_NAMES[i] for i in L.KPI_EPISODE_MIN}
         for name in L.KPI_NAMES:
             if name in maxima:
                 self.kpi_total[name] = max(self.kpi_total[name], kpi[name])
+            elif name in minima:
+                self.kpi_total[name] = min(self.kpi_total[name], kpi[name])
             else:
                 self.kpi_total[name] += kpi[name]
         return 0, reward, kpi, station_out, self.observation()
@@ -1063,7 +1238,27 @@ class RefSim:
             + [self.exo["household_kw"][t]]
             + [n for row in upcoming for n in row]
             + (self.outage_rows[t] if self.outage_observation else [])
+            + self._network_observation()
         )  # fmt: skip
+
+    def _network_observation(self):
+        """Each station's bus voltage, then its least upstream headroom: the households and
+        renewables of now (before curtailment), the stations at their last tick's power."""
+        if self.net is None:
+            return []
+        t = self.tick
+        wind_kw = self.exo["wind_kw"][t] * (1.0 - self.wind_down[t])
+        pv_kw = self.exo["renewable_kw"][t] - self.exo["wind_kw"][t]
+        v, flow_p, flow_q, _ = network_flow(
+            self.net,
+            *network_powers(
+                self.net, self.exo["household_kw"][t], wind_kw, pv_kw, self.station_net
+            ),
+        )
+        buses = self.net["station_bus"]
+        return [v[b] for b in buses] + [
+            station_headroom(self.net, v, flow_p, flow_q, b) for b in buses
+        ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1502,6 +1697,58 @@ def hand_scenario(
     }
 
 
+NETWORK_KEYS = ("bus_parent", "branch_f", "bus_f", "net_cfg")
+"""The keys of a packed scenario's network arrays (``core.state.Static``)."""
+
+
+def add_random_network(scenario, rng, *, n_buses=None, tight=True):
+    """``scenario`` (a packed dict) placed on a random radial network
+    (``reference_network.random_description``): households on a few buses, the wind on one or
+    two (the hv bus among the choices), the PV on one, each station on an lv bus; the network
+    arrays under :data:`NETWORK_KEYS` and ``station_f[ST_BUS]`` set. ``tight``: cables of
+    40-250 A up to 20 times as long and a voltage band of 0.93-0.97 to 1.03-1.07 pu, so that
+    the stations' powers reach the limits; random power factors."""
+    from reference_network import random_description
+
+    from evgrid_gym.grid import NetworkConfig, network_arrays
+
+    n_buses = int(rng.integers(3, 12)) if n_buses is None else n_buses
+    description = random_description(rng, n_buses)
+    if tight:
+        stretch = rng.uniform(1.0, 20.0)
+        for line in description["lines"]:
+            line["r_ohm"] *= stretch
+            line["x_ohm"] *= stretch
+            line["max_current_a"] = float(rng.uniform(40.0, 250.0))
+    hv, buses = description["transformer"]["hv_bus"], description["buses"]
+    lv = [b for b in buses if b != hv]
+    n_st = scenario["station_f"].shape[1]
+    station_ids = [f"s{i}" for i in range(n_st)]
+    config = NetworkConfig.model_validate({
+        "description": description,
+        "households": [{"bus": str(b), "count": int(rng.integers(1, 4))}
+                       for b in rng.choice(lv, size=min(3, len(lv)), replace=False)],
+        "turbines": [str(b) for b in rng.choice(buses, size=2)],
+        "pv": str(rng.choice(lv)),
+        "stations": {i: str(rng.choice(lv)) for i in station_ids},
+        "household_power_factor": float(rng.uniform(0.85, 1.0)),
+        "station_power_factor": float(rng.choice([1.0, rng.uniform(0.9, 1.0)])),
+        "voltage_min_pu": float(rng.uniform(0.93, 0.97)) if tight else 0.9,
+        "voltage_max_pu": float(rng.uniform(1.03, 1.07)) if tight else 1.1,
+    })  # fmt: skip
+    arrays = network_arrays(config, station_ids, rng.uniform(0.5, 2.0, 2))
+    scenario = dict(scenario, station_f=scenario["station_f"].copy())
+    scenario["station_f"][L.ST_BUS] = arrays.station_bus
+    for key in NETWORK_KEYS:
+        scenario[key] = getattr(arrays, key)
+    scenario["cfg"] = scenario["cfg"].copy()
+    scenario["cfg"][L.CFG_NETWORK_PENALTY] = rng.uniform(0.0, 2.0)
+    scenario["cfg"][L.CFG_VOLTAGE_PENALTY] = rng.uniform(0.0, 200.0)
+    scenario["reward_weights"] = scenario["reward_weights"].copy()
+    scenario["reward_weights"][L.KPI["network_penalty_eur"]] = -1.0
+    return scenario
+
+
 def observation_offsets(scenario):
     """Where each observation block starts in a packed scenario (``core.observation``)."""
     cfg = scenario["cfg"]
@@ -1514,13 +1761,15 @@ def observation_offsets(scenario):
     }
     features = {"reservations"} if cfg[L.CFG_RESERVATION] > 0 else set()
     features |= {"faults"} if cfg[L.CFG_OUTAGE_OBSERVATION] > 0 else set()
+    features |= {"network"} if len(scenario.get("bus_parent", ())) > 0 else set()
     return block_offsets(dims, features)
 
 
 class CoreSim:
     """Holds the state groups of one env and calls ``core.tick.reset/step`` on them.
 
-    ``scenario["outage"]`` is the outage timeline; missing, nothing is ever down.
+    ``scenario["outage"]`` is the outage timeline; missing, nothing is ever down. The network
+    arrays (``bus_parent``, ``branch_f``, ``bus_f``, ``net_cfg``); missing, there is none.
     """
 
     def __init__(self, scenario):
@@ -1533,15 +1782,21 @@ class CoreSim:
         cfg = scenario["cfg"]
         self.n_actions = n_conn + n_st * int(cfg[L.CFG_BESS_ACTION] > 0)
         offsets = observation_offsets(scenario)
+        network = (
+            tuple(scenario[key] for key in NETWORK_KEYS)
+            if "bus_parent" in scenario
+            else Static.no_network()
+        )
         self.static = Static(
             cfg, scenario["connector_charger"], scenario["charger_f"],
             scenario["charger_station"], scenario["station_f"], scenario["reward_weights"],
-            offsets,
+            offsets, *network,
         )  # fmt: skip
         self.episode = Episode(self.sc["exo"], self.sc["ev"], self.sc["outage"])
         self.state = State.zeros(n_conn, n_st, scenario["ev"].shape[1])
         self.out = Outputs.zeros(n_st, int(offsets[-1]))
-        self.work = np.full(core_tick.workspace_size(n_conn, n_chargers, n_st), np.nan)
+        n_buses = len(network[0])
+        self.work = np.full(core_tick.workspace_size(n_conn, n_chargers, n_st, n_buses), np.nan)
 
     conn = property(lambda self: self.state.conn)
     res = property(lambda self: self.state.res)

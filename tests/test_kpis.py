@@ -64,7 +64,10 @@ def test_readme_episode_kpi_table_is_the_registry():
 
 def test_registry_generates_the_lists():
     # the facts the registry must keep (from the kernels and the optimal model)
-    assert L.KPI_EPISODE_MAX == (L.KPI["import_kw"], L.KPI["clearing_price_eur_per_kwh"])
+    peaks = ("import_kw", "clearing_price_eur_per_kwh", "voltage_max_pu", "line_loading_pct",
+             "transformer_loading_pct")  # fmt: skip
+    assert L.KPI_EPISODE_MAX == tuple(L.KPI[name] for name in peaks)
+    assert L.KPI_EPISODE_MIN == (L.KPI["voltage_min_pu"],)
     assert "own_energy_used_kwh" in L.REWARD_TERMS
     assert "own_energy_used_kwh" not in SUPPORTED_KPIS
     assert set(SUPPORTED_KPIS) == set(L.REWARD_TERMS) - {"own_energy_used_kwh"}

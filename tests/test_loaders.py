@@ -592,6 +592,10 @@ def test_simbench_daylight_saving_time(tmp_path, stamps, utc):
             ["nonexistent"], id="nonexistent_local_time",
         ),
         pytest.param(
+            "time,WP1\n30.10.2016 02:15,0.1\n", None, "time",  # the repeated hour, once only
+            ["not a Europe/Berlin time"], id="unpaired_ambiguous_local_time",
+        ),
+        pytest.param(
             SIMBENCH_TEXT.replace("1.0,0.99", ",0.99"),  # line 4, column H0-G_pload
             4, "H0-G_pload", [], id="nan_value",
         ),

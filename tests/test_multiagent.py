@@ -297,6 +297,35 @@ def test_station_rewards_and_the_identity_with_the_single_agent_reward():
     assert min(exercised.values()) > 0.0  # every part of the identity was exercised
 
 
+def test_identity_with_soft_network_limits(tight_network):
+    """With a network whose soft limits bind, its penalty is the community's: the stations'
+    rewards plus the transfers and the community's own parts, minus the network penalty,
+    are the team reward on every tick (the README's identity)."""
+    tight_network["grid"]["limits"] = "soft"
+    station_env = evgrid_gym.parallel_env(scenario=tight_network, reward="station")
+    team_env = evgrid_gym.parallel_env(scenario=tight_network, reward="team")
+    rng = np.random.default_rng(3)
+    station_env.reset(seed=0)
+    team_env.reset(seed=0)
+    network_penalty_eur = 0.0
+    while station_env.agents:
+        actions = _random_actions(station_env, rng)
+        _, rewards, _, _, infos = station_env.step(actions)
+        team_reward = team_env.step(actions)[1][team_env.possible_agents[0]]
+        kpi = dict(zip(L.KPI_NAMES, station_env.env.outputs.kpi, strict=True))
+        stations = {key: sum(infos[a][key] for a in station_env.possible_agents)
+                    for key in ("energy_cost_eur", "overload_penalty_eur")}  # fmt: skip
+        owner = kpi["station_payment_eur"] + kpi["household_payment_eur"]
+        owner += kpi["export_revenue_eur"]
+        households = -kpi["household_payment_eur"] - (
+            kpi["energy_cost_eur"] - stations["energy_cost_eur"])  # fmt: skip
+        feeder = -(kpi["overload_penalty_eur"] - stations["overload_penalty_eur"])
+        total = sum(rewards.values()) + owner + households + feeder
+        assert_allclose(total - kpi["network_penalty_eur"], team_reward, atol=1e-9)
+        network_penalty_eur += kpi["network_penalty_eur"]
+    assert network_penalty_eur > 0.0  # the network's limits were broken and penalised
+
+
 def test_station_reward_of_a_lone_station_by_hand():
     # electra_station, all connectors at full power, BESS idle: its profit is its EVs'
     # tariff for the battery energy they got, minus its energy bill, minus the unmet penalty

@@ -23,7 +23,8 @@ from evgrid_gym.core.battery import max_charge_energy_kwh
 MIP_GAP = 1e-3  # looser than the default (1e-4) to keep the suite fast
 CASES = [
     ("default", 0, False), ("default", 1, False), ("electra_station", 0, False),
-    ("electra_station", 1, False), ("default", 2_000_002, True), ("electra_station", 1, True),
+    ("electra_station", 1, False), ("default_network", 0, False),
+    ("default", 2_000_002, True), ("electra_station", 1, True),
 ]  # fmt: skip
 """(scenario, seed, battery degradation on). On ``default``'s day 2 000 002 (2019-03-08) the
 optimum with degradation shifts 52 kWh through V2G (README, "Battery degradation")."""
@@ -605,3 +606,49 @@ def test_optimum_is_exact_and_dominates_under_every_fault(name, kind, schedule):
         rewards[policy_name], _ = _run(env, seed, policy.act)
     best = max(rewards, key=rewards.get)
     assert optimum >= rewards[best] - _tolerance(solved), (best, rewards[best], optimum)
+
+
+# --------------------------------------------------------------------------------------------
+# The network's limits (baselines/optimal/network.py)
+# --------------------------------------------------------------------------------------------
+
+
+def test_optimum_on_a_binding_network_is_exact_and_dominates(tight_network):
+    config = tight_network
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=config)
+    env.reset(seed=0)
+    sc, plan = env.unwrapped.scenario, env.unwrapped.episode_plan()
+    model = build_model(sc, plan)
+    schedule = solve(model, 120, mip_rel_gap=MIP_GAP)
+    assert schedule.status == "optimal", schedule.message
+    assert model.network.n_cuts > 0
+    optimum, states = _replay(env, 0, schedule.actions)
+    assert optimum == pytest.approx(schedule.objective, rel=1e-7, abs=1e-4)
+    loading = max(info["line_loading_pct"] for _, info in states[1:])
+    v_min = min(info["voltage_min_pu"] for _, info in states[1:])
+    assert 99.9 < loading <= 100.0 + 1e-6  # the cables bind, and are never exceeded
+    assert 0.99 - 1e-9 <= v_min < 0.991  # so does the voltage floor
+    # the limits cost reward: the same episode without the network earns more
+    config["grid"]["network"] = None
+    free_env = gym.make("evgrid_gym/EVGrid-v2", scenario=config)
+    free_env.reset(seed=0)
+    free = solve(build_model(free_env.unwrapped.scenario, free_env.unwrapped.episode_plan()),
+                 120, mip_rel_gap=MIP_GAP)  # fmt: skip
+    assert free.objective > optimum + 0.1
+    for name in ("uncontrolled", "random"):
+        policy = make_policy(name, sc)
+        policy.reset(seed=0)
+        reward, _ = _run(env, 0, policy.act)
+        assert optimum >= reward - _tolerance(schedule), name
+    full = np.ones(sc.n_actions, dtype=np.float32)
+    reward, _ = _run(env, 0, lambda o, i: full)
+    assert optimum >= reward - _tolerance(schedule)
+
+
+def test_soft_network_penalty_is_not_modelled(tight_network):
+    config = tight_network
+    config["grid"]["limits"] = "soft"
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=config)
+    env.reset(seed=0)
+    with pytest.raises(OptimalModelError, match="network_penalty_eur.*grid.limits: hard"):
+        build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())

@@ -3,7 +3,8 @@ terms added up.
 
 The blocks, in the order HiGHS receives their rows: ``ev`` (EVs on their connectors, with
 ``ev.fallback``, the forced powers at stations whose link is down), ``charger`` (connectors
-sharing a charger), ``bess``, ``station``, ``feeder``, ``market``, then the BESS exclusivity
+sharing a charger), ``bess``, ``station``, ``feeder``, ``network`` (with ``grid.network``:
+voltage rows and the current limits' cuts), ``market``, then the BESS exclusivity
 blocks ``bess_exclusive_<k>`` that :meth:`OptimalModel.add_bess_binaries` adds. The decisions
 that become env actions are also on the model by their short names: ``p`` and ``q`` (connector
 charging and V2G power by pair, kW), ``bc`` and ``bd`` (BESS charging and discharging power by
@@ -19,8 +20,8 @@ from typing import NamedTuple
 import numpy as np
 import pyomo.environ as pyo
 
-from baselines.optimal import bess, ev, feeder, market, station
-from baselines.optimal.reward import RewardRates, Terms
+from baselines.optimal import bess, ev, feeder, market, network, station
+from baselines.optimal.reward import RewardRates, Terms, reward_weights
 from baselines.optimal.window import Window
 from evgrid_gym.envs.evgrid_env import EpisodePlan
 from evgrid_gym.scenario import Scenario
@@ -41,6 +42,8 @@ class OptimalModel:
         pairs: the window's (EV, tick) pairs (:class:`~baselines.optimal.ev.Pairs`).
         bess: the BESS the model controls.
         cc_cv: the CC-CV rows, for :meth:`refine_cv`.
+        network: the network's limits (None without ``grid.network`` or with soft limits);
+            :func:`~baselines.optimal.solve.solve` adds their cuts.
         bess_binary: the ``(s, t)`` where BESS charging and discharging are exclusive.
     """
 
@@ -53,6 +56,7 @@ class OptimalModel:
     pairs: ev.Pairs
     bess: bess.Bess
     cc_cv: ev.CcCv
+    network: network.NetworkLimits | None = None
     bess_binary: set = field(default_factory=set)
 
     @property
@@ -151,7 +155,7 @@ def build_model(
     rates = RewardRates.of(scenario, plan, window.t0, window.t1)
     evs, pairs = ev.plugged(scenario, plan, window, ev_energy_kwh)
     m = pyo.ConcreteModel(name="evgrid_optimal")
-    parts = _add_components(m, scenario, window, rates, evs, pairs, bess_soc, cv_segments)
+    parts = _add_components(m, scenario, plan, window, rates, evs, pairs, bess_soc, cv_segments)
     terms = _reward_terms(m, scenario, plan, window, rates, evs, pairs, parts)
     model = OptimalModel(
         model=m,
@@ -163,6 +167,7 @@ def build_model(
         pairs=pairs,
         bess=parts.bess,
         cc_cv=parts.cc_cv,
+        network=parts.network,
     )
     model.add_bess_binaries(bess.burning_may_pay(parts.bess, rates, window, parts.net.overload))
     return model
@@ -175,10 +180,13 @@ class _Components(NamedTuple):
     bess: bess.Bess
     net: station.StationNet
     feeder: feeder.Feeder
+    network: network.NetworkLimits | None
     market: market.Market
 
 
-def _add_components(m, scenario, window, rates, evs, pairs, bess_soc, cv_segments) -> _Components:
+def _add_components(
+    m, scenario, plan, window, rates, evs, pairs, bess_soc, cv_segments
+) -> _Components:
     """Adds one block per component to ``m``, in the order HiGHS receives their rows, and the
     short names of the decisions that become env actions."""
     m.ev = pyo.Block(doc="EVs on their connectors")
@@ -191,6 +199,10 @@ def _add_components(m, scenario, window, rates, evs, pairs, bess_soc, cv_segment
     net = station.add_stations(m.station, m.ev, m.bess, scenario, pairs, storage, window, rates)
     m.feeder = pyo.Block(doc="the feeder")
     grid = feeder.add_feeder(m.feeder, m.ev, m.station, m.bess, net, pairs, storage, window, rates)
+    m.network = pyo.Block(doc="the distribution network (grid.network)")
+    limits = network.add_network(
+        m.network, m.station, net, scenario, plan, window, reward_weights(scenario)
+    )
     m.market = pyo.Block(doc="the community market and its external supplier")
     trade = market.add_market(m.market, m.station, net, window, rates)
     m.p = _alias(m.ev.charge_kw, "p: connector charging power by pair (ev.charge_kw), kW")
@@ -199,7 +211,7 @@ def _add_components(m, scenario, window, rates, evs, pairs, bess_soc, cv_segment
     m.bd = _alias(
         m.bess.discharge_kw, "d: BESS discharging power by (s, t) (bess.discharge_kw), kW"
     )
-    return _Components(cc_cv, storage, net, grid, trade)
+    return _Components(cc_cv, storage, net, grid, limits, trade)
 
 
 def _alias(component, doc: str):

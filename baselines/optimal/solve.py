@@ -23,6 +23,10 @@ COMPLEMENTARITY_TOL_KW = 1e-5
 """A BESS that charges and discharges more than this in one tick gets a binary and is
 re-solved."""
 
+MAX_CUT_ROUNDS = 20
+"""Rounds that add the network's cuts (:mod:`baselines.optimal.network`), on top of
+``max_rounds``."""
+
 
 @dataclass
 class Schedule:
@@ -122,9 +126,12 @@ def solve(
 ) -> Schedule:
     """Solves a built model with HiGHS (Pyomo's ``highs`` interface, ``highspy``).
 
-    Rounds: after each solve, CC-CV chords that hold a charging EV back by more than
-    ``cv_tol_kwh`` are split at the solution (:meth:`OptimalModel.refine_cv`) and BESS that
-    charge and discharge in the same tick get a binary there; the model is solved again
+    Rounds: after each solve, a solution that breaks a current limit of the network gets
+    the network's cuts there (:mod:`baselines.optimal.network`) and is solved again (up to
+    :data:`MAX_CUT_ROUNDS` such rounds, not counted in ``max_rounds``); CC-CV chords that
+    hold a charging EV back by more than ``cv_tol_kwh`` are split at the solution
+    (:meth:`OptimalModel.refine_cv`) and BESS that charge and discharge in the same tick get
+    a binary there; the model is solved again
     (HiGHS keeps the model, Pyomo sends only the changes) until nothing changes, a round
     gains nothing, or the rounds or the time run out. The first round solves the MILP; later
     rounds keep its binaries fixed (they only polish the continuous schedule, so they are
@@ -142,7 +149,7 @@ def solve(
         mip_rel_gap: relative MIP gap at which HiGHS stops (models with binaries).
         cv_tol_kwh: CC-CV approximation tolerance per EV and tick, kWh (inf: no refinement).
         threads: HiGHS threads (None: its default).
-        max_rounds: solves at most.
+        max_rounds: solves at most (besides the network's cut rounds).
 
     Returns:
         The :class:`Schedule` (``actions`` of shape (n_ticks, n_actions), float32).
@@ -152,7 +159,7 @@ def solve(
     solver = SolverFactory("highs")
     deadline = None if time_limit_s is None else time.perf_counter() + time_limit_s
     options = {"mip_rel_gap": mip_rel_gap, "output_flag": False}
-    best, solve_s, rounds, fixed = _Incumbent(), 0.0, 0, []
+    best, solve_s, rounds, cut_rounds, fixed = _Incumbent(), 0.0, 0, 0, []
     while True:
         rounds += 1
         start = time.perf_counter()
@@ -166,8 +173,14 @@ def solve(
             best.fail(rounds, round_status, round_message)
             break
         res.solution_loader.load_vars()
+        last = round_status != "optimal" or rounds - cut_rounds >= max_rounds or _past(deadline)
+        cuts = 0 if model.network is None else model.network.add_cuts()
+        if cuts and not last and cut_rounds < MAX_CUT_ROUNDS:
+            cut_rounds += 1
+            continue
+        if cuts:
+            round_message += f"; {cuts} network current limits broken (the env scales them)"
         burning = _bess_burning(model)
-        last = round_status != "optimal" or rounds >= max_rounds or _past(deadline)
         if burning and not last:
             model.add_bess_binaries(burning)
             continue

@@ -23,20 +23,20 @@ load_tbb()  # before the first parallel call starts numba's threads
 CACHE_LINE_FLOATS = 8  # float64 entries in a 64-byte cache line
 
 
-def workspace(n_connectors, n_chargers, n_stations):
+def workspace(n_connectors, n_chargers, n_stations, n_buses=0):
     """The work space of :func:`step_batch` and :func:`reset_batch`: float64, shape
-    (``numba.config.NUMBA_NUM_THREADS``, ``workspace_size(C, K, S)`` + 8), a row per thread
+    (``numba.config.NUMBA_NUM_THREADS``, ``workspace_size(C, K, S, B)`` + 8), a row per thread
     that numba may start; the rows lie a cache line apart so two threads never write to the
     same line."""
-    size = workspace_size(n_connectors, n_chargers, n_stations) + CACHE_LINE_FLOATS
+    size = workspace_size(n_connectors, n_chargers, n_stations, n_buses) + CACHE_LINE_FLOATS
     return np.zeros((numba.config.NUMBA_NUM_THREADS, size))
 
 
 @njit(parallel=True, **JIT_OPTIONS)
 def step_batch(
     cfg, connector_charger, charger_f, charger_station, station_f, reward_weights, obs_offsets,
-    exo, ev, outage, conn, res, bess_soc, clock, kpi, kpi_total, station_out, obs, actions,
-    status, rewards, work, stepped,
+    bus_parent, branch_f, bus_f, net_cfg, exo, ev, outage, conn, res, bess_soc, clock, kpi,
+    kpi_total, station_out, obs, actions, status, rewards, work, stepped,
 ):  # fmt: skip
     """Steps every env ``i`` with ``stepped[i]`` once; ``status[i]`` and ``rewards[i]``
     receive its results (the other envs' entries are left as they are).
@@ -53,15 +53,17 @@ def step_batch(
         if stepped[i]:
             status[i], rewards[i] = step(
                 cfg, connector_charger, charger_f, charger_station, station_f, reward_weights,
-                obs_offsets, exo[i], ev[i], outage[i], conn[i], res[i], bess_soc[i], clock[i],
-                kpi[i], kpi_total[i], station_out[i], obs[i], actions[i], work[get_thread_id()],
+                obs_offsets, bus_parent, branch_f, bus_f, net_cfg, exo[i], ev[i], outage[i],
+                conn[i], res[i], bess_soc[i], clock[i], kpi[i], kpi_total[i], station_out[i],
+                obs[i], actions[i], work[get_thread_id()],
             )  # fmt: skip
 
 
 @kernel
 def reset_batch(
     cfg, connector_charger, charger_f, charger_station, station_f, reward_weights, obs_offsets,
-    exo, ev, outage, conn, res, bess_soc, clock, kpi, kpi_total, station_out, obs, work, envs,
+    bus_parent, branch_f, bus_f, net_cfg, exo, ev, outage, conn, res, bess_soc, clock, kpi,
+    kpi_total, station_out, obs, work, envs,
 ):  # fmt: skip
     """Resets the envs ``envs`` (int64 indices, shape (m,)) of the batch, their episode arrays
     ``exo[i]``, ``ev[i]`` and ``outage[i]`` already written; arrays as in :func:`step_batch`.
@@ -72,6 +74,6 @@ def reset_batch(
     for i in envs:
         reset(
             cfg, connector_charger, charger_f, charger_station, station_f, reward_weights,
-            obs_offsets, exo[i], ev[i], outage[i], conn[i], res[i], bess_soc[i], clock[i], kpi[i],
-            kpi_total[i], station_out[i], obs[i], work[0],
+            obs_offsets, bus_parent, branch_f, bus_f, net_cfg, exo[i], ev[i], outage[i], conn[i],
+            res[i], bess_soc[i], clock[i], kpi[i], kpi_total[i], station_out[i], obs[i], work[0],
         )  # fmt: skip

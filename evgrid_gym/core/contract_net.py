@@ -1,4 +1,5 @@
-"""Charging reservations by contract net (the README's "The simulated world, one tick", step 2; seed 000).
+"""Charging reservations by contract net (seed 000; the README's "The simulated world, one
+tick", step 2).
 
 An EV broadcasts a request ahead of its arrival (``EV_REQUEST`` tick): the energy it needs
 (kWh to its target soc), the highest price it accepts, its planned arrival and departure and

@@ -50,8 +50,10 @@ CFG_ENERGY_WEIGHT = 20  # offer score per kWh offered (added)
 CFG_RESERVATION_HOURS = 21  # hourly buckets of upcoming reservations in the observation
 CFG_OUTAGE_OBSERVATION = 22  # 1.0: the observation shows the components that are down
 CFG_ACN_PILOT = 23  # 1.0: a connector's power is a pilot held until the CC-CV curve binds
-CFG_V2G_DEGRADATION = 24  # EUR per battery kWh V2G takes out of an EV (and its recharge)
-N_CFG = 25
+CFG_NETWORK_PENALTY = 24  # EUR per kWh above the network's branch ratings (core.network)
+CFG_VOLTAGE_PENALTY = 25  # EUR per pu h of voltage outside the network's band (core.network)
+CFG_V2G_DEGRADATION = 26  # EUR per battery kWh V2G takes out of an EV (and its recharge)
+N_CFG = 27
 
 # --- charger_f: per-charger parameters, shape (N_CHARGER_FIELDS, n_chargers) -----------------
 CH_MAX_KW = 0  # power shared by the charger's connectors, kW
@@ -72,8 +74,9 @@ ST_BESS_SOC_INIT = 6  # soc at reset
 ST_X_KM = 7  # location, km
 ST_Y_KM = 8
 ST_RESERVATION_PRICE = 9  # base price of a reservation (station idle), EUR/kWh
-ST_BESS_DEGRADATION = 10  # EUR per battery kWh into or out of the BESS (its throughput)
-N_STATION_FIELDS = 11
+ST_BUS = 10  # the network bus the station is connected to (0 without a network)
+ST_BESS_DEGRADATION = 11  # EUR per battery kWh into or out of the BESS (its throughput)
+N_STATION_FIELDS = 12
 
 # --- exo: exogenous inputs per tick, shape (N_EXO_FIELDS, n_ticks + forecast_ticks) -----------
 EXO_RENEWABLE_KW = 0  # own wind (+ PV) output, kW
@@ -163,6 +166,33 @@ SO_DEGRADATION_EUR = 13  # wear of V2G at its connectors and of its BESS (degrad
 SO_PROFIT_EUR = 14  # revenue - market payment - energy cost + storage value - wear - penalties
 N_STATION_OUT = 15
 
+# --- network: a radial distribution network (evgrid_gym.grid, kernels in core.network) -------
+# B buses in topological order (B = 0: no network, the feeder limit alone): bus 0 is the
+# transformer's hv side (the slack, the upstream grid at NET_SLACK_PU), bus 1 its lv side (the
+# busbar), and every bus j >= 1 comes after its upstream bus bus_parent[j] (int64, shape (B,),
+# bus_parent[0] = -1). Bus j >= 1 is fed by exactly one branch, numbered j like its downstream
+# bus: branch 1 is the transformer, branches 2.. are lines; column 0 of the per-branch arrays
+# stands for the slack's supply. Impedances in ohm at the lv nominal voltage (the
+# transformer's referred to its lv side).
+# --- branch_f: per-branch parameters, shape (N_BRANCH_FIELDS, B), column 0 unused ---------
+BR_R_OHM = 0  # resistance, ohm
+BR_X_OHM = 1  # reactance, ohm
+BR_RATED_KVA = 2  # apparent power at nominal voltage and rated current (sqrt(3) Vn I), kVA
+N_BRANCH_FIELDS = 3
+# --- bus_f: the community's loads and sources on each bus, shape (N_BUS_FIELDS, B) ----------
+BUS_HOUSEHOLD_SHARE = 0  # share of EXO_HOUSEHOLD_KW drawn at the bus (sums to 1 over buses)
+BUS_WIND_SHARE = 1  # share of the wind output (EXO_WIND_KW) fed in at the bus
+BUS_PV_SHARE = 2  # share of the PV output (EXO_RENEWABLE_KW - EXO_WIND_KW) fed in at the bus
+N_BUS_FIELDS = 3
+# --- net_cfg: scalar network parameters, shape (N_NET_CFG,) -------------------------------
+NET_VN_KV = 0  # nominal line-to-line voltage of the lines, kV
+NET_SLACK_PU = 1  # voltage at bus 0, pu
+NET_V_MIN_PU = 2  # voltage limits of buses 1.., pu
+NET_V_MAX_PU = 3
+NET_HOUSEHOLD_TAN_PHI = 4  # households' q / p (tan(acos(power factor)))
+NET_STATION_TAN_PHI = 5  # stations' q / p at their grid connection
+N_NET_CFG = 6
+
 # --- kpi: one tick's KPIs and reward terms, shape (N_KPI,): the KPI registry -----------------
 
 
@@ -174,8 +204,9 @@ class Kpi(NamedTuple):
             KPIs (:func:`evgrid_gym.kpis.episode_kpis`).
         unit: one of :data:`KPI_UNITS`.
         description: what it books, one line (the README's KPI table).
-        episode: how an episode total aggregates the ticks: ``"sum"``, or ``"max"``
-            (:data:`KPI_EPISODE_MAX`).
+        episode: how an episode total aggregates the ticks (:data:`EPISODE_AGGREGATES`):
+            ``"sum"``; ``"max"``, the largest tick value (:data:`KPI_EPISODE_MAX`); ``"min"``,
+            the smallest (:data:`KPI_EPISODE_MIN`; +inf until the first tick is stepped).
         reward: its role in the reward (:data:`REWARD_ROLES`): ``""``, none; ``"term"``,
             ``reward.weights`` may weight it (:data:`REWARD_TERMS`); ``"optimal"``, a reward
             term whose weight the optimal baseline carries as well
@@ -189,7 +220,8 @@ class Kpi(NamedTuple):
     reward: str = ""
 
 
-KPI_UNITS = ("kWh", "kW", "EUR", "EUR/kWh", "count")
+KPI_UNITS = ("kWh", "kW", "EUR", "EUR/kWh", "count", "pu", "pu h", "%")
+EPISODE_AGGREGATES = ("sum", "max", "min")
 REWARD_ROLES = ("", "term", "optimal")
 _REGISTERED: list[Kpi] = []
 
@@ -203,10 +235,10 @@ def _kpi(name: str, unit: str, description: str, episode: str = "sum", reward: s
     kpi = Kpi(name, unit, description, episode, reward)
     if name in (k.name for k in _REGISTERED):
         raise ValueError(f"KPI {name}: registered twice")
-    if unit not in KPI_UNITS or episode not in ("sum", "max") or reward not in REWARD_ROLES:
+    if unit not in KPI_UNITS or episode not in EPISODE_AGGREGATES or reward not in REWARD_ROLES:
         raise ValueError(
             f"KPI {name}: got unit {unit!r}, episode {episode!r}, reward {reward!r}; must be "
-            f"one of {KPI_UNITS}, ('sum', 'max') and {REWARD_ROLES}"
+            f"one of {KPI_UNITS}, {EPISODE_AGGREGATES} and {REWARD_ROLES}"
         )
     _REGISTERED.append(kpi)
     return len(_REGISTERED) - 1
@@ -272,12 +304,6 @@ KPI_STORAGE_VALUE = _kpi(
     "change of the worth of the energy stored in the BESS",
     reward="optimal",
 )
-KPI_DEGRADATION = _kpi(
-    "degradation_cost_eur",
-    "EUR",
-    "battery wear of V2G and the BESS, per kWh of throughput (degradation)",
-    reward="optimal",
-)
 KPI_HOUSEHOLD_PAYMENT = _kpi(
     "household_payment_eur", "EUR", "households -> producers for own energy (transfer)"
 )
@@ -306,6 +332,56 @@ KPI_OUTAGE_UNMET = _kpi(
     "outage_unmet_kwh", "kWh", "unmet energy of departed EVs that their charger's outages explain"
 )
 KPI_WIND_OUTAGE = _kpi("wind_outage_kwh", "kWh", "wind production lost to turbine outages")
+# the network (grid.network; all 0 without one): LinDistFlow of the tick (core.network)
+KPI_VOLTAGE_MIN = _kpi(
+    "voltage_min_pu",
+    "pu",
+    "lowest bus voltage of the lv side (episode: the lowest tick)",
+    episode="min",
+)
+KPI_VOLTAGE_MAX = _kpi(
+    "voltage_max_pu",
+    "pu",
+    "highest bus voltage of the lv side (episode: the highest tick)",
+    episode="max",
+)
+KPI_LINE_LOADING = _kpi(
+    "line_loading_pct",
+    "%",
+    "current of the most loaded line, % of its ampacity",
+    episode="max",
+)
+KPI_TRANSFORMER_LOADING = _kpi(
+    "transformer_loading_pct",
+    "%",
+    "current of the transformer, % of its rating",
+    episode="max",
+)
+KPI_NETWORK_VIOLATION = _kpi(
+    "network_violation_kwh",
+    "kWh",
+    "active energy above the ratings of lines and transformer, summed over branches",
+    reward="optimal",
+)
+KPI_VOLTAGE_VIOLATION = _kpi(
+    "voltage_violation_pu_h",
+    "pu h",
+    "deviation of the worst bus outside the voltage band, times dt_h",
+    reward="optimal",
+)
+KPI_NETWORK_PENALTY = _kpi(
+    "network_penalty_eur",
+    "EUR",
+    "network violations at reward.network_penalty_eur_per_kwh and voltage_penalty_eur_per_pu_h",
+    reward="optimal",
+)
+# battery degradation (0 unless `degradation` is on): evgrid_gym.config.DegradationConfig
+KPI_DEGRADATION = _kpi(
+    "degradation_cost_eur",
+    "EUR",
+    "battery wear of V2G and the BESS, per kWh of throughput (degradation)",
+    reward="optimal",
+)
 
 KPIS: tuple[Kpi, ...] = tuple(_REGISTERED)
 """The registry, in ``kpi`` array order."""
@@ -313,7 +389,9 @@ KPI_NAMES = tuple(k.name for k in KPIS)
 KPI = {name: i for i, name in enumerate(KPI_NAMES)}
 N_KPI = len(KPIS)
 KPI_EPISODE_MAX = tuple(i for i, k in enumerate(KPIS) if k.episode == "max")
-"""Episode totals are sums of the tick values, except these, which are maxima."""
+"""Episode totals are sums of the tick values, except these, which are maxima ..."""
+KPI_EPISODE_MIN = tuple(i for i, k in enumerate(KPIS) if k.episode == "min")
+"""... and these, which are minima."""
 REWARD_TERMS = tuple(k.name for k in KPIS if k.reward)
 """The KPIs ``reward.weights`` may weight."""
 OPTIMAL_REWARD_TERMS = tuple(k.name for k in KPIS if k.reward == "optimal")

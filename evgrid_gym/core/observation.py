@@ -10,7 +10,8 @@ views of :meth:`evgrid_gym.Scenario.unpack` all come from this table
 Sizes are written in the scenario's dimensions: ``C`` connectors, ``S`` stations, ``K``
 chargers, ``F`` forecast ticks (``observation.forecast_ticks``), ``H`` hourly reservation
 buckets (``reservation.observation_hours``; 0 without reservations). A block with ``when``
-exists only in scenarios that turn that feature on. Bounds are numbers or names of scenario
+exists only in scenarios that turn that feature on (``"reservations"``, ``"faults"``,
+``"network"``: ``grid.network``). Bounds are numbers or names of scenario
 quantities (``evgrid_gym.observation.limits``), a leading ``-`` negating one.
 
 Adding an observation feature: one row here, one block in :func:`write_observation` (and
@@ -48,6 +49,7 @@ from evgrid_gym.core.layout import (
     ST_GRID_KW,
 )
 from evgrid_gym.core.limits import bess_limits_kw, connector_limits_kw
+from evgrid_gym.core.network import renewables_kw, station_grid_state
 
 
 class Block(NamedTuple):
@@ -59,7 +61,7 @@ class Block(NamedTuple):
     high: float | str  # upper bound
     unit: str
     description: str
-    when: str | None = None  # "reservations" or "faults": only in scenarios with them
+    when: str | None = None  # "reservations", "faults" or "network": only where they are on
 
 
 BLOCKS = (
@@ -86,6 +88,12 @@ BLOCKS = (
           "(station-major)", "reservations"),
     Block("outage", "K+S+1", 0.0, 1.0, "0/1, fraction",
           "chargers down, station links down, share of wind capacity down", "faults"),
+    Block("bus_voltage_pu", "S", "bus_voltage_low_pu", "bus_voltage_high_pu", "pu",
+          "voltage at each station's bus: LinDistFlow of the households and renewables now "
+          "with the stations at their power of the last tick", "network"),
+    Block("grid_headroom_kva", "S", "grid_headroom_low_kva", "grid_headroom_high_kva", "kVA",
+          "least headroom (rating x voltage - flow) of the lines and transformer between "
+          "the station and the upstream grid, same power flow", "network"),
 )  # fmt: skip
 """The blocks of the observation, in order."""
 
@@ -105,6 +113,8 @@ OBS_RENEWABLE = OBS["renewable_kw"]
 OBS_HOUSEHOLD = OBS["household_kw"]
 OBS_RESERVATIONS = OBS["reservations"]
 OBS_OUTAGE = OBS["outage"]
+OBS_BUS_VOLTAGE = OBS["bus_voltage_pu"]
+OBS_GRID_HEADROOM = OBS["grid_headroom_kva"]
 
 
 def block_size(size: str, dims: dict[str, int]) -> int:
@@ -118,7 +128,8 @@ def block_offsets(dims: dict[str, int], features: set[str]) -> np.ndarray:
 
     Args:
         dims: ``C``, ``S``, ``K``, ``F``, ``H`` of the scenario.
-        features: the ``when`` features the scenario has (``"reservations"``, ``"faults"``).
+        features: the ``when`` features the scenario has (``"reservations"``, ``"faults"``,
+            ``"network"``).
     """
     sizes = [
         block_size(b.size, dims) if b.when is None or b.when in features else 0 for b in BLOCKS
@@ -127,10 +138,12 @@ def block_offsets(dims: dict[str, int], features: set[str]) -> np.ndarray:
 
 
 @inlined
-def write_observation(static, episode, state, obs, scratch):
+def write_observation(static, episode, state, obs, station_kw, scratch):
     """Writes the observation of the state at the start of the tick into ``obs`` (float32),
     block by block at ``static.obs_offsets`` (:data:`BLOCKS` says what each holds).
-    ``scratch`` is float64 work space of shape (>= S,).
+    ``station_kw``: each station's net import in the last tick, kW, shape (S,) (the network
+    blocks' power flow). ``scratch`` is float64 work space of shape (>= S +
+    ``core.network.workspace_size(B)``,).
     """
     at, cfg, station_f, charger_f = (
         static.obs_offsets,
@@ -185,6 +198,15 @@ def write_observation(static, episode, state, obs, scratch):
     outage_at = at[OBS_OUTAGE]
     for r in range(at[OBS_OUTAGE + 1] - outage_at):
         obs[outage_at + r] = outage[tick, r]
+    voltage_at, headroom_at = at[OBS_BUS_VOLTAGE], at[OBS_GRID_HEADROOM]
+    if at[OBS_BUS_VOLTAGE + 1] > voltage_at:
+        wind_kw, pv_kw = renewables_kw(exo, outage, tick)
+        station_grid_state(
+            static.bus_parent, static.branch_f, static.bus_f, static.net_cfg, station_f,
+            exo[EXO_HOUSEHOLD_KW, tick], wind_kw, pv_kw, station_kw,
+            outage[tick, n_ch : n_ch + n_st], obs[voltage_at : voltage_at + n_st],
+            obs[headroom_at : headroom_at + n_st], scratch[n_st:],
+        )  # fmt: skip
 
 
 @inlined

@@ -41,7 +41,8 @@ def _zeros(shape: tuple[int, ...], n_envs: int | None, dtype=np.float64) -> np.n
 class Static(NamedTuple):
     """A scenario's constants (read-only; built by :class:`evgrid_gym.Scenario`).
 
-    Shapes: C connectors, K chargers, S stations.
+    Shapes: C connectors, K chargers, S stations, B network buses (0 without
+    ``grid.network``: then the network arrays are empty and the tick skips the network).
     """
 
     cfg: np.ndarray  # (N_CFG,): scalar parameters, layout.CFG_*
@@ -51,6 +52,20 @@ class Static(NamedTuple):
     station_f: np.ndarray  # (N_STATION_FIELDS, S): layout.ST_*
     reward_weights: np.ndarray  # (N_KPI,): each KPI's weight in the reward
     obs_offsets: np.ndarray  # (N_OBS_BLOCKS + 1,) int64: where each observation block starts
+    bus_parent: np.ndarray  # (B,) int64: the upstream bus of each network bus (-1 for bus 0)
+    branch_f: np.ndarray  # (N_BRANCH_FIELDS, B): the branch feeding each bus, layout.BR_*
+    bus_f: np.ndarray  # (N_BUS_FIELDS, B): the community's loads on each bus, layout.BUS_*
+    net_cfg: np.ndarray  # (N_NET_CFG,): scalar network parameters, layout.NET_*
+
+    @staticmethod
+    def no_network() -> tuple[np.ndarray, ...]:
+        """The four network arrays of a scenario without a network (B = 0)."""
+        return (
+            np.full(0, -1, dtype=np.int64),
+            np.zeros((L.N_BRANCH_FIELDS, 0)),
+            np.zeros((L.N_BUS_FIELDS, 0)),
+            np.zeros(L.N_NET_CFG),
+        )
 
 
 class Episode(NamedTuple):

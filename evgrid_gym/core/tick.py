@@ -2,10 +2,11 @@
 
 ``step`` runs the tick in the README's order ("The simulated world, one tick"): the
 action's requested powers and this tick's battery limits (with its outages), the projection
-onto the limits, the market, the battery update and its accounting, the departures, each
-station's books, the next tick's reservations and arrivals, the reward with the episode's
-totals, and the observation. Money and energy that belong to a station (its revenue, energy
-cost, storage value, unmet energy, overload and their penalties, its profit) are booked per
+onto the limits (the network's among them), the market, the network's power flow (with
+``grid.network``), the battery update and its accounting, the departures, each station's
+books, the next tick's reservations and arrivals, the reward with the episode's totals, and
+the observation. Money and energy that belong to a station (its revenue, energy cost,
+storage value, unmet energy, overload and their penalties, its profit) are booked per
 station in ``station_out`` first, and the community's KPI is their sum plus the
 community's own part (the households' energy cost, the feeder's overload).
 ``reset`` starts an episode. Both take the groups of :mod:`evgrid_gym.core.state` (flat, see
@@ -37,7 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from evgrid_gym.core import market, projection
+from evgrid_gym.core import market, network, projection
 from evgrid_gym.core.battery import battery_energy_kwh
 from evgrid_gym.core.contract_net import N_OFFER_FIELDS, close_reservations, reservation_phase
 from evgrid_gym.core.jit import inlined, kernel
@@ -49,12 +50,14 @@ from evgrid_gym.core.layout import (
     CFG_FEEDER_KW,
     CFG_HOUSEHOLD_BID,
     CFG_N_TICKS,
+    CFG_NETWORK_PENALTY,
     CFG_OVERLOAD_PENALTY,
     CFG_RESERVATION,
     CFG_SOFT_LIMITS,
     CFG_UNIFORM_PRICE,
     CFG_UNMET_PENALTY,
     CFG_V2G_DEGRADATION,
+    CFG_VOLTAGE_PENALTY,
     CH_EFFICIENCY,
     CH_FALLBACK_KW,
     CH_MAX_KW,
@@ -81,6 +84,7 @@ from evgrid_gym.core.layout import (
     KPI_DEGRADATION,
     KPI_ENERGY_COST,
     KPI_EPISODE_MAX,
+    KPI_EPISODE_MIN,
     KPI_EV_CHARGE,
     KPI_EV_DISCHARGE,
     KPI_EV_ENERGY,
@@ -91,7 +95,10 @@ from evgrid_gym.core.layout import (
     KPI_HOUSEHOLD,
     KPI_HOUSEHOLD_PAYMENT,
     KPI_IMPORT_KW,
+    KPI_LINE_LOADING,
     KPI_MISSED_DEADLINES,
+    KPI_NETWORK_PENALTY,
+    KPI_NETWORK_VIOLATION,
     KPI_OVERLOAD,
     KPI_OVERLOAD_PENALTY,
     KPI_OWN_USED,
@@ -99,7 +106,11 @@ from evgrid_gym.core.layout import (
     KPI_REVENUE,
     KPI_STATION_PAYMENT,
     KPI_STORAGE_VALUE,
+    KPI_TRANSFORMER_LOADING,
     KPI_UNMET_PENALTY,
+    KPI_VOLTAGE_MAX,
+    KPI_VOLTAGE_MIN,
+    KPI_VOLTAGE_VIOLATION,
     KPI_WIND_OUTAGE,
     N_KPI,
     RS_CONNECTOR,
@@ -160,13 +171,14 @@ _PER_CONNECTOR = 3  # Scratch's (C,) fields
 _PER_STATION = 9  # Scratch's (S,) fields
 
 
-def workspace_size(n_connectors, n_chargers, n_stations):
-    """Length of the float64 work space of :func:`reset` and :func:`step` (one per env)."""
+def workspace_size(n_connectors, n_chargers, n_stations, n_buses=0):
+    """Length of the float64 work space of :func:`reset` and :func:`step` (one per env);
+    ``n_buses``: the network's buses (0 without one)."""
     shared = max(
         projection.scratch_size(n_chargers, n_stations),
         market.scratch_size(n_stations),
         n_connectors + N_OFFER_FIELDS * n_stations,  # reservations and arrivals
-        n_stations,  # observation
+        n_stations + network.workspace_size(n_buses),  # observation; the network's phases
     )
     return _PER_CONNECTOR * n_connectors + _PER_STATION * n_stations + shared
 
@@ -212,7 +224,7 @@ def _open_tick(static, episode, state, out, tick, last, shared):
         close_reservations(episode, state, out.kpi)
     else:
         _begin_tick(static, episode, state, tick, out.kpi, shared)
-    write_observation(static, episode, state, out.obs, shared)
+    write_observation(static, episode, state, out.obs, out.station_out[SO_NET_KW], shared)
 
 
 @inlined
@@ -265,8 +277,9 @@ def _request(static, episode, state, action, sc, kpi):
 @inlined
 def _project(static, episode, state, out, sc, kpi):
     """4. Projection onto battery, charger, station and feeder limits
-    (:func:`~evgrid_gym.core.projection.project_power`); books each station's overload and
-    the community's: the stations' plus the feeder's."""
+    (:func:`~evgrid_gym.core.projection.project_power`) and, with a network and hard limits,
+    the network's (step 5, :func:`_limit_network`); books each station's overload and the
+    community's: the stations' plus the feeder's."""
     cfg, station_out = static.cfg, out.station_out
     tick = state.clock[CLK_TICK]
     n_ch, n_st = static.charger_f.shape[1], static.station_f.shape[1]
@@ -289,6 +302,8 @@ def _project(static, episode, state, out, sc, kpi):
         sc.overload_kw,
         sc.shared,
     )
+    if static.bus_parent.shape[0] > 0 and cfg[CFG_SOFT_LIMITS] == 0.0:
+        feeder_overload_kw = _limit_network(static, episode, state, out, sc, feeder_overload_kw)
     dt_h, penalty = cfg[CFG_DT_H], cfg[CFG_OVERLOAD_PENALTY]
     for s in range(n_st):
         station_out[SO_OVERLOAD_KWH, s] = sc.overload_kw[s] * dt_h
@@ -298,6 +313,40 @@ def _project(static, episode, state, out, sc, kpi):
     kpi[KPI_OVERLOAD_PENALTY] = (
         station_out[SO_OVERLOAD_PENALTY_EUR].sum() + feeder_overload_kwh * penalty
     )
+
+
+@inlined
+def _limit_network(static, episode, state, out, sc, feeder_overload_kw):
+    """Step 5 of the projection (:mod:`~evgrid_gym.core.projection`): every station the
+    curtailment can reach (its link up) scaled by the common factor of
+    :func:`~evgrid_gym.core.network.limit_stations`, all its connectors and its BESS alike.
+    Returns the feeder's overload after the step (with hard limits the stations have none),
+    ``feeder_overload_kw`` itself when nothing is scaled."""
+    cfg, exo, outage = static.cfg, episode.exo, episode.outage
+    tick = state.clock[CLK_TICK]
+    n_ch, n_st = static.charger_f.shape[1], static.station_f.shape[1]
+    link_down = outage[tick, n_ch : n_ch + n_st]
+    net_kw = out.station_out[SO_NET_KW]
+    household_kw = exo[EXO_HOUSEHOLD_KW, tick]
+    wind_kw, pv_kw = network.renewables_kw(exo, outage, tick)
+    alpha = network.limit_stations(
+        static.bus_parent, static.branch_f, static.bus_f, static.net_cfg, static.station_f,
+        household_kw, wind_kw, pv_kw, cfg[CFG_EXPORT] == 0.0, net_kw, link_down,
+        cfg[CFG_FEEDER_KW], sc.shared,
+    )  # fmt: skip
+    if alpha >= 1.0:
+        return feeder_overload_kw
+    connector_charger, charger_station = static.connector_charger, static.charger_station
+    for c in range(sc.conn_kw.shape[0]):
+        if link_down[charger_station[connector_charger[c]]] == 0.0:
+            sc.conn_kw[c] *= alpha
+    total_kw = household_kw
+    for s in range(n_st):
+        if link_down[s] == 0.0:
+            sc.bess_kw[s] *= alpha
+            net_kw[s] *= alpha
+        total_kw += net_kw[s]
+    return max(total_kw - cfg[CFG_FEEDER_KW], 0.0)
 
 
 @inlined
@@ -357,6 +406,38 @@ def _settle_market(static, episode, state, out, sc, kpi):
     kpi[KPI_STATION_PAYMENT] = station_out[SO_MARKET_PAYMENT_EUR].sum()
     kpi[KPI_ENERGY_COST] = household_external_kwh * price + station_out[SO_ENERGY_COST_EUR].sum()
     kpi[KPI_EXPORT_REVENUE] = kpi[KPI_EXPORT] * exo[EXO_FEED_IN, tick]
+
+
+@inlined
+def _book_network(static, episode, state, out, sc, kpi):
+    """7. With a network: the power flow of the tick's applied powers
+    (:func:`~evgrid_gym.core.network.book_network`; the renewables less what the market
+    curtailed, taken from wind and PV in proportion to their output) and its KPIs; its
+    violations at the network penalties."""
+    cfg, exo, outage = static.cfg, episode.exo, episode.outage
+    tick = state.clock[CLK_TICK]
+    dt_h = cfg[CFG_DT_H]
+    n_ch, n_st = static.charger_f.shape[1], static.station_f.shape[1]
+    wind_kw, pv_kw = network.renewables_kw(exo, outage, tick)
+    renewable_kw = wind_kw + pv_kw
+    fed_in = 1.0
+    if renewable_kw > 0.0:
+        fed_in = 1.0 - min(kpi[KPI_CURTAILED] / dt_h, renewable_kw) / renewable_kw
+    v_min, v_max, line, transformer, overload_kw, deviation = network.book_network(
+        static.bus_parent, static.branch_f, static.bus_f, static.net_cfg, static.station_f,
+        exo[EXO_HOUSEHOLD_KW, tick], fed_in * wind_kw, fed_in * pv_kw,
+        out.station_out[SO_NET_KW], outage[tick, n_ch : n_ch + n_st], sc.shared,
+    )  # fmt: skip
+    kpi[KPI_VOLTAGE_MIN] = v_min
+    kpi[KPI_VOLTAGE_MAX] = v_max
+    kpi[KPI_LINE_LOADING] = line
+    kpi[KPI_TRANSFORMER_LOADING] = transformer
+    kpi[KPI_NETWORK_VIOLATION] = overload_kw * dt_h
+    kpi[KPI_VOLTAGE_VIOLATION] = deviation * dt_h
+    kpi[KPI_NETWORK_PENALTY] = (
+        kpi[KPI_NETWORK_VIOLATION] * cfg[CFG_NETWORK_PENALTY]
+        + kpi[KPI_VOLTAGE_VIOLATION] * cfg[CFG_VOLTAGE_PENALTY]
+    )
 
 
 @inlined
@@ -434,7 +515,7 @@ def _book_stations(static, out):
 @inlined
 def _book_reward(static, out):
     """9. The reward (the weighted KPIs) and the episode totals (sums; maxima for
-    ``KPI_EPISODE_MAX``)."""
+    ``KPI_EPISODE_MAX``, minima for ``KPI_EPISODE_MIN``)."""
     kpi, kpi_total, weights = out.kpi, out.kpi_total, static.reward_weights
     reward = 0.0
     for i in range(N_KPI):
@@ -442,6 +523,8 @@ def _book_reward(static, out):
         kpi_total[i] += kpi[i]
     for i in KPI_EPISODE_MAX:
         kpi_total[i] = max(kpi_total[i] - kpi[i], kpi[i])
+    for i in KPI_EPISODE_MIN:
+        kpi_total[i] = min(kpi_total[i] - kpi[i], kpi[i])
     return reward
 
 
@@ -453,17 +536,19 @@ def _book_reward(static, out):
 @kernel
 def reset(
     cfg, connector_charger, charger_f, charger_station, station_f, reward_weights, obs_offsets,
-    exo, ev, outage, conn, res, bess_soc, clock, kpi, kpi_total, station_out, obs, work,
+    bus_parent, branch_f, bus_f, net_cfg, exo, ev, outage, conn, res, bess_soc, clock, kpi,
+    kpi_total, station_out, obs, work,
 ):  # fmt: skip
     """Starts an episode: empty connectors, no reservations, BESS at their initial soc, tick
     0's requests and arrivals, the first observation.
 
     The groups' arrays flat in field order: ``reset(*static, *episode, *state, *outputs,
     work)`` (:mod:`evgrid_gym.core.state`); ``work`` is float64 work space of shape
-    (``workspace_size(C, K, S)``,).
+    (``workspace_size(C, K, S, B)``,). The episode totals of ``KPI_EPISODE_MIN`` start at
+    +inf (no tick yet).
     """
     static = Static(cfg, connector_charger, charger_f, charger_station, station_f,
-                    reward_weights, obs_offsets)  # fmt: skip
+                    reward_weights, obs_offsets, bus_parent, branch_f, bus_f, net_cfg)  # fmt: skip
     episode, state = Episode(exo, ev, outage), State(conn, res, bess_soc, clock)
     sc = carve(work, conn.shape[1], station_f.shape[1])
     conn[:, :] = 0.0
@@ -480,12 +565,15 @@ def reset(
     _open_tick(static, episode, state, out, tick, tick >= cfg[CFG_N_TICKS], sc.shared)
     for i in range(N_KPI):
         kpi_total[i] = kpi[i]
+    for i in KPI_EPISODE_MIN:
+        kpi_total[i] = np.inf
 
 
 @kernel
 def step(
     cfg, connector_charger, charger_f, charger_station, station_f, reward_weights, obs_offsets,
-    exo, ev, outage, conn, res, bess_soc, clock, kpi, kpi_total, station_out, obs, action, work,
+    bus_parent, branch_f, bus_f, net_cfg, exo, ev, outage, conn, res, bess_soc, clock, kpi,
+    kpi_total, station_out, obs, action, work,
 ):  # fmt: skip
     """Advances one env by one tick: the phases above, in order.
 
@@ -495,7 +583,7 @@ def step(
     Args:
         action: shape (C,) or (C + S,); entries are fractions of the connector's rated power
             (and of the BESS power) and are clipped to [-1, 1]; negative = discharge.
-        work: float64 work space, shape (``workspace_size(C, K, S)``,); overwritten.
+        work: float64 work space, shape (``workspace_size(C, K, S, B)``,); overwritten.
 
     Returns:
         ``(status, reward)``: ``STATUS_BAD_ACTION`` (and no change at all) if an action
@@ -505,7 +593,7 @@ def step(
         if not np.isfinite(action[i]):
             return STATUS_BAD_ACTION, 0.0
     static = Static(cfg, connector_charger, charger_f, charger_station, station_f,
-                    reward_weights, obs_offsets)  # fmt: skip
+                    reward_weights, obs_offsets, bus_parent, branch_f, bus_f, net_cfg)  # fmt: skip
     episode, state = Episode(exo, ev, outage), State(conn, res, bess_soc, clock)
     out = Outputs(kpi, kpi_total, station_out, obs)
     sc = carve(work, conn.shape[1], station_f.shape[1])
@@ -513,6 +601,8 @@ def step(
     _request(static, episode, state, action, sc, kpi)
     _project(static, episode, state, out, sc, kpi)
     _settle_market(static, episode, state, out, sc, kpi)
+    if bus_parent.shape[0] > 0:
+        _book_network(static, episode, state, out, sc, kpi)
     _update_batteries(static, episode, state, out, sc, kpi)
     tick = clock[CLK_TICK] + 1
     clock[CLK_TICK] = tick

@@ -18,6 +18,7 @@ BUNDLED = {
     "nl_fleet": "ev_specs/ev_specs.json",
     "nl_fleet_v2g": "ev_specs/ev_specs_v2g_enabled2024.json",
     "archetypes_residential": "archetypes/archetypes_residential.yaml",
+    "simbench_lv_semiurb4": "networks/simbench_1-LV-semiurb4--0-sw.json",
 }
 
 

@@ -24,6 +24,11 @@ from evgrid_gym.data.errors import (
     require_columns,
 )
 
+try:  # pandas < 3 localises with pytz, whose errors are not ValueErrors
+    from pytz import InvalidTimeError as _PytzTimeError
+except ImportError:  # pragma: no cover
+    _PytzTimeError = ValueError
+
 SIMBENCH_TIMEZONE = "Europe/Berlin"
 
 
@@ -48,9 +53,14 @@ def load_simbench_profiles(path) -> pd.DataFrame:
     lines = np.arange(len(frame)) + 2
     times = parse_times(path, frame["time"], "time", lines, format="%d.%m.%Y %H:%M")
     try:
-        local = times.dt.tz_localize(SIMBENCH_TIMEZONE, ambiguous="infer")
-    except ValueError as err:  # a nonexistent (spring) or unpaired ambiguous (autumn) time
+        local = times.dt.tz_localize(SIMBENCH_TIMEZONE, ambiguous="infer", nonexistent="NaT")
+    except (ValueError, _PytzTimeError) as err:  # an unpaired ambiguous (autumn) time
         raise DataFileError(path, f"not a {SIMBENCH_TIMEZONE} time: {err}", column="time") from None
+    if local.isna().any():  # a time the spring clock change skips
+        skipped = times[local.isna()].iloc[0]
+        raise DataFileError(
+            path, f"not a {SIMBENCH_TIMEZONE} time: {skipped} is nonexistent", column="time"
+        )
     table = pd.DataFrame({"time": local})
     for column in frame.columns.drop("time"):
         values = finite_numbers(path, frame[column], column, lines, non_negative=False)

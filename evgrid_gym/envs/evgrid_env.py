@@ -292,7 +292,9 @@ class EVGridEnv(gym.Env):
         self._state = State.zeros(sc.n_connectors, sc.n_stations)
         self._out = Outputs.zeros(sc.n_stations, sc.observation_low.shape[0])
         self._episode: Episode | None = None
-        self._work = np.zeros(core.workspace_size(sc.n_connectors, sc.n_chargers, sc.n_stations))
+        self._work = np.zeros(
+            core.workspace_size(sc.n_connectors, sc.n_chargers, sc.n_stations, sc.n_buses)
+        )
         self._flex_work = np.zeros(flex.workspace_size(sc.n_chargers, sc.n_stations))
         self._flexibility_info = bool(flexibility)
         self._power_range_kw = (0.0, 0.0)  # of the coming tick

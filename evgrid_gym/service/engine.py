@@ -152,7 +152,8 @@ class StationEngine:
         self._no_outage = np.zeros((view.n_exo_ticks, n_ch + 2))
         self._state = State.zeros(n_conn, 1)
         self._obs = np.zeros(view.observation_low.shape, dtype=np.float32)
-        self._work = np.zeros(workspace_size(n_conn, n_ch, 1))
+        self._work = np.zeros(workspace_size(n_conn, n_ch, 1, view.n_buses))
+        self._station_kw = np.zeros(1)  # the station's draw now (the network's observation)
         # the copy of the state the action is applied to, and the tick's discarded outputs
         self._trial = State.zeros(n_conn, 1)
         self._trial_out = Outputs.zeros(1, self._obs.shape[0])
@@ -212,7 +213,12 @@ class StationEngine:
         episode = Episode(self._inputs(local.date()), self._no_evs, self._no_outage)
         with self._lock:
             self._load(document, now, day_ticks, tick)
-            write_observation(self._static, episode, self._state, self._obs, self._work)
+            self._station_kw[0] = document.bess_power_kw + sum(
+                s.allocated_power_kw for s in document.sessions
+            )
+            write_observation(
+                self._static, episode, self._state, self._obs, self._station_kw, self._work
+            )
             info = {
                 "tick": tick,
                 "date": local.date().isoformat(),

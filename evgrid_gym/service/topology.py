@@ -57,12 +57,16 @@ def station_view(config: ScenarioConfig, station: StationConfig) -> ScenarioConf
 
     The EVs become synthetic arrivals of the same fleet (the service takes its EVs from
     requests; this keeps trace files from being loaded per station) and scheduled outages
-    are dropped (they name components of the whole scenario; the service has no outages).
+    are dropped (they name components of the whole scenario; the service has no outages). On
+    a ``grid.network`` the station keeps its bus, alone: the other stations draw nothing there.
     Outage probabilities and reservations stay, so the observation keeps its blocks (all
     zero in the service), except for a scenario whose only faults are scheduled ones.
     """
     data = config.model_dump()
     data["stations"] = [station.model_dump()]
     data["evs"] = {"source": "synthetic", "fleet": data["evs"]["fleet"]}
+    network = data["grid"]["network"]
+    if network is not None:  # the station alone on its bus; the others' loads are not seen
+        network["stations"] = {station.id: network["stations"][station.id]}
     data["faults"]["scheduled"] = []
     return load_scenario(data)
