@@ -11,8 +11,9 @@ measures the trick, not the policy.
 
 Each is run beside ``uncontrolled`` on the same seeded days; the table gives the mean paired
 difference (loophole - counterpart), its standard error and on how many days the loophole won.
+``--degradation`` turns battery degradation on (``degradation: on``).
 
-    python benchmarks/loopholes.py [--episodes 20] [--seed 2000000]
+    python benchmarks/loopholes.py [--episodes 20] [--seed 2000000] [--degradation]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import numpy as np
 
 from baselines.heuristics import Uncontrolled
+from evgrid_gym.config import load_scenario
 from evgrid_gym.envs import EVGridEnv
 
 
@@ -59,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=2_000_000)
+    parser.add_argument("--degradation", action="store_true", help="battery degradation on")
     args = parser.parse_args()
     cases = [("default", CycleAtTarget), ("default", DrainBess), ("electra_station", DrainBess)]
     print(
@@ -67,7 +70,7 @@ def main() -> None:
     )
     print("|---|---|---:|---:|---:|---:|---:|")
     for scenario, loophole in cases:
-        env = EVGridEnv(scenario)
+        env = EVGridEnv(load_scenario(scenario).model_dump() | {"degradation": args.degradation})
         seeds = range(args.seed, args.seed + args.episodes)
         trick = np.array([episode_reward(env, loophole(env.scenario), s) for s in seeds])
         honest = np.array([episode_reward(env, Uncontrolled(env.scenario), s) for s in seeds])

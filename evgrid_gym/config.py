@@ -628,6 +628,97 @@ class BatteryModelConfig(_Strict):
     models), or ``acn``, a pilot held until the CC-CV curve binds, as in ACN-Sim."""
 
 
+USD_PER_EUR_2024 = 1.0824
+"""The ECB's euro reference rate against the US dollar, average of 2024 (ECB Statistical Data
+Warehouse, series EXR.A.USD.EUR.SP00.A): converts BNEF's USD pack prices."""
+
+
+class BatteryWearConfig(_Strict):
+    """What a battery's cycling wears out: its price and its cycle life.
+
+    Cycle aging is taken as linear in energy throughput (Wang et al., "Degradation of lithium
+    ion batteries employing graphite negatives and nickel-cobalt-manganese oxide + spinel
+    manganese oxide positives: Part 1", J. Power Sources 269 (2014) 937-948: "cycle loss is
+    approximately linear as a function of charge throughput"), so a battery wears out after
+    ``cycle_life`` full equivalent cycles of its usable capacity, ``2 x cycle_life x usable``
+    kWh in and out, and each kWh of throughput costs
+
+        price_eur_per_kwh / (cycle_life x 2 x usable_fraction)   EUR per kWh of throughput,
+
+    the wear cost of Kempton and Tomic ("Vehicle-to-grid power fundamentals: Calculating
+    capacity and net revenue", J. Power Sources 144 (2005) 268-279: battery cost over lifetime
+    throughput) split over the two halves of a cycle. The cycle life of a datasheet, measured
+    over the cell's full range, is used as the cycle life of the usable range: shallower
+    cycles last longer, so the cost is on the safe side. Calendar aging is not modelled.
+    """
+
+    price_eur_per_kwh: NonNegativeFloat
+    """Battery price, EUR per kWh of nominal capacity."""
+    cycle_life: PositiveFloat
+    """Full equivalent cycles to end of life (80 % of the initial capacity)."""
+
+    def throughput_cost_eur_per_kwh(self, usable_fraction: float) -> float:
+        """Wear cost per kWh into or out of the battery (battery side), EUR/kWh.
+
+        Args:
+            usable_fraction: usable / nominal capacity, (0, 1].
+        """
+        return self.price_eur_per_kwh / (self.cycle_life * 2.0 * usable_fraction)
+
+
+class EVWearConfig(BatteryWearConfig):
+    """An EV battery under V2G. Defaults: a BEV pack at BNEF's 2024 price of USD 97/kWh
+    (BloombergNEF, Lithium-Ion Battery Price Survey, 10 December 2024), 89.6 EUR/kWh at
+    :data:`USD_PER_EUR_2024`; the Samsung SDI 94 Ah NCM prismatic cell of the BMW i3, 80 % of
+    its capacity after 4,600 full cycles (0-100 %, 25 C; its product specification); the
+    BMW i3 120 Ah pack's 37.9 kWh usable of 42.2 kWh nominal (EV Database)."""
+
+    price_eur_per_kwh: NonNegativeFloat = 89.6
+    cycle_life: PositiveFloat = 4600.0
+    usable_fraction: Annotated[Number, Field(gt=0, le=1)] = 0.9
+    """Usable / nominal capacity of the pack: an EV's ``battery_kwh`` (what its soc 0..1
+    spans) is its usable capacity."""
+
+
+class BessWearConfig(BatteryWearConfig):
+    """A station battery; its usable fraction is its soc window, ``soc_max - soc_min``.
+    Defaults: BNEF's 2024 average pack price over all end uses, USD 115/kWh (BloombergNEF,
+    Lithium-Ion Battery Price Survey, 10 December 2024), 106.2 EUR/kWh at
+    :data:`USD_PER_EUR_2024`; the EVE LF304 LFP storage cell, 80 % of its capacity after
+    3,500 cycles (1C/1C, 25 C; its datasheet)."""
+
+    price_eur_per_kwh: NonNegativeFloat = 106.2
+    cycle_life: PositiveFloat = 3500.0
+
+
+class DegradationConfig(_Strict):
+    """Battery degradation as a cost per kWh of throughput (:class:`BatteryWearConfig`),
+    booked as ``degradation_cost_eur``; ``degradation: on`` is short for ``{enabled: true}``.
+
+    What is charged: each kWh V2G takes out of an EV battery, twice (its discharge and the
+    recharge that puts it back: the cycle V2G adds; the driver's own charging is not the
+    operator's wear), and each kWh into or out of a station battery (all its cycling is the
+    operator's). Battery side, as the soc moves.
+    """
+
+    enabled: bool = False
+    """False: no wear cost (``degradation_cost_eur`` stays 0)."""
+    ev: EVWearConfig = EVWearConfig()
+    bess: BessWearConfig = BessWearConfig()
+
+    def v2g_eur_per_kwh(self) -> float:
+        """Wear cost per battery kWh V2G takes out of an EV (and puts back), EUR/kWh."""
+        if not self.enabled:
+            return 0.0
+        return 2.0 * self.ev.throughput_cost_eur_per_kwh(self.ev.usable_fraction)
+
+    def bess_eur_per_kwh(self, bess: BessConfig) -> float:
+        """Wear cost per battery kWh into or out of the station battery ``bess``, EUR/kWh."""
+        if not self.enabled:
+            return 0.0
+        return self.bess.throughput_cost_eur_per_kwh(bess.soc_max - bess.soc_min)
+
+
 REWARD_PRESETS = {
     "profit": {
         "revenue_eur": 1.0,
@@ -637,6 +728,7 @@ REWARD_PRESETS = {
         "overload_penalty_eur": -1.0,
         "network_penalty_eur": -1.0,
         "storage_value_eur": 1.0,
+        "degradation_cost_eur": -1.0,
     },
     "cost": {
         "energy_cost_eur": -1.0,
@@ -645,6 +737,7 @@ REWARD_PRESETS = {
         "overload_penalty_eur": -1.0,
         "network_penalty_eur": -1.0,
         "storage_value_eur": 1.0,
+        "degradation_cost_eur": -1.0,
     },
     "satisfaction": {
         "unmet_energy_kwh": -1.0,
@@ -801,6 +894,7 @@ class ScenarioConfig(_Strict):
     action: ActionConfig = ActionConfig()
     reservation: Annotated[ReservationConfig, BeforeValidator(_switch)] = ReservationConfig()
     faults: FaultsConfig = FaultsConfig()
+    degradation: Annotated[DegradationConfig, BeforeValidator(_switch)] = DegradationConfig()
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -118,6 +118,7 @@ EPISODE_KPIS = (
     _total("revenue_eur", "revenue_eur", "EV revenue", cli=True),
     _total("export_revenue_eur", "export_revenue_eur", "export revenue"),
     _total("storage_value_eur", "storage_value_eur", "BESS storage value"),
+    _total("degradation_cost_eur", "degradation_cost_eur", "battery wear", cli=True),
     # with grid.network (0 without one)
     _total("voltage_min_pu", "voltage_min_pu", "lowest voltage"),
     _total("voltage_max_pu", "voltage_max_pu", "highest voltage"),

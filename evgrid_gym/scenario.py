@@ -160,6 +160,9 @@ class Scenario:
                 station_f[L.ST_BESS_SOC_MIN, s] = st.bess.soc_min
                 station_f[L.ST_BESS_SOC_MAX, s] = st.bess.soc_max
                 station_f[L.ST_BESS_SOC_INIT, s] = st.bess.initial_soc
+                station_f[L.ST_BESS_DEGRADATION, s] = self.config.degradation.bess_eur_per_kwh(
+                    st.bess
+                )
         return station_f
 
     def _scalar_params(self) -> np.ndarray:
@@ -192,6 +195,7 @@ class Scenario:
         cfg[L.CFG_RESERVATION_HOURS] = r.observation_hours if r.enabled else 0
         cfg[L.CFG_OUTAGE_OBSERVATION] = c.faults.enabled
         cfg[L.CFG_ACN_PILOT] = c.battery.pilot == "acn"
+        cfg[L.CFG_V2G_DEGRADATION] = c.degradation.v2g_eur_per_kwh()
         return cfg
 
     @property

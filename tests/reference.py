@@ -1,8 +1,8 @@
 """Pure-Python reference implementations of the core kernels, for the kernel tests.
 
 Written from the rules stated in the module docstrings of :mod:`evgrid_gym.core` (and the
-README's "The simulated world, one tick"), not from the kernel code: plain floats, lists and dicts,
-different algorithms where there is a choice (stage-by-stage soc trajectory for the CC-CV
+README's "The simulated world, one tick"), not from the kernel code: plain floats, lists and
+dicts, different algorithms where there is a choice (stage-by-stage soc trajectory for the CC-CV
 curve, bisection for the market's threshold price and the feeder factor). Two further
 independent checks live here too: the CC-CV curve by numerically integrating its ODE, and the
 market by seed 000's discrete unit bids. Slow is fine; clear is the point.
@@ -614,6 +614,7 @@ class RefSim:
         self.reservation_hours = int(cfg[L.CFG_RESERVATION_HOURS])
         self.outage_observation = cfg[L.CFG_OUTAGE_OBSERVATION] > 0
         self.acn_pilot = cfg[L.CFG_ACN_PILOT] > 0
+        self.v2g_wear = cfg[L.CFG_V2G_DEGRADATION]
         self.network_penalty = cfg[L.CFG_NETWORK_PENALTY]
         self.voltage_penalty = cfg[L.CFG_VOLTAGE_PENALTY]
         self.net = unpack_network(bus_parent, branch_f, bus_f, net_cfg, station_f)
@@ -644,6 +645,7 @@ class RefSim:
                     ("x_km", L.ST_X_KM),
                     ("y_km", L.ST_Y_KM),
                     ("price", L.ST_RESERVATION_PRICE),
+                    ("wear", L.ST_BESS_DEGRADATION),
                 )
             }  # fmt: skip
             for s in range(station_f.shape[1])
@@ -1110,6 +1112,7 @@ class RefSim:
             "revenue_eur": [0.0] * self.n_st,
             "energy_cost_eur": [x * price for x in station_external],
             "storage_value_eur": [0.0] * self.n_st,
+            "degradation_cost_eur": [0.0] * self.n_st,
             "unmet_kwh": [0.0] * self.n_st,
             "overload_kwh": [x * dt for x in station_overload_kw],
         }
@@ -1132,6 +1135,10 @@ class RefSim:
                 kpi["ev_discharge_grid_kwh"] -= p * dt
             kpi["revenue_eur"] += delta * slot["tariff"]  # paid per kWh into the battery
             station_out["revenue_eur"][self.conn_station[c]] += delta * slot["tariff"]
+            # V2G wears the battery by what it takes out and the recharge that puts it back
+            wear = max(-delta, 0.0) * self.v2g_wear
+            kpi["degradation_cost_eur"] += wear
+            station_out["degradation_cost_eur"][self.conn_station[c]] += wear
         for s, st in enumerate(self.stations):
             if st["bess_kwh"] <= 0.0:
                 continue
@@ -1142,6 +1149,9 @@ class RefSim:
             # the stored energy is worth what it gives back to the grid at the storage value
             kpi["storage_value_eur"] += delta * st["eff"] * self.exo["storage_value"][t]
             station_out["storage_value_eur"][s] = delta * st["eff"] * self.exo["storage_value"][t]
+            wear = abs(delta) * st["wear"]  # every kWh in or out
+            kpi["degradation_cost_eur"] += wear
+            station_out["degradation_cost_eur"][s] += wear
             if p > 0:
                 kpi["bess_charge_grid_kwh"] += p * dt
             else:
@@ -1169,7 +1179,8 @@ class RefSim:
         station_out["profit_eur"] = [
             station_out["revenue_eur"][s] - station_out["payment_eur"][s]
             - station_out["energy_cost_eur"][s] + station_out["storage_value_eur"][s]
-            - station_out["unmet_penalty_eur"][s] - station_out["overload_penalty_eur"][s]
+            - station_out["degradation_cost_eur"][s] - station_out["unmet_penalty_eur"][s]
+            - station_out["overload_penalty_eur"][s]
             for s in range(self.n_st)
         ]  # fmt: skip
         if end:
@@ -1391,6 +1402,7 @@ def random_scenario(
     reservation=False,
     outages=False,
     acn_pilot=False,
+    degradation=False,
 ):
     """A random scenario as a dict of the arrays ``core.tick.reset/step`` take.
 
@@ -1402,6 +1414,7 @@ def random_scenario(
     ``outages=True`` adds a random outage timeline (chargers, station links, wind share) and
     often shows it in the observation. The key ``outage`` is always there (zeros when off).
     ``acn_pilot=True`` reads connector powers as ACN-Sim pilots (``battery.pilot: acn``).
+    ``degradation=True`` gives V2G and the BESS random wear costs per kWh.
     """
     charger_station, charger_rows, connector_charger = [], [], []
     for s in range(n_stations):
@@ -1537,6 +1550,11 @@ def random_scenario(
         down = rng.random(n_exo) < rng.uniform(0.0, 0.5)
         outage[-1] = np.where(down, rng.choice([0.25, 0.5, 1.0, rng.uniform()], n_exo), 0.0)
 
+    if degradation:  # drawn last: the draws above are those of a scenario without wear
+        cfg[L.CFG_V2G_DEGRADATION] = rng.uniform(0.0, 0.2)
+        station_f[L.ST_BESS_DEGRADATION] = rng.uniform(0.0, 0.1, n_stations)
+        station_f[L.ST_BESS_DEGRADATION, station_f[L.ST_BESS_KWH] == 0.0] = 0.0
+
     weights = np.zeros(L.N_KPI)
     for name, w in (
         ("revenue_eur", 1.0),
@@ -1545,6 +1563,7 @@ def random_scenario(
         ("unmet_penalty_eur", -1.0),
         ("overload_penalty_eur", -1.0),
         ("storage_value_eur", 1.0),
+        ("degradation_cost_eur", -1.0),
     ):
         weights[L.KPI[name]] = w
     return {
@@ -1663,7 +1682,7 @@ def hand_scenario(
     weights = np.zeros(L.N_KPI)
     for name, w in (("revenue_eur", 1.0), ("energy_cost_eur", -1.0), ("export_revenue_eur", 1.0),
                     ("unmet_penalty_eur", -1.0), ("overload_penalty_eur", -1.0),
-                    ("storage_value_eur", 1.0)):  # fmt: skip
+                    ("storage_value_eur", 1.0), ("degradation_cost_eur", -1.0)):  # fmt: skip
         weights[L.KPI[name]] = w
     return {
         "cfg": cfg,

@@ -160,6 +160,15 @@ def test_invalid_scenario_file_exits_with_code_2(capsys, tmp_path, tiny_scenario
     assert "stations[0].grid_capacity_kw" in err and "got -1" in err
 
 
+def test_bad_degradation_exits_with_code_2(capsys, tmp_path, tiny_scenario):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(tiny_scenario({"degradation.ev.cycle_life": -4600})))
+    code = main(["simulate", "--scenario", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert "degradation.ev.cycle_life" in err and "got -4600" in err and "greater than 0" in err
+
+
 def _command() -> list[str]:
     """The installed console script, else the module entry point."""
     script = Path(sys.executable).with_name("evgrid-gym")

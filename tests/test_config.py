@@ -300,3 +300,51 @@ def test_bundled_config_round_trips_through_a_dict(name):
 def test_negative_supplier_price_is_rejected(tiny_scenario, profile):
     data = tiny_scenario({"supplier": {"price_profile": profile, "price_eur_per_kwh": -0.1}})
     _assert_rejected(data, "supplier.price_eur_per_kwh", "got -0.1", "greater than or equal to 0")
+
+
+# --- battery degradation ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "allowed"),
+    [
+        ("degradation.ev.price_eur_per_kwh", -89.6, "greater than or equal to 0"),
+        ("degradation.bess.price_eur_per_kwh", -1, "greater than or equal to 0"),
+        ("degradation.ev.cycle_life", 0, "greater than 0"),
+        ("degradation.bess.cycle_life", -3500, "greater than 0"),
+        ("degradation.ev.usable_fraction", 0.0, "greater than 0"),
+        ("degradation.ev.usable_fraction", 1.5, "less than or equal to 1"),
+        ("degradation.ev.cycle_life", float("nan"), "finite number"),
+        ("degradation.bess.cycle_life", True, "not a boolean"),
+        ("degradation.enabled", "sometimes", "valid boolean"),
+    ],
+)
+def test_bad_degradation_is_rejected(tiny_scenario, path, value, allowed):
+    _assert_rejected(tiny_scenario({path: value}), path, f"got {value!r}", allowed)
+
+
+def test_bess_usable_fraction_is_its_soc_window_not_a_key(tiny_scenario):
+    data = tiny_scenario({"degradation.bess.usable_fraction": 0.8})
+    _assert_rejected(data, "degradation.bess.usable_fraction", "unknown key", "cycle_life")
+
+
+def test_degradation_costs_per_kwh_by_hand(tiny_scenario):
+    """``degradation: on`` with the sourced defaults; the tiny BESS's soc window is 0.1-0.9."""
+    from evgrid_gym.config import USD_PER_EUR_2024
+    from evgrid_gym.core import layout as L
+    from evgrid_gym.scenario import Scenario
+
+    off = Scenario(load_scenario(tiny_scenario()))
+    assert off.cfg[L.CFG_V2G_DEGRADATION] == 0.0 and off.station_f[L.ST_BESS_DEGRADATION, 0] == 0.0
+    config = load_scenario(tiny_scenario({"degradation": True}))
+    assert config.degradation.enabled
+    # BNEF 2024: BEV packs USD 97/kWh, all packs USD 115/kWh, at the ECB's 2024 average rate
+    wear = config.degradation
+    assert wear.ev.price_eur_per_kwh == pytest.approx(97 / USD_PER_EUR_2024, abs=0.05)
+    assert wear.bess.price_eur_per_kwh == pytest.approx(115 / USD_PER_EUR_2024, abs=0.05)
+    sc = Scenario(config)
+    # a V2G kWh: two halves of a cycle of 0.9 of the pack, 4600 cycles at 89.6 EUR/kWh
+    assert sc.cfg[L.CFG_V2G_DEGRADATION] == pytest.approx(89.6 / (4600 * 0.9), rel=1e-12)
+    # a BESS kWh in or out: half a cycle of its 0.8 window, 3500 cycles at 106.2 EUR/kWh
+    expected = 106.2 / (3500 * 2 * 0.8)
+    assert sc.station_f[L.ST_BESS_DEGRADATION, 0] == pytest.approx(expected, rel=1e-12)

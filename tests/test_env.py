@@ -396,6 +396,7 @@ def _profit(info):
         - info["unmet_penalty_eur"]
         - info["overload_penalty_eur"]
         + info["storage_value_eur"]
+        - info["degradation_cost_eur"]
     )
 
 

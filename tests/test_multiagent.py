@@ -20,7 +20,8 @@ from evgrid_gym.core import layout as L
 @functools.cache
 def _uneven_scenario() -> dict:
     """scenario1_normal with uneven stations (8 and 6 connectors, one BESS), soft limits that
-    bind (overloads to penalise), feed-in, and frequent faults (charger and link outages)."""
+    bind (overloads to penalise), feed-in, frequent faults (charger and link outages), V2G at
+    station a and battery degradation (the wear of V2G and of the BESS)."""
     data = load_scenario("scenario1_normal").model_dump(mode="json")
     data["name"] = "uneven"
     data["grid"] |= {"limits": "soft", "feeder_limit_kw": 90.0}
@@ -29,8 +30,10 @@ def _uneven_scenario() -> dict:
     a["grid_capacity_kw"] = 40.0
     b["bess"] = None
     b["chargers"][0]["count"] = 3
+    a["chargers"][0]["v2g"] = True
     data["faults"] |= {"charger_probability": 0.03, "station_link_probability": 0.02}
     data["evs"]["arrivals_per_station_per_day"] = 30.0
+    data["degradation"] = True
     return data
 
 
@@ -138,7 +141,7 @@ def test_concatenated_actions_give_the_single_env_trajectory(name):
                             and np.ndim(single_info[key]) == 1]  # fmt: skip
             own = {key.removeprefix("station_") for key in station_keys}
             assert set(infos[agent]) - {"episode_kpis"} == own | {"tick", "date"}
-            assert len(own) == 14
+            assert len(own) == 15
             for key in station_keys:
                 assert infos[agent][key.removeprefix("station_")] == single_info[key][s], key
     assert multi.agents == [] and done
@@ -232,16 +235,18 @@ BOOKS = {  # an agent's info entry: the reference's per-station result
     "unmet_penalty_eur": "unmet_penalty_eur",
     "overload_kwh": "overload_kwh",
     "overload_penalty_eur": "overload_penalty_eur",
+    "degradation_cost_eur": "degradation_cost_eur",
     "profit_eur": "profit_eur",
 }
 
 
 def test_station_rewards_and_the_identity_with_the_single_agent_reward():
     """Per tick: each station's reward is its profit, its revenue minus its market payment
-    and energy cost plus its storage value minus its penalties, each term as the reference
-    simulator books it per station (tests/reference.py); and the stations' profits plus the
-    turbine owner's income, minus the households' payments and external energy and the
-    feeder's overload penalty, are the team reward (the single env's)."""
+    and energy cost plus its storage value minus its batteries' wear and its penalties, each
+    term as the reference simulator books it per station (tests/reference.py); and the
+    stations' profits plus the turbine owner's income, minus the households' payments and
+    external energy and the feeder's overload penalty, are the team reward (the single
+    env's)."""
     station_env = evgrid_gym.parallel_env(scenario=_uneven(), reward="station")
     team_env = evgrid_gym.parallel_env(scenario=_uneven(), reward="team")
     rng = np.random.default_rng(9)
@@ -253,7 +258,7 @@ def test_station_rewards_and_the_identity_with_the_single_agent_reward():
                      sc.station_f, episode.exo, episode.ev, sc.reward_weights,
                      episode.outage)  # fmt: skip
     sim.reset()
-    exercised = {"overload": 0.0, "unmet": 0.0, "export": 0.0, "storage": 0.0}
+    exercised = {"overload": 0.0, "unmet": 0.0, "export": 0.0, "storage": 0.0, "wear": 0.0}
     agents = station_env.possible_agents
     for a in agents:
         station_env.action_space(a).seed(0)
@@ -267,8 +272,8 @@ def test_station_rewards_and_the_identity_with_the_single_agent_reward():
         for key, ref_key in BOOKS.items():
             assert_allclose(books[key], out[ref_key], atol=1e-9, err_msg=key)
         profit = (books["revenue_eur"] - books["market_payment_eur"] - books["energy_cost_eur"]
-                  + books["storage_value_eur"] - books["unmet_penalty_eur"]
-                  - books["overload_penalty_eur"])  # fmt: skip
+                  + books["storage_value_eur"] - books["degradation_cost_eur"]
+                  - books["unmet_penalty_eur"] - books["overload_penalty_eur"])  # fmt: skip
         reward = np.array([rewards[a] for a in agents])
         assert_allclose(reward, profit, atol=1e-9)
         np.testing.assert_array_equal(reward, books["profit_eur"])  # a lookup
@@ -288,6 +293,7 @@ def test_station_rewards_and_the_identity_with_the_single_agent_reward():
         exercised["unmet"] += books["unmet_penalty_eur"].sum()
         exercised["export"] += kpi["export_revenue_eur"]
         exercised["storage"] += np.abs(books["storage_value_eur"]).sum()
+        exercised["wear"] += books["degradation_cost_eur"].sum()
     assert min(exercised.values()) > 0.0  # every part of the identity was exercised
 
 

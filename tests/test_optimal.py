@@ -16,17 +16,18 @@ import evgrid_gym  # noqa: F401  (registers the env)
 from baselines import make_policy
 from baselines.heuristics import HEURISTICS as POLICIES
 from baselines.optimal import MPCPolicy, OptimalModelError, OptimalPolicy, build_model, cccv, solve
+from evgrid_gym.config import load_scenario
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.battery import max_charge_energy_kwh
 
 MIP_GAP = 1e-3  # looser than the default (1e-4) to keep the suite fast
 CASES = [
-    ("default", 0),
-    ("default", 1),
-    ("electra_station", 0),
-    ("electra_station", 1),
-    ("default_network", 0),
-]
+    ("default", 0, False), ("default", 1, False), ("electra_station", 0, False),
+    ("electra_station", 1, False), ("default_network", 0, False),
+    ("default", 2_000_002, True), ("electra_station", 1, True),
+]  # fmt: skip
+"""(scenario, seed, battery degradation on). On ``default``'s day 2 000 002 (2019-03-08) the
+optimum with degradation shifts 52 kWh through V2G (README, "Battery degradation")."""
 
 
 def _tolerance(schedule) -> float:
@@ -50,19 +51,26 @@ def _replay(env, seed, actions):
     return _run(env, seed, lambda observation, info: actions[info["tick"]])
 
 
+def _scenario(name: str, degradation: bool) -> str | dict:
+    """The bundled scenario ``name``, with battery degradation on if ``degradation``."""
+    if not degradation:
+        return name
+    return load_scenario(name).model_dump(mode="json") | {"degradation": True}
+
+
 _SOLVED: dict = {}
 
 
-def _solved(name: str, seed: int):
+def _solved(name: str, seed: int, degradation: bool = False):
     """(env, plan, schedule) of one episode, solved once per test session."""
-    if (name, seed) not in _SOLVED:
-        env = gym.make("evgrid_gym/EVGrid-v2", scenario=name)
+    if (name, seed, degradation) not in _SOLVED:
+        env = gym.make("evgrid_gym/EVGrid-v2", scenario=_scenario(name, degradation))
         env.reset(seed=seed)
         plan = env.unwrapped.episode_plan()
         schedule = solve(build_model(env.unwrapped.scenario, plan), 120, mip_rel_gap=MIP_GAP)
         assert schedule.status == "optimal", schedule.message
-        _SOLVED[name, seed] = env, plan, schedule
-    return _SOLVED[name, seed]
+        _SOLVED[name, seed, degradation] = env, plan, schedule
+    return _SOLVED[name, seed, degradation]
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,16 +136,16 @@ def test_theta_one_means_no_taper_rows():
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, seed", CASES)
-def test_replayed_reward_matches_the_model_objective(name, seed):
-    env, _, schedule = _solved(name, seed)
+@pytest.mark.parametrize("name, seed, degradation", CASES)
+def test_replayed_reward_matches_the_model_objective(name, seed, degradation):
+    env, _, schedule = _solved(name, seed, degradation)
     reward, _ = _replay(env, seed, schedule.actions)
     assert reward == pytest.approx(schedule.objective, rel=1e-7, abs=1e-4)
 
 
-@pytest.mark.parametrize("name, seed", CASES)
-def test_optimum_dominates_every_other_policy(name, seed):
-    env, _, schedule = _solved(name, seed)
+@pytest.mark.parametrize("name, seed, degradation", CASES)
+def test_optimum_dominates_every_other_policy(name, seed, degradation):
+    env, _, schedule = _solved(name, seed, degradation)
     sc = env.unwrapped.scenario
     optimum, _ = _replay(env, seed, schedule.actions)
     rewards = {}
@@ -159,9 +167,9 @@ def test_optimum_dominates_every_other_policy(name, seed):
     assert optimum >= rewards[best] - _tolerance(schedule), (best, rewards[best], optimum)
 
 
-@pytest.mark.parametrize("name, seed", CASES)
-def test_replay_respects_every_hard_limit_and_is_never_projected(name, seed):
-    env, plan, schedule = _solved(name, seed)
+@pytest.mark.parametrize("name, seed, degradation", CASES)
+def test_replay_respects_every_hard_limit_and_is_never_projected(name, seed, degradation):
+    env, plan, schedule = _solved(name, seed, degradation)
     sc = env.unwrapped.scenario
     cfg, n_c, n_s = sc.cfg, sc.n_connectors, sc.n_stations
     dt = cfg[L.CFG_DT_H]
@@ -314,6 +322,17 @@ VARIANTS = {
         "faults.mean_repair_ticks": 2.0,
     },
     "negative feed-in (burning surplus pays)": {"supplier.feed_in_eur_per_kwh": -0.2},
+    "degradation": {"degradation": True},
+    # arbitrage pays 0.2 EUR/kWh; a V2G kWh wears 0.25 EUR, a BESS kWh in or out 0.094 EUR
+    "degradation against feed-in above the price": {
+        "supplier.feed_in_eur_per_kwh": 0.5,
+        "degradation": {
+            "enabled": True,
+            "ev": {"price_eur_per_kwh": 300.0, "cycle_life": 1500, "usable_fraction": 0.8},
+            "bess": {"price_eur_per_kwh": 300.0, "cycle_life": 2000},
+        },
+    },
+    "degradation, negative feed-in": {"supplier.feed_in_eur_per_kwh": -0.2, "degradation": True},
 }
 
 
@@ -509,9 +528,9 @@ def _charged_and_discharged_at_once(model) -> list:
     return both
 
 
-@pytest.mark.parametrize("name, seed", CASES)
-def test_no_connector_or_bess_charges_and_discharges_in_one_tick(name, seed):
-    env = gym.make("evgrid_gym/EVGrid-v2", scenario=name)
+@pytest.mark.parametrize("name, seed, degradation", CASES)
+def test_no_connector_or_bess_charges_and_discharges_in_one_tick(name, seed, degradation):
+    env = gym.make("evgrid_gym/EVGrid-v2", scenario=_scenario(name, degradation))
     env.reset(seed=seed)
     model = build_model(env.unwrapped.scenario, env.unwrapped.episode_plan())
     schedule = solve(model, 120, mip_rel_gap=MIP_GAP)

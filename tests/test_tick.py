@@ -91,6 +91,7 @@ def _assert_step(core, sim, action):
         (L.SO_UNMET_PENALTY_EUR, "unmet_penalty_eur"),
         (L.SO_OVERLOAD_KWH, "overload_kwh"),
         (L.SO_OVERLOAD_PENALTY_EUR, "overload_penalty_eur"),
+        (L.SO_DEGRADATION_EUR, "degradation_cost_eur"),
         (L.SO_PROFIT_EUR, "profit_eur"),
     ):
         assert_allclose(core.station_out[field], station_out[key], rtol=RTOL, atol=ATOL,
@@ -126,6 +127,7 @@ def test_matches_reference_random_scenarios(soft, uniform, export, bess_action):
         scenario = ref.random_scenario(
             rng, n_stations=1 + i, soft=soft, uniform=uniform, export=export,
             bess_action=bess_action, dt_h=(0.25, 1.0, 1 / 12)[i], scarce=i != 1,
+            degradation=i == 2,
         )  # fmt: skip
         _run_episode(scenario, rng)
 
@@ -142,7 +144,7 @@ def test_matches_reference_with_reservations_and_outages(reservation, outages, s
             rng, n_stations=1 + i, n_ticks=int(rng.integers(4, 13)), soft=rng.random() < 0.3,
             uniform=rng.random() < 0.5, export=rng.random() < 0.5,
             bess_action=rng.random() < 0.7, dt_h=(0.25, 1.0, 1 / 12)[i], scarce=i != 1,
-            reservation=reservation, outages=outages,
+            reservation=reservation, outages=outages, degradation=rng.random() < 0.5,
         )  # fmt: skip
         _run_episode(scenario, rng)
 

@@ -79,6 +79,7 @@ def episodes(draw, reservation=None, outages=None, max_ticks=5):
         reservation=reservation,
         outages=outages,
         acn_pilot=draw(st.booleans()),
+        degradation=draw(st.booleans()),
     )
     station_f = scenario["station_f"]
     if stress:  # everybody comes at tick 0, as planned; requests at tick 0
@@ -327,9 +328,14 @@ def _check_tick(core, action):
            money_scale + kpi["overload_kwh"])  # fmt: skip
     _close(kpi["unmet_penalty_eur"], kpi["unmet_energy_kwh"] * cfg[L.CFG_UNMET_PENALTY],
            money_scale + kpi["unmet_energy_kwh"])  # fmt: skip
+    # wear: every battery kWh V2G took out of an EV, every kWh into or out of a BESS
+    v2g_out_kwh = np.where(occupied, np.maximum(-delivered, 0.0), 0.0).sum()
+    wear = v2g_out_kwh * cfg[L.CFG_V2G_DEGRADATION]
+    wear += (np.abs(stored_change) * station_f[L.ST_BESS_DEGRADATION]).sum()
+    _close(kpi["degradation_cost_eur"], wear, money_scale + bess_scale)
     terms = (kpi["revenue_eur"] - kpi["energy_cost_eur"] + kpi["export_revenue_eur"]
              - kpi["unmet_penalty_eur"] - kpi["overload_penalty_eur"]
-             + kpi["storage_value_eur"])  # fmt: skip
+             + kpi["storage_value_eur"] - kpi["degradation_cost_eur"])  # fmt: skip
     _close(reward, terms, money_scale + kpi["unmet_penalty_eur"] + kpi["overload_penalty_eur"])
 
     # --- departures: delivered vs requested -------------------------------------------------

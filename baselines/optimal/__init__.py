@@ -13,12 +13,12 @@ in, ``s`` a station, ``t`` a tick. Each module's docstring gives its rules in fu
   (:mod:`~baselines.optimal.cccv`: the curve's pieces, an inner approximation, exact outside
   the short interval between the CC and CV stages), charging and V2G exclusive where that
   can pay, the V2G floor; chargers shared by their connectors (block ``charger``); tariff
-  revenue, EV energy and unmet energy in the reward.
+  revenue, EV energy, unmet energy and V2G's battery wear in the reward.
 * :mod:`~baselines.optimal.fallback` (block ``ev.fallback``): at a station whose link is
   down the env forces the fallback power; binaries pin the gain to the binding affine piece.
 * :mod:`~baselines.optimal.bess` (block ``bess``): the station battery's energy ``B``,
-  charging ``c`` and discharging ``d``; the worth of the stored energy and a throughput
-  tie-break in the reward.
+  charging ``c`` and discharging ``d``; the worth of the stored energy, its battery wear and
+  a throughput tie-break in the reward.
 * :mod:`~baselines.optimal.station` (block ``station``): net import ``n = sum(p - q) + c - d``
   within the station's grid capacity (hard) or with penalised overload (soft).
 * :mod:`~baselines.optimal.feeder` (block ``feeder``): households plus the net imports within

@@ -12,8 +12,10 @@ reward, or a soft station limit: :func:`burning_may_pay`), and
 
 Reward: the change of the worth of the energy in each BESS,
 ``storage value * eta_b * (B_end - B_start)`` (the env books it tick by tick; the sum
-telescopes), and a 1e-6 EUR/kWh tie-break on throughput (added back to the reported objective)
-that keeps the solver from charging and discharging at once where that costs nothing.
+telescopes), its wear ``ST_BESS_DEGRADATION * (eta_b dt c + dt / eta_b d)`` per battery kWh in
+and out (times the degradation weight), and a 1e-6 EUR/kWh tie-break on throughput (added back
+to the reported objective) that keeps the solver from charging and discharging at once where
+that costs nothing.
 """
 
 from __future__ import annotations
@@ -147,6 +149,21 @@ def storage_terms(
     for s in bess.stations if rates.storage_per_kwh else ():
         worth = rates.storage_per_kwh * float(scenario.station_f[L.ST_BESS_EFFICIENCY, s])
         terms.expressions.append(worth * (b.energy_kwh[s, window.t1] - b.energy_kwh[s, window.t0]))
+    return terms
+
+
+def wear_terms(
+    b: pyo.Block, bess: Bess, scenario: Scenario, rates: RewardRates, dt: float
+) -> Terms:
+    """The BESS's battery wear (``degradation_cost_eur``): its weight per battery kWh in
+    and out, ``eta_b dt c + dt / eta_b d``."""
+    terms = Terms()
+    for s, t in bess.keys:
+        per_kwh = float(rates.bess_wear_per_kwh[s])
+        if per_kwh != 0.0:
+            eta = float(scenario.station_f[L.ST_BESS_EFFICIENCY, s])
+            throughput_kwh = (eta * dt) * b.charge_kw[s, t] + (dt / eta) * b.discharge_kw[s, t]
+            terms.expressions.append(per_kwh * throughput_kwh)
     return terms
 
 

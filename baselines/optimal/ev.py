@@ -26,8 +26,9 @@ tick boundaries, powers in kW averaged over a tick of ``dt`` hours:
   elsewhere the floor is linear. Without those the model is an LP.
 * Chargers: the powers ``|p|, |q|`` of their connectors add up to at most the charger's.
 * Reward: tariff revenue ``tariff * (eta p - q / eta) dt`` (and the EV-energy weight on the
-  same battery energy), unmet energy ``target - E_departure`` (times its weight); EVs still
-  plugged in at a window's end count as departing then.
+  same battery energy), unmet energy ``target - E_departure`` (times its weight), V2G's wear
+  ``CFG_V2G_DEGRADATION * q dt / eta`` (times the degradation weight); EVs still plugged in
+  at a window's end count as departing then.
 
 Inner restriction: EVs that arrive above their target soc only discharge (the env would let
 them recharge to the target after V2G).
@@ -574,6 +575,15 @@ def tariff_terms(
     expressions = [p_coef[j] * b.charge_kw[j] for j in b.charge_kw if p_coef[j] != 0.0]
     expressions += [q_coef[j] * b.discharge_kw[j] for j in b.discharge_kw if q_coef[j] != 0.0]
     return Terms(expressions)
+
+
+def wear_terms(b: pyo.Block, pairs: Pairs, rates: RewardRates, dt: float) -> Terms:
+    """V2G's battery wear (``degradation_cost_eur``): its weight per battery kWh V2G takes
+    out of an EV, ``q dt / eta``."""
+    if rates.v2g_wear_per_kwh == 0.0:
+        return Terms()
+    coef = (rates.v2g_wear_per_kwh * dt / pairs.eta).tolist()
+    return Terms([coef[j] * b.discharge_kw[j] for j in b.discharge_kw])
 
 
 def unmet_terms(b: pyo.Block, evs: Evs, rates: RewardRates) -> Terms:

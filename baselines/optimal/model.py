@@ -227,8 +227,10 @@ def _reward_terms(m, scenario, plan, window, rates, evs, pairs, parts) -> list[T
     return [
         ev.tariff_terms(m.ev, pairs, rates, plan.ev_tariff, dt),
         ev.unmet_terms(m.ev, evs, rates),
+        ev.wear_terms(m.ev, pairs, rates, dt),
         market.supplier_terms(m.market, m.station, parts.market, parts.net, rates, window),
         bess.storage_terms(m.bess, parts.bess, scenario, rates, window),
+        bess.wear_terms(m.bess, parts.bess, scenario, rates, dt),
         station.overload_terms(m.station, rates, dt),
         feeder.overload_terms(m.feeder, parts.feeder, rates, dt),
         bess.throughput_terms(m.bess, parts.bess, dt),

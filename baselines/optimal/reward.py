@@ -90,6 +90,10 @@ class RewardRates:
             price where the community exports, else 0 (the surplus is curtailed).
         storage_per_kwh: worth of a kWh stored in a BESS (the storage-value weight times the
             episode's storage value, ``EXO_STORAGE_VALUE``).
+        v2g_wear_per_kwh: per battery kWh V2G takes out of an EV (the degradation weight times
+            ``CFG_V2G_DEGRADATION``).
+        bess_wear_per_kwh: per battery kWh into or out of each station's BESS, shape (S,)
+            (the degradation weight times ``ST_BESS_DEGRADATION``).
     """
 
     revenue: float
@@ -99,6 +103,8 @@ class RewardRates:
     external_per_kwh: np.ndarray
     surplus_per_kwh: np.ndarray
     storage_per_kwh: float
+    v2g_wear_per_kwh: float
+    bess_wear_per_kwh: np.ndarray
 
     @classmethod
     def of(cls, scenario: Scenario, plan: EpisodePlan, t0: int, t1: int) -> RewardRates:
@@ -122,6 +128,9 @@ class RewardRates:
             external_per_kwh=w("energy_cost_eur", 0.0) * price + w("external_energy_kwh", 0.0),
             surplus_per_kwh=(w("export_revenue_eur", 0.0) if exported else 0.0) * feed_in,
             storage_per_kwh=w("storage_value_eur", 0.0) * float(exo[L.EXO_STORAGE_VALUE, t0]),
+            v2g_wear_per_kwh=w("degradation_cost_eur", 0.0) * float(cfg[L.CFG_V2G_DEGRADATION]),
+            bess_wear_per_kwh=w("degradation_cost_eur", 0.0)
+            * scenario.station_f[L.ST_BESS_DEGRADATION],
         )
 
     @property

@@ -52,7 +52,8 @@ CFG_OUTAGE_OBSERVATION = 22  # 1.0: the observation shows the components that ar
 CFG_ACN_PILOT = 23  # 1.0: a connector's power is a pilot held until the CC-CV curve binds
 CFG_NETWORK_PENALTY = 24  # EUR per kWh above the network's branch ratings (core.network)
 CFG_VOLTAGE_PENALTY = 25  # EUR per pu h of voltage outside the network's band (core.network)
-N_CFG = 26
+CFG_V2G_DEGRADATION = 26  # EUR per battery kWh V2G takes out of an EV (and its recharge)
+N_CFG = 27
 
 # --- charger_f: per-charger parameters, shape (N_CHARGER_FIELDS, n_chargers) -----------------
 CH_MAX_KW = 0  # power shared by the charger's connectors, kW
@@ -74,7 +75,8 @@ ST_X_KM = 7  # location, km
 ST_Y_KM = 8
 ST_RESERVATION_PRICE = 9  # base price of a reservation (station idle), EUR/kWh
 ST_BUS = 10  # the network bus the station is connected to (0 without a network)
-N_STATION_FIELDS = 11
+ST_BESS_DEGRADATION = 11  # EUR per battery kWh into or out of the BESS (its throughput)
+N_STATION_FIELDS = 12
 
 # --- exo: exogenous inputs per tick, shape (N_EXO_FIELDS, n_ticks + forecast_ticks) -----------
 EXO_RENEWABLE_KW = 0  # own wind (+ PV) output, kW
@@ -160,8 +162,9 @@ SO_UNMET_KWH = 9  # unmet energy of the EVs that left its connectors
 SO_UNMET_PENALTY_EUR = 10  # SO_UNMET_KWH at reward.unmet_penalty_eur_per_kwh
 SO_OVERLOAD_KWH = 11  # energy above its grid capacity (soft limits; the feeder's is not its)
 SO_OVERLOAD_PENALTY_EUR = 12  # SO_OVERLOAD_KWH at reward.overload_penalty_eur_per_kwh
-SO_PROFIT_EUR = 13  # revenue - market payment - energy cost + storage value - its penalties
-N_STATION_OUT = 14
+SO_DEGRADATION_EUR = 13  # wear of V2G at its connectors and of its BESS (degradation)
+SO_PROFIT_EUR = 14  # revenue - market payment - energy cost + storage value - wear - penalties
+N_STATION_OUT = 15
 
 # --- network: a radial distribution network (evgrid_gym.grid, kernels in core.network) -------
 # B buses in topological order (B = 0: no network, the feeder limit alone): bus 0 is the
@@ -370,6 +373,13 @@ KPI_NETWORK_PENALTY = _kpi(
     "network_penalty_eur",
     "EUR",
     "network violations at reward.network_penalty_eur_per_kwh and voltage_penalty_eur_per_pu_h",
+    reward="optimal",
+)
+# battery degradation (0 unless `degradation` is on): evgrid_gym.config.DegradationConfig
+KPI_DEGRADATION = _kpi(
+    "degradation_cost_eur",
+    "EUR",
+    "battery wear of V2G and the BESS, per kWh of throughput (degradation)",
     reward="optimal",
 )
 

@@ -56,6 +56,7 @@ from evgrid_gym.core.layout import (
     CFG_SOFT_LIMITS,
     CFG_UNIFORM_PRICE,
     CFG_UNMET_PENALTY,
+    CFG_V2G_DEGRADATION,
     CFG_VOLTAGE_PENALTY,
     CH_EFFICIENCY,
     CH_FALLBACK_KW,
@@ -80,6 +81,7 @@ from evgrid_gym.core.layout import (
     KPI_BESS_LOSSES,
     KPI_CLEARING_PRICE,
     KPI_CURTAILED,
+    KPI_DEGRADATION,
     KPI_ENERGY_COST,
     KPI_EPISODE_MAX,
     KPI_EPISODE_MIN,
@@ -114,6 +116,7 @@ from evgrid_gym.core.layout import (
     RS_CONNECTOR,
     SO_BESS_KW,
     SO_BID_EUR_PER_KWH,
+    SO_DEGRADATION_EUR,
     SO_ENERGY_COST_EUR,
     SO_EXTERNAL_KWH,
     SO_MARKET_PAYMENT_EUR,
@@ -126,6 +129,7 @@ from evgrid_gym.core.layout import (
     SO_STORAGE_VALUE_EUR,
     SO_UNMET_KWH,
     SO_UNMET_PENALTY_EUR,
+    ST_BESS_DEGRADATION,
     ST_BESS_EFFICIENCY,
     ST_BESS_KW,
     ST_BESS_KWH,
@@ -439,14 +443,17 @@ def _book_network(static, episode, state, out, sc, kpi):
 @inlined
 def _update_batteries(static, episode, state, out, sc, kpi):
     """6. EV and BESS soc; drivers pay (and are paid) their tariff per battery kWh; the
-    change of the worth of the BESS's stored energy. Both booked per station, and their
-    totals as the stations' sums."""
+    change of the worth of the BESS's stored energy; the wear of V2G (per battery kWh it takes
+    out of an EV, ``CFG_V2G_DEGRADATION``) and of the BESS (per battery kWh in or out,
+    ``ST_BESS_DEGRADATION``). All booked per station, and their totals as the stations'
+    sums."""
     conn, bess_soc, station_out = state.conn, state.bess_soc, out.station_out
     charger_f, station_f = static.charger_f, static.station_f
     connector_charger, charger_station = static.connector_charger, static.charger_station
     conn_kw, bess_kw = sc.conn_kw, sc.bess_kw
-    dt_h = static.cfg[CFG_DT_H]
+    dt_h, v2g_wear_eur_per_kwh = static.cfg[CFG_DT_H], static.cfg[CFG_V2G_DEGRADATION]
     station_out[SO_REVENUE_EUR, :] = 0.0
+    station_out[SO_DEGRADATION_EUR, :] = 0.0
     for c in range(conn.shape[1]):
         power_kw = conn_kw[c]
         conn[CN_POWER_KW, c] = power_kw
@@ -460,7 +467,9 @@ def _update_batteries(static, episode, state, out, sc, kpi):
         kpi[KPI_EV_LOSSES] += losses_kwh
         kpi[KPI_EV_CHARGE] += max(power_kw, 0.0) * dt_h
         kpi[KPI_EV_DISCHARGE] += max(-power_kw, 0.0) * dt_h
-        station_out[SO_REVENUE_EUR, charger_station[k]] += delta_kwh * conn[CN_TARIFF, c]
+        s = charger_station[k]
+        station_out[SO_REVENUE_EUR, s] += delta_kwh * conn[CN_TARIFF, c]
+        station_out[SO_DEGRADATION_EUR, s] += max(-delta_kwh, 0.0) * v2g_wear_eur_per_kwh
     kpi[KPI_REVENUE] = station_out[SO_REVENUE_EUR].sum()
     value = episode.exo[EXO_STORAGE_VALUE, state.clock[CLK_TICK]]
     for s in range(station_f.shape[1]):
@@ -472,9 +481,11 @@ def _update_batteries(static, episode, state, out, sc, kpi):
         bess_soc[s] = min(max(bess_soc[s] + delta_kwh / station_f[ST_BESS_KWH, s], 0.0), 1.0)
         kpi[KPI_BESS_LOSSES] += losses_kwh
         station_out[SO_STORAGE_VALUE_EUR, s] = delta_kwh * efficiency * value
+        station_out[SO_DEGRADATION_EUR, s] += abs(delta_kwh) * station_f[ST_BESS_DEGRADATION, s]
         kpi[KPI_BESS_CHARGE] += max(bess_kw[s], 0.0) * dt_h
         kpi[KPI_BESS_DISCHARGE] += max(-bess_kw[s], 0.0) * dt_h
     kpi[KPI_STORAGE_VALUE] = station_out[SO_STORAGE_VALUE_EUR].sum()
+    kpi[KPI_DEGRADATION] = station_out[SO_DEGRADATION_EUR].sum()
 
 
 @inlined
@@ -482,10 +493,10 @@ def _book_stations(static, out):
     """7. After the departures, each station's books: its unmet-energy penalty (the
     community's is their sum) and its profit in the tick, its EV revenue minus what it pays
     for energy (the market's payments to the community's producers, the supplier's energy)
-    plus the change of the worth of its BESS minus its penalties. The community's profit
-    adds the producers' income (the stations' payments and the export revenue) and
-    subtracts the households' external energy and the feeder's overload penalty (README,
-    "Stations as agents and Ray")."""
+    plus the change of the worth of its BESS minus its batteries' wear and its penalties.
+    The community's profit adds the producers' income (the stations' payments and the
+    export revenue) and subtracts the households' external energy and the feeder's overload
+    penalty (README, "Stations as agents and Ray")."""
     station_out, penalty = out.station_out, static.cfg[CFG_UNMET_PENALTY]
     for s in range(station_out.shape[1]):
         station_out[SO_UNMET_PENALTY_EUR, s] = station_out[SO_UNMET_KWH, s] * penalty
@@ -494,6 +505,7 @@ def _book_stations(static, out):
             - station_out[SO_MARKET_PAYMENT_EUR, s]
             - station_out[SO_ENERGY_COST_EUR, s]
             + station_out[SO_STORAGE_VALUE_EUR, s]
+            - station_out[SO_DEGRADATION_EUR, s]
             - station_out[SO_UNMET_PENALTY_EUR, s]
             - station_out[SO_OVERLOAD_PENALTY_EUR, s]
         )

@@ -31,6 +31,7 @@ _STATION_INFO = {
     L.SO_UNMET_PENALTY_EUR: "station_unmet_penalty_eur",
     L.SO_OVERLOAD_KWH: "station_overload_kwh",
     L.SO_OVERLOAD_PENALTY_EUR: "station_overload_penalty_eur",
+    L.SO_DEGRADATION_EUR: "station_degradation_cost_eur",
     L.SO_PROFIT_EUR: "station_profit_eur",
 }
 STATION_INFO = tuple(_STATION_INFO[field] for field in range(L.N_STATION_OUT))
@@ -265,7 +266,9 @@ class EVGridEnv(gym.Env):
       (``evs.source: archetypes``, the EV table's ``EV_USER``), :meth:`flexibility` gives
       the fleet's envelope and ``flexibility=True`` adds its up/down power to ``info``;
       ``info`` has each station's books (``station_revenue_eur`` ... ``station_profit_eur``),
-      which the stations as agents (:mod:`evgrid_gym.multiagent`) are rewarded with.
+      which the stations as agents (:mod:`evgrid_gym.multiagent`) are rewarded with;
+      battery degradation (``degradation``, off by default: the dynamics and rewards of
+      every scenario unchanged) adds the reward term ``degradation_cost_eur``.
     * v1: charging reservations (contract net) and component outages; the observation gains
       their blocks when a scenario turns them on; ``scenario1_normal`` and
       ``scenario2_high_demand`` run with both. Without them the dynamics are v0's.

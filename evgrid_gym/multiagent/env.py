@@ -83,9 +83,10 @@ class EVGridParallelEnv(ParallelEnv):
     ``reward="station"``: each station's profit in the tick, as the core books it
     (``info["station_profit_eur"]`` of the single env): its EV revenue minus what it pays for
     energy (the community market's pay-as-bid payments to the turbine owner and the external
-    supplier's energy) plus the change of worth of its BESS minus its own penalties (unmet
-    energy, overload above its grid capacity). ``reward="team"``: every agent gets the single
-    env's reward. With the ``profit`` reward the two are linked, tick by tick:
+    supplier's energy) plus the change of worth of its BESS minus its batteries' wear (V2G
+    at its connectors, its BESS) minus its own penalties (unmet energy, overload above its
+    grid capacity). ``reward="team"``: every agent gets the single env's reward. With the
+    ``profit`` reward the two are linked, tick by tick:
 
         team reward = sum of the station rewards
                       + station_payment_eur + household_payment_eur + export_revenue_eur
