@@ -138,8 +138,9 @@ def branch_flows(bus_parent, bus_p_kw, bus_q_kvar, branch_p_kw, branch_q_kvar):
         branch_p_kw, branch_q_kvar: output, shape (B,): branch j >= 1 flows from
             ``bus_parent[j]`` to ``j``; column 0 is the total the slack supplies.
     """
-    branch_p_kw[:] = bus_p_kw
-    branch_q_kvar[:] = bus_q_kvar
+    for j in range(bus_parent.shape[0]):  # a loop, not ``a[:] = b``: no shape-check code
+        branch_p_kw[j] = bus_p_kw[j]
+        branch_q_kvar[j] = bus_q_kvar[j]
     for j in range(bus_parent.shape[0] - 1, 0, -1):  # leaves first: children follow parents
         branch_p_kw[bus_parent[j]] += branch_p_kw[j]
         branch_q_kvar[bus_parent[j]] += branch_q_kvar[j]
