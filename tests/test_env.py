@@ -162,6 +162,29 @@ def test_wrong_action_rank_raises(tiny_env, make):
         tiny_env.step(make(tiny_env.action_space.shape[0]))
 
 
+def test_advance_is_step_without_its_info(tiny_scenario):
+    """advance() moves the env as step() does (same reward, end, observation, station
+    books), refuses what step refuses, and a refused action steps nothing."""
+    stepped, advanced = EVGridEnv(tiny_scenario()), EVGridEnv(tiny_scenario())
+    with pytest.raises(RuntimeError, match="reset"):
+        advanced.advance(np.zeros(advanced.action_space.shape, np.float32))
+    stepped.reset(seed=4)
+    advanced.reset(seed=4)
+    rng = np.random.default_rng(4)
+    terminated = False
+    while not terminated:
+        action = rng.uniform(-1, 1, stepped.action_space.shape).astype(np.float32)
+        obs, reward, terminated, _, _ = stepped.step(action)
+        if rng.random() < 0.1:  # a refused action in between changes nothing
+            with pytest.raises(ValueError, match="finite"):
+                advanced.advance(np.full(action.shape, np.nan, np.float32))
+        assert advanced.advance(action) == (reward, terminated)
+        np.testing.assert_array_equal(advanced.outputs.obs, obs)
+        np.testing.assert_array_equal(advanced.outputs.station_out, stepped.outputs.station_out)
+    with pytest.raises(RuntimeError, match="ended"):
+        advanced.advance(action)
+
+
 def test_out_of_range_actions_are_clipped(tiny_scenario, assert_same_trajectory):
     # README "Action space": actions are fractions in [-1, 1]; entries beyond are clipped, not
     # rejected.

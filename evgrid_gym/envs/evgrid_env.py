@@ -327,6 +327,28 @@ class EVGridEnv(gym.Env):
         return self._out.obs.copy(), self._info(0)
 
     def step(self, action):
+        reward, terminated = self.advance(action)
+        info = self._info(int(self._state.clock[L.CLK_TICK]))
+        if terminated:
+            info["episode_kpis"] = episode_kpis(self._out.kpi_total)
+        return self._out.obs.copy(), reward, terminated, False, info
+
+    def advance(self, action: np.ndarray) -> tuple[float, bool]:
+        """:meth:`step` without building its observation copy and ``info``: for wrappers
+        that read what they need from :attr:`outputs` (the multi-agent env). The
+        observation is then ``outputs.obs``, each station's results ``outputs.station_out``.
+
+        Args:
+            action: as for :meth:`step`, shape (n_actions,).
+
+        Returns:
+            ``(reward, terminated)``.
+
+        Raises:
+            RuntimeError: before ``reset``, or after the episode ended.
+            ValueError: the action has the wrong shape or type, or a NaN or infinite entry
+                (nothing is stepped).
+        """
         if self._episode is None:
             raise RuntimeError("call reset() before step()")
         if self._ended:
@@ -341,12 +363,9 @@ class EVGridEnv(gym.Env):
             )
         tick = int(self._state.clock[L.CLK_TICK])
         terminated = self._ended = tick >= self.scenario.config.episode_ticks
-        info = self._info(tick)
-        if terminated:
-            info["episode_kpis"] = episode_kpis(self._out.kpi_total)
         if self._renderer is not None:
             self._renderer.record(self)
-        return self._out.obs.copy(), reward, terminated, False, info
+        return reward, terminated
 
     def render(self) -> np.ndarray | None:
         """The frame of now, (768, 1024, 3) uint8, in ``"rgb_array"`` mode; shows it in

@@ -13,6 +13,7 @@ from pettingzoo import ParallelEnv
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.core import layout as L
 from evgrid_gym.envs.evgrid_env import STATION_INFO, EVGridEnv, float_actions
+from evgrid_gym.kpis import episode_kpis
 from evgrid_gym.multiagent.station_view import StationView
 
 REWARDS = ("station", "team")
@@ -138,9 +139,16 @@ class EVGridParallelEnv(ParallelEnv):
         self.scenario = self.env.scenario
         self.reward, self.delay_ticks, self.render_mode = reward, int(delay_ticks), render_mode
         self.station_view = StationView(self.scenario)
-        # each station's results of the last tick, shape (N_STATION_OUT, S): a read-only view
-        # that follows the single env (the rows of its info's station_* entries)
-        self._station_out = self.env.outputs.station_out
+        # the single env's outputs, read-only views that follow it: each station's results
+        # of the last tick, shape (N_STATION_OUT, S) (the rows of its info's station_*
+        # entries), its observation now (the global state) and the episode's totals
+        outputs = self.env.outputs
+        self._station_out, self._state, self._kpi_total = (
+            outputs.station_out,
+            outputs.obs,
+            outputs.kpi_total,
+        )
+        self._tick, self._date = 0, ""
         self.possible_agents = [station.id for station in self.scenario.config.stations]
         self.agents: list[str] = []
         self._live = frozenset(self.possible_agents)
@@ -151,7 +159,6 @@ class EVGridParallelEnv(ParallelEnv):
         self._actions = np.zeros((len(self.possible_agents), *view.action_space.shape), np.float32)
         # the observations of the last delay_ticks + 1 ticks, tick t in row t % (delay + 1)
         self._history = np.zeros((self.delay_ticks + 1, *self.state_space.shape), np.float32)
-        self._state = self._history[0]
 
     def observation_space(self, agent: str):
         return self.observation_spaces[agent]
@@ -179,9 +186,9 @@ class EVGridParallelEnv(ParallelEnv):
             seed=seed, options={k: options[k] for k in RESET_OPTIONS if k in options}
         )
         self._history[:] = observation
-        self._state = observation
+        self._tick, self._date = 0, info["date"]
         self.agents = list(self.possible_agents)
-        return self._observations(info["tick"]), self._infos(info)
+        return self._observations(), self._infos()
 
     def step(self, actions: dict[str, np.ndarray]):
         """Steps every agent by one tick.
@@ -194,20 +201,18 @@ class EVGridParallelEnv(ParallelEnv):
         """
         if not self.agents:
             raise RuntimeError("no live agents: call reset() (the episode ended, or never began)")
-        joined = self.station_view.join(self._check(actions))
-        observation, reward, terminated, truncated, info = self.env.step(joined)
-        tick = info["tick"]
-        self._history[tick % self._history.shape[0]] = observation
-        self._state = observation
+        reward, terminated = self.env.advance(self.station_view.join(self._check(actions)))
+        self._tick += 1
+        self._history[self._tick % self._history.shape[0]] = self._state
         if self.reward == "station":
             profit = self._station_out[L.SO_PROFIT_EUR].tolist()
             rewards = dict(zip(self.agents, profit, strict=True))
         else:
             rewards = dict.fromkeys(self.agents, float(reward))
-        terminations = dict.fromkeys(self.agents, bool(terminated))
-        truncations = dict.fromkeys(self.agents, bool(truncated))
-        observations, infos = self._observations(tick), self._infos(info)
-        if terminated or truncated:
+        terminations = dict.fromkeys(self.agents, terminated)
+        truncations = dict.fromkeys(self.agents, False)
+        observations, infos = self._observations(), self._infos()
+        if terminated:
             self.agents = []
         return observations, rewards, terminations, truncations, infos
 
@@ -253,22 +258,23 @@ class EVGridParallelEnv(ParallelEnv):
                 )
         return stacked
 
-    def _observations(self, tick: int) -> dict[str, np.ndarray]:
+    def _observations(self) -> dict[str, np.ndarray]:
         # row (tick + 1) % (delay + 1) holds tick - delay (tick 0's until then: reset fills all)
-        shared = self._history[(tick + 1) % self._history.shape[0]]
+        shared = self._history[(self._tick + 1) % self._history.shape[0]]
         per_station = self.station_view.observe(self._state, shared)
         return dict(zip(self.possible_agents, per_station, strict=True))
 
-    def _infos(self, info: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        head = [info["tick"], info["date"]]
+    def _infos(self) -> dict[str, dict[str, Any]]:
+        head = [self._tick, self._date]
         per_station = self._station_out.T.tolist()
         infos = {
             agent: dict(zip(INFO_KEYS, head + row, strict=True))
             for agent, row in zip(self.possible_agents, per_station, strict=True)
         }
-        if "episode_kpis" in info:
+        if self._tick >= self.scenario.config.episode_ticks:  # the episode's end
+            kpis = episode_kpis(self._kpi_total)
             for agent_info in infos.values():
-                agent_info["episode_kpis"] = info["episode_kpis"]
+                agent_info["episode_kpis"] = kpis
         return infos
 
 
