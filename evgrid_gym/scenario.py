@@ -63,6 +63,8 @@ class Scenario:
             ((N_CHARGER_FIELDS, K)), ``charger_station`` (station index per charger, int64,
             (K,)), ``station_f`` ((N_STATION_FIELDS, S)) and ``reward_weights`` (each KPI's
             weight in the reward, (N_KPI,)).
+        switches: ``static.switches()``, the compile-time switches ``(reservations,
+            network)`` the compiled entry points take after their arrays.
         connector_rated_kw: rated power of each connector's charger, kW, shape (C,).
         connector_station: station index per connector, int64, shape (C,).
         station_connectors: connectors per station, int64, shape (S,).
@@ -119,6 +121,7 @@ class Scenario:
             cfg, connector_charger, charger_f, charger_station, station_f, weights, offsets,
             *network,
         )))  # fmt: skip
+        self.switches = self.static.switches()
         self.connector_rated_kw = _static(charger_f[L.CH_MAX_KW, connector_charger])
         self.inputs = Inputs(c, self.n_exo_ticks)
         self.arrivals = make_arrivals(

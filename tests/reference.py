@@ -1808,12 +1808,14 @@ class CoreSim:
     obs = property(lambda self: self.out.obs)
 
     def reset(self):
-        core_tick.reset(*self.static, *self.episode, *self.state, *self.out, self.work)
+        core_tick.reset(
+            *self.static, *self.episode, *self.state, *self.out, self.work, *self.static.switches()
+        )
 
     def step(self, action):
         return core_tick.step(
             *self.static, *self.episode, *self.state, *self.out,
-            np.asarray(action, dtype=np.float64), self.work,
+            np.asarray(action, dtype=np.float64), self.work, *self.static.switches(),
         )  # fmt: skip
 
     @property

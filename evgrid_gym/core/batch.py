@@ -36,16 +36,18 @@ def workspace(n_connectors, n_chargers, n_stations, n_buses=0):
 def step_batch(
     cfg, connector_charger, charger_f, charger_station, station_f, reward_weights, obs_offsets,
     bus_parent, branch_f, bus_f, net_cfg, exo, ev, outage, conn, res, bess_soc, clock, kpi,
-    kpi_total, station_out, obs, actions, status, rewards, work, stepped,
+    kpi_total, station_out, obs, actions, status, rewards, work, stepped, reservations,
+    network,
 ):  # fmt: skip
     """Steps every env ``i`` with ``stepped[i]`` once; ``status[i]`` and ``rewards[i]``
     receive its results (the other envs' entries are left as they are).
 
     The groups' arrays flat, as :func:`~evgrid_gym.core.tick.step` takes them, the per-env
     ones with a leading axis N (``step_batch(*static, *episode, *state, *outputs, actions,
-    status, rewards, work, stepped)``); ``actions`` (N, n_actions), ``status`` int64 (N,),
-    ``rewards`` float64 (N,), the work space ``work`` of :func:`workspace` (env i uses the
-    row of the thread that steps it), ``stepped`` bool (N,). The EV tables ``ev`` (N,
+    status, rewards, work, stepped, *static.switches())``); ``actions`` (N, n_actions),
+    ``status`` int64 (N,), ``rewards`` float64 (N,), the work space ``work`` of
+    :func:`workspace` (env i uses the row of the thread that steps it), ``stepped`` bool
+    (N,). The EV tables ``ev`` (N,
     N_EV_FIELDS, max_evs) are padded with +inf (an EV that never requests nor arrives), the
     reservation states ``res`` (N, N_RES_FIELDS, max_evs) with zeros.
     """
@@ -55,7 +57,7 @@ def step_batch(
                 cfg, connector_charger, charger_f, charger_station, station_f, reward_weights,
                 obs_offsets, bus_parent, branch_f, bus_f, net_cfg, exo[i], ev[i], outage[i],
                 conn[i], res[i], bess_soc[i], clock[i], kpi[i], kpi_total[i], station_out[i],
-                obs[i], actions[i], work[get_thread_id()],
+                obs[i], actions[i], work[get_thread_id()], reservations, network,
             )  # fmt: skip
 
 
@@ -63,7 +65,7 @@ def step_batch(
 def reset_batch(
     cfg, connector_charger, charger_f, charger_station, station_f, reward_weights, obs_offsets,
     bus_parent, branch_f, bus_f, net_cfg, exo, ev, outage, conn, res, bess_soc, clock, kpi,
-    kpi_total, station_out, obs, work, envs,
+    kpi_total, station_out, obs, work, envs, reservations, network,
 ):  # fmt: skip
     """Resets the envs ``envs`` (int64 indices, shape (m,)) of the batch, their episode arrays
     ``exo[i]``, ``ev[i]`` and ``outage[i]`` already written; arrays as in :func:`step_batch`.
@@ -76,4 +78,5 @@ def reset_batch(
             cfg, connector_charger, charger_f, charger_station, station_f, reward_weights,
             obs_offsets, bus_parent, branch_f, bus_f, net_cfg, exo[i], ev[i], outage[i], conn[i],
             res[i], bess_soc[i], clock[i], kpi[i], kpi_total[i], station_out[i], obs[i], work[0],
+            reservations, network,
         )  # fmt: skip

@@ -138,12 +138,13 @@ def block_offsets(dims: dict[str, int], features: set[str]) -> np.ndarray:
 
 
 @inlined
-def write_observation(static, episode, state, obs, station_kw, scratch):
+def write_observation(static, episode, state, obs, station_kw, scratch, network):
     """Writes the observation of the state at the start of the tick into ``obs`` (float32),
     block by block at ``static.obs_offsets`` (:data:`BLOCKS` says what each holds).
     ``station_kw``: each station's net import in the last tick, kW, shape (S,) (the network
     blocks' power flow). ``scratch`` is float64 work space of shape (>= S +
-    ``core.network.workspace_size(B)``,).
+    ``core.network.workspace_size(B)``,). ``network``: the switch of
+    :meth:`~evgrid_gym.core.state.Static.switches` (None: no network blocks to write).
     """
     at, cfg, station_f, charger_f = (
         static.obs_offsets,
@@ -199,7 +200,7 @@ def write_observation(static, episode, state, obs, station_kw, scratch):
     for r in range(at[OBS_OUTAGE + 1] - outage_at):
         obs[outage_at + r] = outage[tick, r]
     voltage_at, headroom_at = at[OBS_BUS_VOLTAGE], at[OBS_GRID_HEADROOM]
-    if at[OBS_BUS_VOLTAGE + 1] > voltage_at:
+    if network is not None:
         wind_kw, pv_kw = renewables_kw(exo, outage, tick)
         station_grid_state(
             static.bus_parent, static.branch_f, static.bus_f, static.net_cfg, station_f,

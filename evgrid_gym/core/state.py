@@ -57,6 +57,20 @@ class Static(NamedTuple):
     bus_f: np.ndarray  # (N_BUS_FIELDS, B): the community's loads on each bus, layout.BUS_*
     net_cfg: np.ndarray  # (N_NET_CFG,): scalar network parameters, layout.NET_*
 
+    def switches(self) -> tuple[bool | None, bool | None]:
+        """The tick's compile-time switches ``(reservations, network)``: True where the
+        scenario has the feature, None where it has not; the compiled entry points
+        (``core.tick.reset`` / ``step``, ``core.batch``) take them after their arrays.
+
+        The kernels test them with ``is not None``, which numba decides while it compiles
+        (it prunes a branch on an argument that is None), so a scenario without reservations
+        or a network never compiles their kernels (about 5 s of a first run); each
+        combination is compiled, and cached, once.
+        """
+        reservations = True if self.cfg[L.CFG_RESERVATION] > 0.0 else None
+        network = True if self.bus_parent.shape[0] > 0 else None
+        return reservations, network
+
     @staticmethod
     def no_network() -> tuple[np.ndarray, ...]:
         """The four network arrays of a scenario without a network (B = 0)."""

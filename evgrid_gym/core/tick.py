@@ -52,7 +52,6 @@ from evgrid_gym.core.layout import (
     CFG_N_TICKS,
     CFG_NETWORK_PENALTY,
     CFG_OVERLOAD_PENALTY,
-    CFG_RESERVATION,
     CFG_SOFT_LIMITS,
     CFG_UNIFORM_PRICE,
     CFG_UNMET_PENALTY,
@@ -203,28 +202,32 @@ def carve(work, n_connectors, n_stations):
 
 
 @inlined
-def _begin_tick(static, episode, state, tick, kpi, shared):
-    """2. Reservations (when on), then the arrivals of ``tick``."""
+def _begin_tick(static, episode, state, tick, kpi, shared, reservations):
+    """2. Reservations (when on: the switch ``reservations``), then the arrivals of
+    ``tick``."""
     n_conn = state.conn.shape[1]
     n_st = static.station_f.shape[1]
     busy = shared[:n_conn]
-    on = static.cfg[CFG_RESERVATION] > 0.0
-    if on:
+    if reservations is not None:
         offer = shared[n_conn : n_conn + N_OFFER_FIELDS * n_st].reshape((N_OFFER_FIELDS, n_st))
         reservation_phase(static, episode, state, tick, busy, offer, kpi)
-    arrive(static, episode, state, tick, kpi, busy, on)
+    arrive(static, episode, state, tick, kpi, busy, reservations is not None)
 
 
 @kernel
-def _open_tick(static, episode, state, out, tick, last, shared):
+def _open_tick(static, episode, state, out, tick, last, shared, reservations, network):
     """2. and 9. The tick ``tick`` opens: its reservations and arrivals (the episode's open
     reservations closed instead when it has ended), then the observation of the state. One
-    compiled function shared by ``reset`` and ``step``, so its phases are compiled once."""
+    compiled function shared by ``reset`` and ``step``, so its phases are compiled once.
+    ``reservations``, ``network``: the switches of
+    :meth:`~evgrid_gym.core.state.Static.switches`."""
     if last:
-        close_reservations(episode, state, out.kpi)
+        if reservations is not None:
+            close_reservations(episode, state, out.kpi)
     else:
-        _begin_tick(static, episode, state, tick, out.kpi, shared)
-    write_observation(static, episode, state, out.obs, out.station_out[SO_NET_KW], shared)
+        _begin_tick(static, episode, state, tick, out.kpi, shared, reservations)
+    station_kw = out.station_out[SO_NET_KW]
+    write_observation(static, episode, state, out.obs, station_kw, shared, network)
 
 
 @inlined
@@ -275,7 +278,7 @@ def _request(static, episode, state, action, sc, kpi):
 
 
 @inlined
-def _project(static, episode, state, out, sc, kpi):
+def _project(static, episode, state, out, sc, kpi, network):
     """4. Projection onto battery, charger, station and feeder limits
     (:func:`~evgrid_gym.core.projection.project_power`) and, with a network and hard limits,
     the network's (step 5, :func:`_limit_network`); books each station's overload and the
@@ -302,8 +305,9 @@ def _project(static, episode, state, out, sc, kpi):
         sc.overload_kw,
         sc.shared,
     )
-    if static.bus_parent.shape[0] > 0 and cfg[CFG_SOFT_LIMITS] == 0.0:
-        feeder_overload_kw = _limit_network(static, episode, state, out, sc, feeder_overload_kw)
+    if network is not None:
+        if cfg[CFG_SOFT_LIMITS] == 0.0:
+            feeder_overload_kw = _limit_network(static, episode, state, out, sc, feeder_overload_kw)
     dt_h, penalty = cfg[CFG_DT_H], cfg[CFG_OVERLOAD_PENALTY]
     for s in range(n_st):
         station_out[SO_OVERLOAD_KWH, s] = sc.overload_kw[s] * dt_h
@@ -537,15 +541,15 @@ def _book_reward(static, out):
 def reset(
     cfg, connector_charger, charger_f, charger_station, station_f, reward_weights, obs_offsets,
     bus_parent, branch_f, bus_f, net_cfg, exo, ev, outage, conn, res, bess_soc, clock, kpi,
-    kpi_total, station_out, obs, work,
+    kpi_total, station_out, obs, work, reservations, network,
 ):  # fmt: skip
     """Starts an episode: empty connectors, no reservations, BESS at their initial soc, tick
     0's requests and arrivals, the first observation.
 
-    The groups' arrays flat in field order: ``reset(*static, *episode, *state, *outputs,
-    work)`` (:mod:`evgrid_gym.core.state`); ``work`` is float64 work space of shape
-    (``workspace_size(C, K, S, B)``,). The episode totals of ``KPI_EPISODE_MIN`` start at
-    +inf (no tick yet).
+    The groups' arrays flat in field order, then the switches: ``reset(*static, *episode,
+    *state, *outputs, work, *static.switches())`` (:mod:`evgrid_gym.core.state`); ``work``
+    is float64 work space of shape (``workspace_size(C, K, S, B)``,). The episode totals of
+    ``KPI_EPISODE_MIN`` start at +inf (no tick yet).
     """
     static = Static(cfg, connector_charger, charger_f, charger_station, station_f,
                     reward_weights, obs_offsets, bus_parent, branch_f, bus_f, net_cfg)  # fmt: skip
@@ -562,7 +566,8 @@ def reset(
     station_out[:, :] = 0.0
     out = Outputs(kpi, kpi_total, station_out, obs)
     tick = clock[CLK_TICK]  # 0; as in step, typed alike: one compilation of _open_tick
-    _open_tick(static, episode, state, out, tick, tick >= cfg[CFG_N_TICKS], sc.shared)
+    last = tick >= cfg[CFG_N_TICKS]
+    _open_tick(static, episode, state, out, tick, last, sc.shared, reservations, network)
     for i in range(N_KPI):
         kpi_total[i] = kpi[i]
     for i in KPI_EPISODE_MIN:
@@ -573,12 +578,12 @@ def reset(
 def step(
     cfg, connector_charger, charger_f, charger_station, station_f, reward_weights, obs_offsets,
     bus_parent, branch_f, bus_f, net_cfg, exo, ev, outage, conn, res, bess_soc, clock, kpi,
-    kpi_total, station_out, obs, action, work,
+    kpi_total, station_out, obs, action, work, reservations, network,
 ):  # fmt: skip
     """Advances one env by one tick: the phases above, in order.
 
-    The groups' arrays flat in field order: ``step(*static, *episode, *state, *outputs,
-    action, work)`` (:mod:`evgrid_gym.core.state`).
+    The groups' arrays flat in field order, then the switches: ``step(*static, *episode,
+    *state, *outputs, action, work, *static.switches())`` (:mod:`evgrid_gym.core.state`).
 
     Args:
         action: shape (C,) or (C + S,); entries are fractions of the connector's rated power
@@ -599,14 +604,14 @@ def step(
     sc = carve(work, conn.shape[1], station_f.shape[1])
     kpi[:] = 0.0
     _request(static, episode, state, action, sc, kpi)
-    _project(static, episode, state, out, sc, kpi)
+    _project(static, episode, state, out, sc, kpi, network)
     _settle_market(static, episode, state, out, sc, kpi)
-    if bus_parent.shape[0] > 0:
+    if network is not None:
         _book_network(static, episode, state, out, sc, kpi)
     _update_batteries(static, episode, state, out, sc, kpi)
     tick = clock[CLK_TICK] + 1
     clock[CLK_TICK] = tick
     last = depart(static, state, tick, kpi, out.station_out[SO_UNMET_KWH])
     _book_stations(static, out)
-    _open_tick(static, episode, state, out, tick, last, sc.shared)
+    _open_tick(static, episode, state, out, tick, last, sc.shared, reservations, network)
     return STATUS_OK, _book_reward(static, out)

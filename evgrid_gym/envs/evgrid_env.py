@@ -319,7 +319,7 @@ class EVGridEnv(gym.Env):
         self._state = self._state.with_evs(self._episode.ev.shape[1])
         # the kernels' arguments, flat in group order (core.state), gathered once an episode
         self._arrays = (*sc.static, *self._episode, *self._state, *self._out)
-        core.reset(*self._arrays, self._work)
+        core.reset(*self._arrays, self._work, *sc.switches)
         self._ended = False
         self._power_range_kw = (0.0, 0.0)  # no tick stepped yet: no flexibility to report
         if self._renderer is not None:
@@ -354,7 +354,7 @@ class EVGridEnv(gym.Env):
         if self._ended:
             raise RuntimeError("the episode has ended (terminated=True); call reset() first")
         action = float_actions(action, self.action_space, "action")
-        status, reward = core.step(*self._arrays, action, self._work)
+        status, reward = core.step(*self._arrays, action, self._work, *self.scenario.switches)
         if status == core.STATUS_BAD_ACTION:
             bad = np.flatnonzero(~np.isfinite(action)).tolist()
             raise ValueError(
@@ -462,12 +462,12 @@ class EVGridEnv(gym.Env):
         episode = self._episode
         state = State(*map(np.empty_like, self._state))
         out = Outputs(*map(np.empty_like, self._out))
-        core.reset(*sc.static, *episode, *state, *out, self._work)
+        core.reset(*sc.static, *episode, *state, *out, self._work, *sc.switches)
         idle = np.zeros(sc.n_actions)
         connector_ev = np.empty((n_ticks, sc.n_connectors), dtype=np.int64)
         for t in range(n_ticks):
             connector_ev[t] = state.conn[L.CN_EV]
-            core.step(*sc.static, *episode, *state, *out, idle, self._work)
+            core.step(*sc.static, *episode, *state, *out, idle, self._work, *sc.switches)
         n_evs = episode.ev.shape[1]
         res = state.res[:, :n_evs]
         served = res[L.RS_STATUS] == L.RES_SERVED

@@ -171,7 +171,9 @@ class EVGridVectorEnv(VectorEnv):
                 self._grow_ev_tables(2 * n_evs)
             self._episode.ev[i, :, :n_evs] = ev
             self._episode.ev[i, :, n_evs:] = np.inf
-        core.reset_batch(*sc.static, *self._episode, *self._state, *self._out, self._work, envs)
+        core.reset_batch(
+            *sc.static, *self._episode, *self._state, *self._out, self._work, envs, *sc.switches
+        )
         if self._flexibility_info:
             self._flexibility_kw[envs] = 0.0  # nothing stepped yet
             self._update_power_range(envs)
@@ -237,7 +239,7 @@ class EVGridVectorEnv(VectorEnv):
         self._new_observations()
         core.step_batch(
             *sc.static, *self._episode, *self._state, *self._out, actions, self._status,
-            self._rewards, self._work, ~self._ended,
+            self._rewards, self._work, ~self._ended, *sc.switches,
         )  # fmt: skip
         if self._flexibility_info:
             self._report_flexibility(np.flatnonzero(~self._ended))

@@ -217,8 +217,9 @@ class StationEngine:
                 s.allocated_power_kw for s in document.sessions
             )
             write_observation(
-                self._static, episode, self._state, self._obs, self._station_kw, self._work
-            )
+                self._static, episode, self._state, self._obs, self._station_kw, self._work,
+                self._static.switches()[1],
+            )  # fmt: skip
             info = {
                 "tick": tick,
                 "date": local.date().isoformat(),
@@ -306,7 +307,10 @@ class StationEngine:
         for copy, field in zip(trial, self._state, strict=True):
             copy[...] = field
         trial.conn[L.CN_DEPARTURE] = np.inf
-        status, _ = step(*self._static, *episode, *trial, *self._trial_out, action, self._work)
+        status, _ = step(
+            *self._static, *episode, *trial, *self._trial_out, action, self._work,
+            *self._static.switches(),
+        )  # fmt: skip
         if status != STATUS_OK:
             raise RuntimeError(
                 f"policy: returned non-finite action entries "
