@@ -29,7 +29,7 @@ from evgrid_gym.kpis import EPISODE_KPIS, episode_kpis, reward_unit
 from evgrid_gym.policy import run_episode, warm_up
 from evgrid_gym.scenario import parse_date
 
-COMPILE_NOTICE = "evgrid-gym: compiling the simulator (first run only, about 20 s)"
+COMPILE_NOTICE = "evgrid-gym: compiling the simulator (first run only, about 15 s)"
 """Printed to stderr when numba compiles instead of loading its cache (measured for
 ``simulate --scenario default --days 1`` on a 2-core machine; README, "Speed")."""
 
