@@ -208,6 +208,14 @@ def _print_trained(what: str, config: ScenarioConfig, curve) -> None:
     )
 
 
+def _missing_extra(command: str, extra: str, err: ImportError) -> ValueError:
+    """The error of a command whose optional dependencies (the extra ``extra``) are missing."""
+    return ValueError(
+        f"{command}: needs the {extra} extra ({err.name} is missing): "
+        f"pip install -e '.[{extra}]' -c constraints.txt"
+    )
+
+
 def dashboard(args: argparse.Namespace) -> int:
     from baselines.benchmark import policy_factories
 
@@ -216,10 +224,7 @@ def dashboard(args: argparse.Namespace) -> int:
 
         from evgrid_gym.viz.dashboard.app import create_app
     except ImportError as err:
-        raise ValueError(
-            f"dashboard: needs the dashboard extra ({err.name} is missing): "
-            'pip install "evgrid-gym[dashboard]"'
-        ) from None
+        raise _missing_extra("dashboard", "dashboard", err) from None
     _check_port(args.host, args.port)
     config = _configure(args)
     policies = policy_factories(["all"], agent=args.agent)
@@ -242,10 +247,7 @@ def serve(args: argparse.Namespace) -> int:
         from evgrid_gym.service.auth import ApiKeys
         from evgrid_gym.service.station_json import load_service_scenario
     except ImportError as err:
-        raise ValueError(
-            f"serve needs the service extra ({err.name} is missing): "
-            "pip install 'evgrid-gym[service]'"
-        ) from None
+        raise _missing_extra("serve", "service", err) from None
     if args.api_keys is None and args.host not in LOCAL_HOSTS:
         raise _bad_flag(
             "--host",

@@ -719,26 +719,18 @@ class DegradationConfig(_Strict):
         return self.bess.throughput_cost_eur_per_kwh(bess.soc_max - bess.soc_min)
 
 
+_COST_TERMS = {  # the operator's money terms but the drivers' payments
+    "energy_cost_eur": -1.0,
+    "export_revenue_eur": 1.0,
+    "unmet_penalty_eur": -1.0,
+    "overload_penalty_eur": -1.0,
+    "network_penalty_eur": -1.0,
+    "storage_value_eur": 1.0,
+    "degradation_cost_eur": -1.0,
+}
 REWARD_PRESETS = {
-    "profit": {
-        "revenue_eur": 1.0,
-        "energy_cost_eur": -1.0,
-        "export_revenue_eur": 1.0,
-        "unmet_penalty_eur": -1.0,
-        "overload_penalty_eur": -1.0,
-        "network_penalty_eur": -1.0,
-        "storage_value_eur": 1.0,
-        "degradation_cost_eur": -1.0,
-    },
-    "cost": {
-        "energy_cost_eur": -1.0,
-        "export_revenue_eur": 1.0,
-        "unmet_penalty_eur": -1.0,
-        "overload_penalty_eur": -1.0,
-        "network_penalty_eur": -1.0,
-        "storage_value_eur": 1.0,
-        "degradation_cost_eur": -1.0,
-    },
+    "profit": {"revenue_eur": 1.0, **_COST_TERMS},
+    "cost": dict(_COST_TERMS),
     "satisfaction": {
         "unmet_energy_kwh": -1.0,
         "overload_kwh": -1.0,
