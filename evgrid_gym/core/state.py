@@ -64,7 +64,7 @@ class Static(NamedTuple):
 
         The kernels test them with ``is not None``, which numba decides while it compiles
         (it prunes a branch on an argument that is None), so a scenario without reservations
-        or a network never compiles their kernels (about 5 s of a first run); each
+        or a network never compiles their kernels (8 s of `default`'s first run); each
         combination is compiled, and cached, once.
         """
         reservations = True if self.cfg[L.CFG_RESERVATION] > 0.0 else None
