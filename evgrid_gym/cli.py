@@ -420,15 +420,10 @@ def _split(parser: argparse.ArgumentParser, default: str, more: str = "") -> Non
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from baselines import POLICIES
-
-    lists = f"bundled scenarios: {', '.join(bundled_scenarios())}\npolicies: {', '.join(POLICIES)}"
-    sub_options = {"formatter_class": _HelpFormatter, "epilog": lists}
-    parser = _Parser(prog="evgrid-gym", description=__doc__, **sub_options)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_simulate(sub, options: dict) -> None:
+    """Adds the ``simulate`` command's parser to ``sub``, made with ``options``."""
     sim = sub.add_parser("simulate", help="run one episode of a policy and print its KPIs",
-                         **sub_options)  # fmt: skip
+                         **options)  # fmt: skip
     _common(sim, "seed of the episode")
     sim.add_argument("--policy", type=_policy, default="uncontrolled", help="baseline policy")
     sim.add_argument("--days", type=_days, default=None,
@@ -441,9 +436,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _log(sim, "write the episode's log (sessions, events, ticks, ...) into this folder")
     sim.set_defaults(run=simulate)
+
+
+def _add_benchmark(sub, options: dict) -> None:
+    """Adds the ``benchmark`` command's parser to ``sub``, made with ``options``."""
     bench = sub.add_parser(
         "benchmark", help="run policies on the same seeded episodes; KPI table, CSV and plots",
-        **sub_options,
+        **options,
     )  # fmt: skip
     _common(bench, "seed of the first episode")
     bench.add_argument("--episodes", type=_integer(1), default=5, help="episodes per policy")
@@ -463,8 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --backend ray and no --address: the local Ray's CPUs "
                        "(default: every core)")  # fmt: skip
     bench.set_defaults(run=benchmark, days=None, sessions=None)
+
+
+def _add_train(sub, options: dict) -> None:
+    """Adds the ``train`` command's parser to ``sub``, made with ``options``."""
     tr = sub.add_parser("train", help="train an agent: SB3 on the native vector env, or RLlib "
-                        "(stations as agents, or central) on Ray", **sub_options)  # fmt: skip
+                        "(stations as agents, or central) on Ray", **options)  # fmt: skip
     _common(tr, "training seed")
     tr.add_argument("--framework", default="sb3", choices=("sb3", "rllib"),
                     help="Stable-Baselines3, or RLlib (the ray extra)")  # fmt: skip
@@ -486,14 +489,22 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", default="runs/train", help="output folder")
     _split(tr, "default: 'train' where the scenario has it", "; evaluation on 'validation'")
     tr.set_defaults(run=train, days=None, sessions=None)
+
+
+def _add_plot(sub, options: dict) -> None:
+    """Adds the ``plot`` command's parser to ``sub``, made with ``options``."""
     pl = sub.add_parser(
         "plot", help="draw the figures of a `simulate --log` or `benchmark` folder (PNG)",
-        **sub_options,
+        **options,
     )  # fmt: skip
     pl.add_argument("run_dir", metavar="RUN_DIR", help="a folder of episode logs or a benchmark")
     pl.set_defaults(run=plot)
+
+
+def _add_dashboard(sub, options: dict) -> None:
+    """Adds the ``dashboard`` command's parser to ``sub``, made with ``options``."""
     dash = sub.add_parser("dashboard", help="serve a live web dashboard that plays episodes",
-                          **sub_options)  # fmt: skip
+                          **options)  # fmt: skip
     _common(dash, "seed of the first episode")
     dash.add_argument("--policy", type=_policy, default="edf",
                       help="the policy selected when the page opens")  # fmt: skip
@@ -504,8 +515,12 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=_port, default=8050)
     dash.set_defaults(run=dashboard, sessions=None, split=None)
+
+
+def _add_serve(sub, options: dict) -> None:
+    """Adds the ``serve`` command's parser to ``sub``, made with ``options``."""
     sv = sub.add_parser("serve", help="run a policy behind the stations' HTTP API (the service "
-                        "extra)", **sub_options)  # fmt: skip
+                        "extra)", **options)  # fmt: skip
     sv.add_argument("--scenario", default="electra_station",
                     help="bundled name, YAML path, or a seed 003 station_config .json")  # fmt: skip
     sv.add_argument("--policy", type=_policy, help="a heuristic's name (default bess_boost)")
@@ -520,6 +535,17 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--api-keys", type=_existing_file,
                     help='JSON file: key -> list of station ids it may change, or "*"')  # fmt: skip
     sv.set_defaults(run=serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from baselines import POLICIES
+
+    lists = f"bundled scenarios: {', '.join(bundled_scenarios())}\npolicies: {', '.join(POLICIES)}"
+    sub_options = {"formatter_class": _HelpFormatter, "epilog": lists}
+    parser = _Parser(prog="evgrid-gym", description=__doc__, **sub_options)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_simulate, _add_benchmark, _add_train, _add_plot, _add_dashboard, _add_serve):
+        add(sub, sub_options)
     return parser
 
 

@@ -130,28 +130,10 @@ def project_power(
         conn_kw, conn_low_kw, conn_high_kw, connector_charger, charger_max_kw, bess_kw,
         bess_low_kw, bess_high_kw, scratch[: 2 * n_chargers],
     )  # fmt: skip
-    # 3. station grid capacity
-    for s in range(n_stations):
-        consume_kw[s] = max(bess_kw[s], 0.0)
-        produce_kw[s] = max(-bess_kw[s], 0.0)
-    for c in range(conn_kw.shape[0]):
-        s = charger_station[connector_charger[c]]
-        consume_kw[s] += max(conn_kw[c], 0.0)
-        produce_kw[s] += max(-conn_kw[c], 0.0)
-    consume_factor[:] = 1.0
-    produce_factor[:] = 1.0
-    station_overload_kw[:] = 0.0
-    for s in range(n_stations):
-        net_kw = consume_kw[s] - produce_kw[s]
-        excess_kw = abs(net_kw) - station_grid_kw[s]
-        if excess_kw <= 0.0:
-            continue
-        if soft:
-            station_overload_kw[s] = excess_kw
-        elif net_kw > 0.0:
-            consume_factor[s] = (station_grid_kw[s] + produce_kw[s]) / consume_kw[s]
-        else:
-            produce_factor[s] = (station_grid_kw[s] + consume_kw[s]) / produce_kw[s]
+    _station_limit(
+        conn_kw, connector_charger, charger_station, bess_kw, station_grid_kw, soft, consume_kw,
+        produce_kw, consume_factor, produce_factor, station_overload_kw,
+    )  # fmt: skip
     consume_kw *= consume_factor
     produce_kw *= produce_factor
     feeder_overload_kw = _feeder_limit(
@@ -191,6 +173,38 @@ def _battery_and_charger_limits(
             charger_factor[k] = charger_max_kw[k] / charger_abs_kw[k]
     for c in range(conn_kw.shape[0]):
         conn_kw[c] *= charger_factor[connector_charger[c]]
+
+
+@inlined
+def _station_limit(
+    conn_kw, connector_charger, charger_station, bess_kw, station_grid_kw, soft, consume_kw,
+    produce_kw, consume_factor, produce_factor, station_overload_kw,
+):  # fmt: skip
+    """Step 3: each station's consumption (``consume_kw``) and production (``produce_kw``)
+    after steps 1 and 2, and the factor on the side that exceeds its grid capacity
+    (``consume_factor``, ``produce_factor``: 1 where none does); in soft mode the excess as
+    ``station_overload_kw`` instead. All shape (S,), overwritten."""
+    for s in range(bess_kw.shape[0]):
+        consume_kw[s] = max(bess_kw[s], 0.0)
+        produce_kw[s] = max(-bess_kw[s], 0.0)
+    for c in range(conn_kw.shape[0]):
+        s = charger_station[connector_charger[c]]
+        consume_kw[s] += max(conn_kw[c], 0.0)
+        produce_kw[s] += max(-conn_kw[c], 0.0)
+    consume_factor[:] = 1.0
+    produce_factor[:] = 1.0
+    station_overload_kw[:] = 0.0
+    for s in range(bess_kw.shape[0]):
+        net_kw = consume_kw[s] - produce_kw[s]
+        excess_kw = abs(net_kw) - station_grid_kw[s]
+        if excess_kw <= 0.0:
+            continue
+        if soft:
+            station_overload_kw[s] = excess_kw
+        elif net_kw > 0.0:
+            consume_factor[s] = (station_grid_kw[s] + produce_kw[s]) / consume_kw[s]
+        else:
+            produce_factor[s] = (station_grid_kw[s] + consume_kw[s]) / produce_kw[s]
 
 
 @inlined

@@ -32,6 +32,7 @@ from evgrid_gym.core.layout import (
     EV_Y_KM,
     N_EV_FIELDS,
 )
+from evgrid_gym.core.sort import search_right
 
 SESSION_UNIFORMS = 4
 """Uniform numbers one ElaadNL session takes: arrival quarter, time in it, stay, demand."""
@@ -44,7 +45,7 @@ def inverse_cdf(u, levels, values):
     """The quantile table ``values`` at the CDF levels ``levels`` (both shape (Q,), ``levels``
     increasing from 0 to 1) read at ``u`` in [0, 1), linear between levels: ``np.interp``'s
     result, without its array set-up (which costs numba ~0.4 us per scalar call)."""
-    j = np.searchsorted(levels, u, side="right") - 1
+    j = search_right(levels, u) - 1
     slope = (values[j + 1] - values[j]) / (levels[j + 1] - levels[j])
     return slope * (u - levels[j]) + values[j]
 
@@ -59,7 +60,7 @@ def draw_elaad_session(u, arrival_cdf, quantile_probability, connection_h, energ
     inverse-CDF sampling of their quantile tables at the levels ``quantile_probability``,
     linear between levels; all independent.
     """
-    quarter = np.searchsorted(arrival_cdf, u[0], side="right")
+    quarter = search_right(arrival_cdf, u[0])
     arrival_h = (min(quarter, 95) + u[1]) * 0.25
     stay_h = max(inverse_cdf(u[2], quantile_probability, connection_h), 0.25)
     demand_kwh = inverse_cdf(u[3], quantile_probability, energy_kwh)
@@ -142,13 +143,13 @@ def sample_elaad_sessions(
                 arrival_h, stay_h, demand_kwh = draw_elaad_session(
                     uk, arrival_cdf[weekend], quantile_probability, connection_h, energy_kwh
                 )
-                model = np.searchsorted(fleet_cdf, uk[SESSION_UNIFORMS], side="right")
+                model = search_right(fleet_cdf, uk[SESSION_UNIFORMS])
                 soc_target = soc_target_low + (soc_target_high - soc_target_low) * uk[-1]
                 arrival = d * ticks_per_day + np.floor(arrival_h / dt_h)
                 if arrival >= n_ticks:
                     continue
                 table[EV_ARRIVAL, n] = arrival
-                table[EV_DEPARTURE, n] = min(arrival + max(np.round(stay_h / dt_h), 1.0), n_ticks)
+                table[EV_DEPARTURE, n] = min(arrival + max(round(stay_h / dt_h), 1), n_ticks)
                 table[EV_STATION, n] = s
                 table[EV_CONNECTOR, n] = -1.0
                 table[EV_BATTERY_KWH, n] = fleet_specs[0, model]

@@ -1,4 +1,5 @@
-"""In-place sorting for the kernels' short work arrays."""
+"""Sorting and searching for the kernels' short arrays, without allocating and cheap to
+compile."""
 
 from evgrid_gym.core.jit import kernel
 
@@ -18,3 +19,21 @@ def insertion_sort(values):
             values[j + 1] = values[j]
             j -= 1
         values[j + 1] = value
+
+
+@kernel
+def search_right(values, x):
+    """``np.searchsorted(values, x, side="right")`` for ascending ``values`` (shape (n,)) and
+    a number ``x``, neither NaN: the count of entries <= ``x``, by bisection.
+
+    numba's ``np.searchsorted`` compiles its NaN- and complex-aware comparisons on first use,
+    half a second of a first run for the three scalar look-ups of a session draw.
+    """
+    low, high = 0, values.shape[0]
+    while low < high:
+        middle = (low + high) // 2
+        if values[middle] <= x:
+            low = middle + 1
+        else:
+            high = middle
+    return low
