@@ -114,7 +114,7 @@ def rollout_agents():
 # --- the single env underneath ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["default", "uneven", "caltech_acn"])
+@pytest.mark.parametrize("name", ["default", "uneven", "caltech_acn", "default_network"])
 def test_concatenated_actions_give_the_single_env_trajectory(name):
     scenario = _uneven() if name == "uneven" else name
     multi = evgrid_gym.parallel_env(scenario=scenario, reward="team")
@@ -183,6 +183,20 @@ def _check_station_observations(multi, observations, single) -> None:
                                                                        np.zeros(pad)))  # fmt: skip
             assert view.link_down == single.outage[k + s]
             assert view.wind_share_down == single.outage[-1]
+        for name in ("bus_voltage_pu", "grid_headroom_kva"):  # empty without a network
+            own = getattr(single, name)[s : s + 1]
+            np.testing.assert_array_equal(getattr(view, name), own, err_msg=name)
+
+
+def test_readme_station_table_is_the_spec():
+    """The README's table of a station's observation is the one ``station_view.FIELDS``
+    generates from the single env's blocks."""
+    from pathlib import Path
+
+    from evgrid_gym.multiagent.station_view import markdown_table
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert markdown_table() in readme
 
 
 def test_padded_entries_change_nothing():

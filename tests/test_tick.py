@@ -8,7 +8,9 @@ import reference as ref
 from numpy.testing import assert_allclose
 
 from evgrid_gym.core import layout as L
-from evgrid_gym.core.tick import STATUS_BAD_ACTION, STATUS_OK
+from evgrid_gym.core import market, network, projection
+from evgrid_gym.core.contract_net import N_OFFER_FIELDS
+from evgrid_gym.core.tick import STATUS_BAD_ACTION, STATUS_OK, Scratch, carve, workspace_size
 
 RTOL = 1e-9
 ATOL = 1e-9
@@ -345,3 +347,27 @@ def test_arrivals_take_the_asked_connector_then_the_first_free_one():
     sim = ref.RefSim(**scenario)
     sim.reset()
     assert_allclose(np.array(sim.packed_conn())[L.CN_EV], [2, 1, 0, 3])
+
+
+@pytest.mark.parametrize(("n_conn", "n_chargers", "n_st", "n_buses"), [(1, 1, 1, 0), (7, 4, 3, 5)])
+def test_the_work_space_is_carved_whole_in_field_order(n_conn, n_chargers, n_st, n_buses):
+    """Each Scratch field as long as its annotation says (C, S), one after the other from the
+    first entry, and ``shared`` the rest, as long as the longest of its uses."""
+    size = workspace_size(n_conn, n_chargers, n_st, n_buses)
+    work = np.arange(size, dtype=np.float64)
+    scratch = carve(work, n_conn, n_st)
+    lengths = {"conn": n_conn, "bess": n_st, "stored": n_st, "storage": n_st, "demand": n_st,
+               "export": n_st, "fill": n_st, "overload": n_st}  # fmt: skip
+    start = 0
+    for name, view in zip(Scratch._fields[:-1], scratch[:-1], strict=True):
+        n = lengths[name.split("_")[0]]
+        assert_allclose(view, np.arange(start, start + n), err_msg=name)
+        start += n
+    assert_allclose(scratch.shared, np.arange(start, size))
+    uses = (
+        projection.scratch_size(n_chargers, n_st),
+        market.scratch_size(n_st),
+        n_conn + N_OFFER_FIELDS * n_st,  # arrivals and reservation offers
+        n_st + network.workspace_size(n_buses),  # observation, the network's phases
+    )
+    assert len(scratch.shared) == max(uses)

@@ -14,8 +14,8 @@ exists only in scenarios that turn that feature on (``"reservations"``, ``"fault
 ``"network"``: ``grid.network``). Bounds are numbers or names of scenario
 quantities (``evgrid_gym.observation.limits``), a leading ``-`` negating one.
 
-Adding an observation feature: one row here, one block in :func:`write_observation` (and
-its line in the README's table).
+Adding an observation feature: one row here and one block in :func:`write_observation`; the
+other files it takes are listed in ``docs/architecture.md`` ("How to add").
 """
 
 from __future__ import annotations

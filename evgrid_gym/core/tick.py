@@ -1,14 +1,15 @@
 """The one-tick transition of the simulation, one kernel per phase.
 
-``step`` runs the tick in the README's order ("The simulated world, one tick"): the
-action's requested powers and this tick's battery limits (with its outages), the projection
-onto the limits (the network's among them), the market, the network's power flow (with
+``step`` runs the tick in the README's order ("The simulated world, one tick"): the action's
+requested powers and this tick's battery limits (with its outages), the projection onto the
+limits (the network's among them), the market, the network's power flow (with
 ``grid.network``), the battery update and its accounting, the departures, each station's
-books, the next tick's reservations and arrivals, the reward with the episode's totals, and
-the observation. Money and energy that belong to a station (its revenue, energy cost,
-storage value, unmet energy, overload and their penalties, its profit) are booked per
-station in ``station_out`` first, and the community's KPI is their sum plus the
-community's own part (the households' energy cost, the feeder's overload).
+books, the next tick's reservations, arrivals and observation, and the reward with the
+episode's totals. The numbers in the phases' docstrings are the README's. Money and energy
+that belong to a station (its revenue, energy cost, storage value, unmet energy, overload
+and their penalties, its profit) are booked per station in ``station_out`` first, and the
+community's KPI is their sum plus the community's own part (the households' energy cost, the
+feeder's overload).
 ``reset`` starts an episode. Both take the groups of :mod:`evgrid_gym.core.state` (flat, see
 there), mutate only the state and outputs they are given, and carve their temporaries from
 a work space (:func:`workspace_size`, :func:`carve`), so a tick allocates nothing.
@@ -34,7 +35,7 @@ never waits on a failed part and a later tick simply finds it up again:
 - turbines down: the share of wind capacity down is lost (``wind_outage_kwh``).
 """
 
-from typing import NamedTuple
+from typing import Annotated, NamedTuple, get_args
 
 import numpy as np
 
@@ -148,30 +149,38 @@ STATUS_BAD_ACTION = 1  # an action entry is NaN or infinite; nothing was changed
 # --------------------------------------------------------------------------------------------
 
 
-class Scratch(NamedTuple):
-    """A tick's temporaries, carved from the work space (:func:`carve`)."""
+PerConnector = Annotated[np.ndarray, "C"]
+"""A :class:`Scratch` field of one entry per connector."""
+PerStation = Annotated[np.ndarray, "S"]
+"""A :class:`Scratch` field of one entry per station."""
 
-    conn_kw: np.ndarray  # (C,) requested, then applied grid power, kW
-    conn_low_kw: np.ndarray  # (C,) this tick's power range of the connector's EV, kW
-    conn_high_kw: np.ndarray  # (C,)
-    bess_kw: np.ndarray  # (S,) requested, then applied BESS power, kW
-    bess_low_kw: np.ndarray  # (S,)
-    bess_high_kw: np.ndarray  # (S,)
-    stored_kwh: np.ndarray  # (S,) energy stored in the station's EVs and BESS at tick start
-    storage_kwh: np.ndarray  # (S,) their capacity
-    demand_kwh: np.ndarray  # (S,) the station's bid quantity in the market
-    export_kwh: np.ndarray  # (S,) what the station feeds into the community
-    fill: np.ndarray  # (S,) stored / storage: the station's first bid is 1 - fill
-    overload_kw: np.ndarray  # (S,) power above the station's grid capacity (soft limits), kW
+
+class Scratch(NamedTuple):
+    """A tick's temporaries, carved from the work space (:func:`carve`). Each field's length
+    is its annotation's; ``shared`` is the rest of the work space."""
+
+    conn_kw: PerConnector  # requested, then applied grid power, kW
+    conn_low_kw: PerConnector  # this tick's power range of the connector's EV, kW
+    conn_high_kw: PerConnector
+    bess_kw: PerStation  # requested, then applied BESS power, kW
+    bess_low_kw: PerStation
+    bess_high_kw: PerStation
+    stored_kwh: PerStation  # energy stored in the station's EVs and BESS at tick start
+    storage_kwh: PerStation  # their capacity
+    demand_kwh: PerStation  # the station's bid quantity in the market
+    export_kwh: PerStation  # what the station feeds into the community
+    fill: PerStation  # stored / storage: the station's first bid is 1 - fill
+    overload_kw: PerStation  # power above the station's grid capacity (soft limits), kW
     shared: np.ndarray  # the sub-kernels' scratch: projection, market, offers, observation
 
 
-_PER_CONNECTOR = 3  # Scratch's (C,) fields
-_PER_STATION = 9  # Scratch's (S,) fields
+def _fields_of(kind):
+    return sum(kind in get_args(field)[1:] for field in Scratch.__annotations__.values())
 
 
 def workspace_size(n_connectors, n_chargers, n_stations, n_buses=0):
-    """Length of the float64 work space of :func:`reset` and :func:`step` (one per env);
+    """Length of the float64 work space of :func:`reset` and :func:`step` (one per env):
+    the fields of :class:`Scratch`, ``shared`` as long as the longest of its uses;
     ``n_buses``: the network's buses (0 without one)."""
     shared = max(
         projection.scratch_size(n_chargers, n_stations),
@@ -179,20 +188,35 @@ def workspace_size(n_connectors, n_chargers, n_stations, n_buses=0):
         n_connectors + N_OFFER_FIELDS * n_stations,  # reservations and arrivals
         n_stations + network.workspace_size(n_buses),  # observation; the network's phases
     )
-    return _PER_CONNECTOR * n_connectors + _PER_STATION * n_stations + shared
+    return _fields_of("C") * n_connectors + _fields_of("S") * n_stations + shared
+
+
+@inlined
+def _take(work, start, n):
+    """The ``n`` entries of ``work`` from ``start``, and where the next field starts."""
+    return work[start : start + n], start + n
 
 
 @inlined
 def carve(work, n_connectors, n_stations):
-    """The :class:`Scratch` views of ``work`` (of length :func:`workspace_size`)."""
+    """The :class:`Scratch` views of ``work`` (of length :func:`workspace_size`), one after
+    the other in field order."""
     c, s = n_connectors, n_stations
-    i = _PER_CONNECTOR * c  # the (S,) fields follow the (C,) ones
+    conn_kw, i = _take(work, 0, c)
+    conn_low_kw, i = _take(work, i, c)
+    conn_high_kw, i = _take(work, i, c)
+    bess_kw, i = _take(work, i, s)
+    bess_low_kw, i = _take(work, i, s)
+    bess_high_kw, i = _take(work, i, s)
+    stored_kwh, i = _take(work, i, s)
+    storage_kwh, i = _take(work, i, s)
+    demand_kwh, i = _take(work, i, s)
+    export_kwh, i = _take(work, i, s)
+    fill, i = _take(work, i, s)
+    overload_kw, i = _take(work, i, s)
     return Scratch(
-        work[:c], work[c : 2 * c], work[2 * c : i],
-        work[i : i + s], work[i + s : i + 2 * s], work[i + 2 * s : i + 3 * s],
-        work[i + 3 * s : i + 4 * s], work[i + 4 * s : i + 5 * s], work[i + 5 * s : i + 6 * s],
-        work[i + 6 * s : i + 7 * s], work[i + 7 * s : i + 8 * s],
-        work[i + 8 * s : i + _PER_STATION * s], work[i + _PER_STATION * s :],
+        conn_kw, conn_low_kw, conn_high_kw, bess_kw, bess_low_kw, bess_high_kw, stored_kwh,
+        storage_kwh, demand_kwh, export_kwh, fill, overload_kw, work[i:],
     )  # fmt: skip
 
 
@@ -216,7 +240,7 @@ def _begin_tick(static, episode, state, tick, kpi, shared, reservations):
 
 @kernel
 def _open_tick(static, episode, state, out, tick, last, shared, reservations, network):
-    """2. and 9. The tick ``tick`` opens: its reservations and arrivals (the episode's open
+    """2. and 10. The tick ``tick`` opens: its reservations and arrivals (the episode's open
     reservations closed instead when it has ended), then the observation of the state. One
     compiled function shared by ``reset`` and ``step``, so its phases are compiled once.
     ``reservations``, ``network``: the switches of
@@ -414,7 +438,7 @@ def _settle_market(static, episode, state, out, sc, kpi):
 
 @inlined
 def _book_network(static, episode, state, out, sc, kpi):
-    """7. With a network: the power flow of the tick's applied powers
+    """6. With a network: the power flow of the tick's applied powers
     (:func:`~evgrid_gym.core.network.book_network`; the renewables less what the market
     curtailed, taken from wind and PV in proportion to their output) and its KPIs; its
     violations at the network penalties."""
@@ -446,7 +470,7 @@ def _book_network(static, episode, state, out, sc, kpi):
 
 @inlined
 def _update_batteries(static, episode, state, out, sc, kpi):
-    """6. EV and BESS soc; drivers pay (and are paid) their tariff per battery kWh; the
+    """7. EV and BESS soc; drivers pay (and are paid) their tariff per battery kWh; the
     change of the worth of the BESS's stored energy; the wear of V2G (per battery kWh it takes
     out of an EV, ``CFG_V2G_DEGRADATION``) and of the BESS (per battery kWh in or out,
     ``ST_BESS_DEGRADATION``). All booked per station, and their totals as the stations'
@@ -494,13 +518,14 @@ def _update_batteries(static, episode, state, out, sc, kpi):
 
 @inlined
 def _book_stations(static, out):
-    """7. After the departures, each station's books: its unmet-energy penalty (the
-    community's is their sum) and its profit in the tick, its EV revenue minus what it pays
-    for energy (the market's payments to the community's producers, the supplier's energy)
-    plus the change of the worth of its BESS minus its batteries' wear and its penalties.
-    The community's profit adds the producers' income (the stations' payments and the
-    export revenue) and subtracts the households' external energy and the feeder's overload
-    penalty (README, "Stations as agents and Ray")."""
+    """9. After the departures (8., :func:`~evgrid_gym.core.sessions.depart`), each
+    station's books: its unmet-energy penalty (the community's is their sum) and its profit
+    in the tick, its EV revenue minus what it pays for energy (the market's payments to the
+    community's producers, the supplier's energy) plus the change of the worth of its BESS
+    minus its batteries' wear and its penalties. The community's profit adds the producers'
+    income (the stations' payments and the export revenue) and subtracts the households'
+    external energy and the feeder's overload penalty (README, "Stations as agents and
+    Ray")."""
     station_out, penalty = out.station_out, static.cfg[CFG_UNMET_PENALTY]
     for s in range(station_out.shape[1]):
         station_out[SO_UNMET_PENALTY_EUR, s] = station_out[SO_UNMET_KWH, s] * penalty
@@ -518,7 +543,7 @@ def _book_stations(static, out):
 
 @inlined
 def _book_reward(static, out):
-    """9. The reward (the weighted KPIs) and the episode totals (sums; maxima for
+    """10. The reward (the weighted KPIs) and the episode totals (sums; maxima for
     ``KPI_EPISODE_MAX``, minima for ``KPI_EPISODE_MIN``)."""
     kpi, kpi_total, weights = out.kpi, out.kpi_total, static.reward_weights
     reward = 0.0

@@ -4,7 +4,9 @@
 map onto the stations (the agents of :class:`~evgrid_gym.multiagent.EVGridParallelEnv`). It
 reads the single observation only through its named views (:meth:`Scenario.unpack`) and the
 scenario's index arrays (``connector_station``, ``connector_charger``), in one function,
-:func:`_arrange`; it never slices the flat observation by offsets of its own.
+:func:`_arrange`; it never slices the flat observation by offsets of its own. Its blocks
+follow from the single env's (:data:`~evgrid_gym.core.observation.BLOCKS`, seen as
+:data:`SEEN_AS` says), so a new observation block reaches the stations without a change here.
 
 Padding: every agent has the same spaces, those of the largest station (``Cmax`` connectors),
 so one shared policy serves all of them. A station with fewer connectors fills its last slots
@@ -16,66 +18,80 @@ EV is plugged in.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
 from evgrid_gym.core import layout as L
+from evgrid_gym.core.observation import BLOCKS
 from evgrid_gym.observation import Observation
 from evgrid_gym.scenario import Scenario
 
+SEEN_AS = {"C": "connector", "S": "station", "S*H": "station", "1": "shared", "F+1": "shared"}
+"""How a station sees a block of the single env's observation, by the block's size: its own
+connectors' entries (padded to ``Cmax``), its own row, or the shared entries (the same for
+every station, ``delay_ticks`` late). The ``outage`` block (K + S + 1) is split three ways,
+into ``charger_down``, ``link_down`` and ``wind_share_down``; a block of any other size
+needs its rule here (importing this module fails until it has one)."""
 
-class StationObservation(NamedTuple):
-    """One station's observation as named blocks, in this order (``Cmax``: connectors of the
-    largest station; A = ``Cmax`` (+ 1 with ``action.bess_control``); F: forecast ticks; H:
-    reservation hours; the blocks marked "faults" have length 0 without faults).
-
-    Each block is an array whose last axis is the block (a batch of observations keeps its
-    leading axes).
-    """
-
-    occupied: np.ndarray  # (Cmax,) 0/1, the occupancy mask
-    soc: np.ndarray  # (Cmax,) EV soc
-    energy_needed_kwh: np.ndarray  # (Cmax,) to the target soc, kWh
-    ticks_to_departure: np.ndarray  # (Cmax,) ticks
-    max_power_kw: np.ndarray  # (Cmax,) max average power the EV can take this tick, kW
-    rated_kw: np.ndarray  # (Cmax,) rated power of the connector's charger, kW (0: padding)
-    charger_down: np.ndarray  # (Cmax,) faults: the connector's charger is down, 0/1
-    action_mask: np.ndarray  # (A,) 1 where the action entry acts on a connector or BESS
-    bess_soc: np.ndarray  # (1,) the station's BESS soc (0 without one)
-    headroom_kw: np.ndarray  # (1,) grid + BESS discharge - EVs' max power, kW
-    reservations: np.ndarray  # (H,) confirmed reservations arriving h..h+1 hours ahead
-    link_down: np.ndarray  # (1,) faults: the station's link is down, 0/1
-    time_sin: np.ndarray  # (1,) shared block from here on (``delay_ticks`` late)
-    time_cos: np.ndarray  # (1,)
-    price_eur_per_kwh: np.ndarray  # (F+1,) external price now and the next F ticks
-    renewable_kw: np.ndarray  # (F+1,) own renewable output now and the next F ticks, kW
-    household_kw: np.ndarray  # (1,) household load, kW
-    wind_share_down: np.ndarray  # (1,) faults: share of the wind capacity down
+_ADDED = {  # name: (seen as, length, unit, description); entries that are not a block
+    "rated_kw": ("connector", "Cmax", "kW", "rated power of the connector's charger (0: padding)"),
+    "charger_down": ("connector", "Cmax", "0/1", "with faults: the connector's charger is down"),
+    "action_mask": ("connector", "Cmax (+1)", "0/1",
+                    "1 where the action entry acts on a connector (or the BESS)"),
+    "link_down": ("station", "1", "0/1", "with faults: the station's link is down"),
+    "wind_share_down": ("shared", "1", "fraction", "with faults: share of the wind capacity down"),
+}  # fmt: skip
 
 
-OBSERVATION_UNITS = {
-    "occupied": "0/1",
-    "soc": "fraction",
-    "energy_needed_kwh": "kWh",
-    "ticks_to_departure": "ticks",
-    "max_power_kw": "kW",
-    "rated_kw": "kW",
-    "charger_down": "0/1",
-    "action_mask": "0/1",
-    "bess_soc": "fraction",
-    "headroom_kw": "kW",
-    "reservations": "count",
-    "link_down": "0/1",
-    "time_sin": "-",
-    "time_cos": "-",
-    "price_eur_per_kwh": "EUR/kWh",
-    "renewable_kw": "kW",
-    "household_kw": "kW",
-    "wind_share_down": "fraction",
-}
+def _fields() -> tuple[tuple[str, str, str, str, str], ...]:
+    """``(name, seen as, length, unit, description)`` of every block of a station's
+    observation, in order: its connectors' blocks, its own, the shared ones; each group the
+    single observation's blocks in their order, then the entries added here."""
+    rows = []
+    for block in BLOCKS:
+        if block.name == "outage":
+            continue
+        if block.size not in SEEN_AS:
+            raise ValueError(
+                f"observation block {block.name!r} of size {block.size}: a station's view of "
+                "it is not defined (station_view.SEEN_AS)"
+            )
+        kind = SEEN_AS[block.size]
+        length = {"connector": "Cmax", "station": block.size.replace("S*", "").replace("S", "1"),
+                  "shared": block.size}[kind]  # fmt: skip
+        when = f"with {block.when}: " if block.when else ""
+        rows.append((block.name, kind, length, block.unit, when + block.description))
+    rows += [(name, *spec) for name, spec in _ADDED.items()]
+    order = ("connector", "station", "shared")
+    return tuple(sorted(rows, key=lambda row: order.index(row[1])))  # stable: blocks first
+
+
+FIELDS = _fields()
+"""Every block of a station's observation: ``(name, seen as, length, unit, description)``."""
+
+StationObservation = namedtuple("StationObservation", [field[0] for field in FIELDS])
+StationObservation.__doc__ = (
+    "One station's observation as named blocks, each an array whose last axis is the block "
+    "(a batch of observations keeps its leading axes): "
+    + ", ".join(f"``{name}`` ({length}, {unit})" for name, _, length, unit, _ in FIELDS)
+    + ". Cmax: connectors of the largest station; F: forecast ticks; H: reservation hours; "
+    "the blocks of faults, reservations and the network have length 0 without them."
+)
+
+OBSERVATION_UNITS = {name: unit for name, _, _, unit, _ in FIELDS}
 """The unit of every block of :class:`StationObservation`."""
+
+
+def markdown_table() -> str:
+    """The README's table of a station's observation."""
+    rows = ["| block | length | unit |", "|---|---:|---|"]
+    for name, kind, length, unit, description in FIELDS:
+        shared = "shared: " if kind == "shared" else ""
+        rows.append(f"| {shared}{description} (`{name}`) | {length} | {unit} |")
+    return "\n".join(rows)
 
 
 class _Static(NamedTuple):
@@ -108,7 +124,6 @@ def _arrange(
         pad: the value of padded entries.
     """
     n_st, n_ch = sc.n_stations, sc.n_chargers
-    faults = sc.config.faults.enabled
 
     def per_slot(values) -> np.ndarray:
         return np.append(np.asarray(values, dtype=np.float64), pad)[slots]
@@ -120,31 +135,24 @@ def _arrange(
         row = np.atleast_1d(np.asarray(values, dtype=np.float64))
         return np.broadcast_to(row, (n_st, row.shape[0]))
 
-    none = np.empty((n_st, 0))
+    seen = {"connector": lambda name: per_slot(getattr(now, name)),
+            "station": lambda name: per_station(getattr(now, name)),
+            "shared": lambda name: everyone(getattr(shared, name))}  # fmt: skip
+    blocks = {name: seen[kind](name) for name, kind, *_ in FIELDS if name not in _ADDED}
     own_out, shared_out = now.outage, shared.outage
+    faults = sc.config.faults.enabled
+    none = np.empty((n_st, 0))
     mask = [per_slot(static.connector)]
     if sc.config.action.bess_control:
         mask.append(per_station(static.bess))
-    return StationObservation(
-        occupied=per_slot(now.occupied),
-        soc=per_slot(now.soc),
-        energy_needed_kwh=per_slot(now.energy_needed_kwh),
-        ticks_to_departure=per_slot(now.ticks_to_departure),
-        max_power_kw=per_slot(now.max_power_kw),
+    blocks.update(
         rated_kw=per_slot(static.rated_kw),
         charger_down=per_slot(own_out[:n_ch][sc.connector_charger]) if faults else none,
         action_mask=np.hstack(mask),
-        bess_soc=per_station(now.bess_soc),
-        headroom_kw=per_station(now.headroom_kw),
-        reservations=per_station(now.reservations),
         link_down=per_station(own_out[n_ch : n_ch + n_st]) if faults else none,
-        time_sin=everyone(shared.time_sin),
-        time_cos=everyone(shared.time_cos),
-        price_eur_per_kwh=everyone(shared.price_eur_per_kwh),
-        renewable_kw=everyone(shared.renewable_kw),
-        household_kw=everyone(shared.household_kw),
         wind_share_down=everyone(shared_out[-1:]) if faults else none,
     )
+    return StationObservation(**blocks)
 
 
 class StationView:
