@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from evgrid_gym.config import ScenarioConfig
 from evgrid_gym.envs import EVGridEnv
 from evgrid_gym.eventlog import EpisodeLog
-from evgrid_gym.kpis import EPISODE_KPIS
+from evgrid_gym.kpis import EPISODE_KPIS, RATIO, reward_unit
 from evgrid_gym.policy import Policy, run_episode, warm_up
 
 ID_COLUMNS = ("policy", "episode", "seed", "date")
@@ -30,14 +30,12 @@ TABLE_COLUMNS = ("reward", *(kpi.name for kpi in EPISODE_KPIS), "wall_time_s")
 """What the summary table averages (then its ``solver`` and ``optimality_gap`` columns): the
 reward, every episode KPI of :data:`evgrid_gym.kpis.EPISODE_KPIS`, the wall time."""
 SOLVER_COLUMNS = ("solver_status", "mip_gap", "optimality_gap", "optimality_gap_at_bound")
-RESULT_COLUMNS = (*ID_COLUMNS, *TABLE_COLUMNS, *SOLVER_COLUMNS)
-"""The columns of ``results.csv``, one row per policy and episode."""
-PLOTTED = (
-    ("reward", "reward (EUR)"),
-    ("cost_eur", "external energy cost (EUR)"),
-    ("unmet_energy_kwh", "unmet energy (kWh)"),
-    ("renewable_share", "renewable share"),
-)
+RESULT_COLUMNS = (*ID_COLUMNS, "reward_unit", *TABLE_COLUMNS, *SOLVER_COLUMNS)
+"""The columns of ``results.csv``, one row per policy and episode; ``reward_unit`` is the
+unit of the scenario's reward (:func:`evgrid_gym.kpis.reward_unit`), which the plots label
+the reward with."""
+PLOTTED = ("reward", "cost_eur", "unmet_energy_kwh", "renewable_share")
+"""What ``kpis.png`` draws: the reward and episode KPIs of :data:`~evgrid_gym.kpis.EPISODE_KPIS`."""
 PROVEN = "optimal"
 """The solver status of a proven optimum (:class:`~evgrid_gym.policy.SolverStatus`)."""
 
@@ -118,10 +116,12 @@ def run_job(
     log_dir: Path | None = None,
 ) -> dict:  # fmt: skip
     """One job of the benchmark, what both backends run: episode ``episode`` of ``policy``
-    (called ``name``), seeded ``seed``; returns its row (:func:`~evgrid_gym.policy.run_episode`
-    and the job) and writes its log into ``log_dir/<name>/seed_<seed>/`` when given."""
+    (called ``name``), seeded ``seed``; returns its row (the job, the reward's unit and
+    :func:`~evgrid_gym.policy.run_episode`'s result) and writes its log into
+    ``log_dir/<name>/seed_<seed>/`` when given."""
     log = None if log_dir is None else EpisodeLog(name, seed)
-    row = {"policy": name, "episode": episode, "seed": seed}
+    weights = env.scenario.config.reward.kpi_weights
+    row = {"policy": name, "episode": episode, "seed": seed, "reward_unit": reward_unit(weights)}
     row |= run_episode(env, policy, seed, log=log)
     if log is not None:
         log.write(log_dir / name / f"seed_{seed}")
@@ -231,21 +231,27 @@ def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
 
 
 def plot(results: pd.DataFrame, path: Path, title: str) -> None:
-    """Bar charts (mean and standard deviation over episodes) of the main KPIs, as PNG."""
+    """Bar charts (mean and standard deviation over episodes) of the main KPIs
+    (:data:`PLOTTED`), as PNG; the reward in its unit
+    (:func:`~evgrid_gym.viz.plots.reward_label`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from evgrid_gym.viz.plots import reward_label
+
+    labels = {k.name: k.label if k.unit == RATIO else f"{k.label} ({k.unit})" for k in EPISODE_KPIS}
+    labels["reward"] = reward_label(results)
     grouped = results.groupby("policy", sort=False)
     order = summary(results).index
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), constrained_layout=True)
-    for ax, (column, label) in zip(axes.flat, PLOTTED, strict=True):
+    for ax, column in zip(axes.flat, PLOTTED, strict=True):
         mean = grouped[column].mean().reindex(order)
         std = grouped[column].std().reindex(order).fillna(0.0)
         ax.bar(range(len(order)), mean.to_numpy(), yerr=std.to_numpy(), color="tab:blue")
         ax.set_xticks(range(len(order)), order, rotation=45, ha="right")
-        ax.set_title(label)
+        ax.set_title(labels[column])
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(title)
     fig.savefig(path, dpi=120)

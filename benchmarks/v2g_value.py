@@ -21,6 +21,7 @@ from baselines.optimal import build_model, solve
 from evgrid_gym.config import load_scenario
 from evgrid_gym.core import layout as L
 from evgrid_gym.envs import EVGridEnv
+from evgrid_gym.kpis import reward_unit
 
 
 def scenario(name: str, degradation: bool, v2g: bool = True) -> dict:
@@ -36,8 +37,8 @@ def scenario(name: str, degradation: bool, v2g: bool = True) -> dict:
 
 
 def optimum(env: EVGridEnv, seed: int) -> tuple[float, float, float, float, str]:
-    """``(replayed reward EUR, V2G grid energy kWh, battery wear EUR, solve s, status)`` of
-    one day's optimum."""
+    """``(replayed reward, V2G grid energy kWh, battery wear EUR, solve s, status)`` of one
+    day's optimum (the reward in its unit, :func:`~evgrid_gym.kpis.reward_unit`)."""
     env.reset(seed=seed)
     schedule = solve(build_model(env.scenario, env.episode_plan()), 600)
     env.reset(seed=seed)
@@ -56,9 +57,10 @@ def main() -> None:
     args = parser.parse_args()
     with_v2g = EVGridEnv(scenario(args.scenario, args.degradation))
     no_v2g = EVGridEnv(scenario(args.scenario, args.degradation, v2g=False))
+    unit = reward_unit(with_v2g.scenario.config.reward.kpi_weights)  # EUR, kWh (satisfaction)
     print(
-        "| seed | date | optimum (EUR) | without V2G (EUR) | V2G value (EUR) | V2G energy (kWh) "
-        "| battery wear (EUR) | solve (s) | status |"
+        f"| seed | date | optimum ({unit}) | without V2G ({unit}) | V2G value ({unit}) "
+        "| V2G energy (kWh) | battery wear (EUR) | solve (s) | status |"
     )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---|")
     values = []
@@ -73,9 +75,9 @@ def main() -> None:
         )
     values = np.array(values)
     print(
-        f"\nV2G value: mean {values.mean():.3f} EUR per day (standard error "
+        f"\nV2G value: mean {values.mean():.3f} {unit} per day (standard error "
         f"{values.std(ddof=1) / np.sqrt(len(values)):.3f}), min {values.min():.3f}, "
-        f"max {values.max():.3f}, > 0.01 EUR on {(values > 0.01).sum()} of {len(values)} days"
+        f"max {values.max():.3f}, > 0.01 {unit} on {(values > 0.01).sum()} of {len(values)} days"
     )
 
 

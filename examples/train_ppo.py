@@ -14,6 +14,7 @@ from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from baselines import make_policy
 from evgrid_gym import EVGridEnv, EVGridVectorEnv
+from evgrid_gym.kpis import reward_unit
 from evgrid_gym.policy import run_episode
 from evgrid_gym.rl.agent import AgentPolicy
 from evgrid_gym.rl.sb3_vec_env import SB3VecEnv
@@ -35,6 +36,7 @@ env = EVGridEnv(args.scenario)
 agent = AgentPolicy(model, venv)
 uncontrolled = make_policy("uncontrolled", env.scenario)
 seeds = range(1_000_000, 1_000_020)
+unit = reward_unit(env.scenario.config.reward.kpi_weights)  # EUR, or kWh for satisfaction
 for name, policy in (("ppo", agent), ("uncontrolled", uncontrolled)):
     rewards = [run_episode(env, policy, seed)["reward"] for seed in seeds]
-    print(f"{name:>12}: mean reward {np.mean(rewards):8.2f} EUR over {len(seeds)} days")
+    print(f"{name:>12}: mean reward {np.mean(rewards):8.2f} {unit} over {len(seeds)} days")

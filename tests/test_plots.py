@@ -1,15 +1,21 @@
 """``evgrid-gym plot``: the figures of ``simulate --log`` and ``benchmark --log`` folders
-exist at their size and are not blank; bad folders and flags end in one line, exit code 2."""
+exist at their size and are not blank; the benchmark's figures label the reward in its
+preset's unit; bad folders and flags end in one line, exit code 2."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import yaml
+from matplotlib.figure import Figure
 from PIL import Image
 
 from evgrid_gym.cli import main
+from evgrid_gym.config import load_scenario
 from evgrid_gym.viz.plots import DPI, EPISODE_FIGURES
 
 SIZES = {  # figsize in inches (evgrid_gym/viz/plots.py) x DPI
@@ -57,6 +63,55 @@ def test_benchmark_log_then_plot_draws_every_episode_and_the_policies(tmp_path, 
     assert printed[-1] == str(out / "benchmark.png")
     _check_png(out / "benchmark.png")
     _check_png(out / "optimal" / "seed_0" / "flexibility.png", SIZES["flexibility"])
+
+
+@pytest.fixture
+def saved_figures(monkeypatch) -> dict[str, Figure]:
+    """The figures saved while the test runs, by file name (pyplot's figures included)."""
+    saved = {}
+    savefig = Figure.savefig
+
+    def record(figure, path, *args, **kwargs):
+        saved[Path(path).name] = figure
+        return savefig(figure, path, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    return saved
+
+
+@pytest.mark.parametrize("preset, unit", [("profit", "EUR"), ("satisfaction", "kWh")])
+def test_benchmark_figures_give_the_reward_in_its_presets_unit(
+    tmp_path, capsys, saved_figures, preset, unit
+):
+    data = load_scenario("electra_station").model_dump(mode="json")
+    data["reward"] |= {"name": preset}
+    scenario = tmp_path / f"{preset}.yaml"
+    scenario.write_text(yaml.safe_dump(data))
+    out = tmp_path / "bench"
+    flags = ["--episodes", "1", "--policies", "uncontrolled", "--out", str(out)]
+    assert main(["benchmark", "--scenario", str(scenario), *flags]) == 0
+    assert main(["plot", str(out)]) == 0
+    capsys.readouterr()
+    assert set(pd.read_csv(out / "results.csv")["reward_unit"]) == {unit}
+    titles = [ax.get_title() for ax in saved_figures["kpis.png"].axes]
+    assert titles == [f"reward ({unit})", "external energy cost (EUR)", "unmet energy (kWh)",
+                      "renewable share"]  # fmt: skip
+    assert saved_figures["benchmark.png"].axes[0].get_xlabel() == f"episode reward ({unit})"
+
+
+@pytest.mark.parametrize("units", [None, ["EUR", "kWh"]], ids=["no unit column", "two units"])
+def test_results_without_one_reward_unit_plot_the_reward_without_a_unit(
+    tmp_path, capsys, saved_figures, units
+):
+    # results.csv written before the reward_unit column: its preset, so its unit, is unknown
+    results = pd.DataFrame({"policy": ["edf", "lsf"], "episode": [0, 0], "seed": [0, 0],
+                            "reward": [1.0, 2.0], "optimality_gap": [np.nan, np.nan]})  # fmt: skip
+    if units is not None:
+        results["reward_unit"] = units
+    results.to_csv(tmp_path / "results.csv", index=False)
+    assert main(["plot", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.split() == [str(tmp_path / "benchmark.png")]
+    assert saved_figures["benchmark.png"].axes[0].get_xlabel() == "episode reward"
 
 
 def test_plot_names_the_file_it_expected(tmp_path, capsys):

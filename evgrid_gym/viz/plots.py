@@ -14,7 +14,8 @@ From an episode's log (:mod:`evgrid_gym.eventlog`, ``simulate --log``):
    and the energy envelope from the hour it was widest, with the energy the fleet took.
 
 From a benchmark's ``results.csv``: 5. ``benchmark.png``: the reward of each policy on every
-episode and its optimality gap.
+episode and its optimality gap, in the reward's unit (its ``reward_unit`` column,
+:func:`reward_label`).
 
 Headless: matplotlib figures drawn without pyplot, so no backend or window is touched;
 colours are the render's (:mod:`evgrid_gym.viz.style`).
@@ -269,10 +270,20 @@ def episode_figures(folder: Path) -> list[Path]:
 _DRAW = (soc_by_archetype, power_by_archetype, energy_flows, flexibility)
 
 
+def reward_label(results: pd.DataFrame, label: str = "reward") -> str:
+    """``label (unit)``, with the reward's unit a benchmark's results record (their
+    ``reward_unit`` column, :func:`evgrid_gym.kpis.reward_unit`); ``label`` alone when they
+    record none or several: results written before the column existed do not say which
+    reward preset they ran, and every preset (EUR or kWh) predates the column."""
+    units = results["reward_unit"].dropna().unique() if "reward_unit" in results else ()
+    return f"{label} ({units[0]})" if len(units) == 1 else label
+
+
 def benchmark_figure(results_csv: Path, path: Path) -> Path:
     """Figure 5: each policy's reward on every episode (a dot per episode, coloured by
     episode, so the same day reads across policies; a bar at the mean) and its optimality gap
-    (per episode, the mean as a bar), from a benchmark's ``results.csv``."""
+    (per episode, the mean as a bar), from a benchmark's ``results.csv``; the reward in its
+    unit (:func:`reward_label`)."""
     results = pd.read_csv(results_csv)
     order = list(results.groupby("policy")["reward"].mean().sort_values(ascending=False).index)
     row = results["policy"].map({p: i for i, p in enumerate(order)}).to_numpy()
@@ -285,7 +296,7 @@ def benchmark_figure(results_csv: Path, path: Path) -> Path:
     left.scatter(results["reward"], row, c=colour, s=18, zorder=3)
     left.scatter(means, range(len(order)), marker="|", s=400, color="black", zorder=4,
                  label="mean")  # fmt: skip
-    left.set_xlabel("episode reward (EUR)")
+    left.set_xlabel(reward_label(results, "episode reward"))
     left.set_title("Reward per policy (dots: episodes, one colour per episode)", fontsize=10,
                    loc="left")  # fmt: skip
     left.legend(loc="lower right", fontsize=9)
