@@ -21,6 +21,7 @@ from evgrid_gym.core import layout as L
 from evgrid_gym.core import tick as core_tick
 from evgrid_gym.core.observation import block_offsets
 from evgrid_gym.core.state import Episode, Outputs, State, Static
+from evgrid_gym.observation import Observation, unpack
 
 # --------------------------------------------------------------------------------------------
 # Battery: two-stage CC-CV (ACN-Sim Linear2StageBattery), efficiency, discharge
@@ -1778,7 +1779,7 @@ class CoreSim:
         n_st = scenario["station_f"].shape[1]
         n_chargers = scenario["charger_f"].shape[1]
         if self.sc.get("outage") is None:
-            self.sc["outage"] = np.zeros((scenario["exo"].shape[1], n_chargers + n_st + 1))
+            self.sc["outage"] = Episode.zeros(scenario["exo"].shape[1], n_chargers, n_st).outage
         cfg = scenario["cfg"]
         self.n_actions = n_conn + n_st * int(cfg[L.CFG_BESS_ACTION] > 0)
         offsets = observation_offsets(scenario)
@@ -1806,6 +1807,11 @@ class CoreSim:
     kpi_total = property(lambda self: self.out.kpi_total)
     station_out = property(lambda self: self.out.station_out)
     obs = property(lambda self: self.out.obs)
+
+    @property
+    def obs_view(self) -> Observation:
+        """The observation's named views (``Scenario.unpack``)."""
+        return unpack(self.obs, self.static.obs_offsets, self.static.station_f.shape[1])
 
     def reset(self):
         core_tick.reset(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from evgrid_gym import EVGridEnv
+from evgrid_gym import EVGridEnv, Scenario, load_scenario
 from evgrid_gym.arrays import readonly
 
 
@@ -39,3 +41,14 @@ def test_env_and_scenario_arrays_are_read_only():
     env.step(np.ones(env.action_space.shape, dtype=np.float32))
     np.testing.assert_array_equal(totals, env.kpi_total)  # follows the env
     assert totals.any()
+
+
+def test_network_arrays_are_read_only():
+    network = Scenario(load_scenario("default_network")).network
+    arrays = {f.name: getattr(network, f.name) for f in dataclasses.fields(network)}
+    arrays = {name: a for name, a in arrays.items() if isinstance(a, np.ndarray)}
+    assert len(arrays) == 8
+    for name, array in arrays.items():
+        assert not array.flags.writeable, name
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 0

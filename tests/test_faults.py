@@ -72,7 +72,13 @@ def _assert_identical(a, b, skip_obs=False):
 
 
 def _obs_diff(a, b):
-    return set(np.flatnonzero(a.obs != b.obs).tolist())
+    """The observation entries that differ: ``{block name: indices in the block}``."""
+    diff = {}
+    for name, x, y in zip(a.obs_view._fields, a.obs_view, b.obs_view, strict=True):
+        changed = np.flatnonzero(np.ravel(x) != np.ravel(y)).tolist()
+        if changed:
+            diff[name] = changed
+    return diff
 
 
 def _run_to_fault(base, faulted):
@@ -86,21 +92,16 @@ def _run_to_fault(base, faulted):
     assert_allclose(base.conn[L.CN_POWER_KW], POWER)  # nothing binds
 
 
-def _outage_obs_index(core, row):
-    """Index in the observation of outage component ``row`` (the last K + S + 1 entries)."""
-    return core.obs.size - core.sc["outage"].shape[1] + row
-
-
 def test_charger_outage_cuts_only_its_connectors():
     base, faulted = _pair(row=0)  # charger 0: connectors 0 and 1
     _run_to_fault(base, faulted)
     # the observation of tick T: charger 0's connectors can take 0 kW (11 kW otherwise), so
     # station 0's headroom is 22 kW larger; and the outage row says so
-    n = 5
-    assert _obs_diff(base, faulted) == {4 * n, 4 * n + 1, 5 * n + 2, _outage_obs_index(base, 0)}
-    assert_allclose(base.obs[4 * n : 4 * n + 2], [11.0, 11.0])
-    assert_allclose(faulted.obs[4 * n : 4 * n + 2], [0.0, 0.0])
-    assert_allclose(faulted.obs[5 * n + 2] - base.obs[5 * n + 2], 22.0)
+    assert _obs_diff(base, faulted) == {"max_power_kw": [0, 1], "headroom_kw": [0], "outage": [0]}
+    base_view, fault_view = base.obs_view, faulted.obs_view
+    assert_allclose(base_view.max_power_kw[:2], [11.0, 11.0])
+    assert_allclose(fault_view.max_power_kw[:2], [0.0, 0.0])
+    assert_allclose(fault_view.headroom_kw[0] - base_view.headroom_kw[0], 22.0)
 
     before = faulted.conn.copy()
     base.step(ACTION)
@@ -139,9 +140,9 @@ def test_station_link_outage_runs_the_station_on_its_fallback():
     base, faulted = _pair(row=3 + 1)  # 3 chargers, then the links: station 1's
     _run_to_fault(base, faulted)
     # the observation shows the link down and station 1's headroom without its BESS's 20 kW
-    headroom_1 = 5 * 5 + 2 + 1  # 5 connectors x 5 features, 2 BESS soc, station 0's headroom
-    assert _obs_diff(base, faulted) == {headroom_1, _outage_obs_index(base, 4)}
-    assert_allclose(base.obs[headroom_1] - faulted.obs[headroom_1], 20.0, rtol=1e-6)
+    assert _obs_diff(base, faulted) == {"headroom_kw": [1], "outage": [4]}
+    lost_kw = base.obs_view.headroom_kw[1] - faulted.obs_view.headroom_kw[1]
+    assert_allclose(lost_kw, 20.0, rtol=1e-6)
     bess_soc = faulted.bess_soc.copy()
     base.step(ACTION)
     faulted.step(ACTION)
@@ -169,8 +170,8 @@ def test_station_link_outage_runs_the_station_on_its_fallback():
 def test_turbine_outage_loses_the_wind_share():
     base, faulted = _pair(row=-1, value=0.5)  # half the wind capacity down
     _run_to_fault(base, faulted)
-    assert _obs_diff(base, faulted) == {_outage_obs_index(base, 5)}
-    assert faulted.obs[-1] == 0.5
+    assert _obs_diff(base, faulted) == {"outage": [5]}
+    assert faulted.obs_view.outage[-1] == 0.5
     base.step(ACTION)
     faulted.step(ACTION)
     # 600 kW of the 1000 kW are wind: 300 kW x 0.25 h lost

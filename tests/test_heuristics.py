@@ -15,6 +15,7 @@ from baselines.allocation import allocate
 from baselines.heuristics import HEURISTICS as POLICIES
 from evgrid_gym import EVGridEnv
 from evgrid_gym.core import layout as L
+from evgrid_gym.core.observation import OBS_HOUSEHOLD
 
 REPO = Path(__file__).resolve().parents[1]
 ISSUE_POLICIES = {
@@ -353,7 +354,8 @@ def test_contract_net_buys_must_always_flexible_on_surplus_or_low_price(
     view = sc.unpack(observation)
     view.price_eur_per_kwh[:] = prices
     view.renewable_kw[:] = renewable_kw
-    observation[-1] = household_kw
+    # a block of length 1 unpacks to a float, not a view: written at its offset
+    observation[sc.static.obs_offsets[OBS_HOUSEHOLD]] = household_kw
     policy = make_policy("contract_net", sc, tolerance_kwh=0.0)
     policy.reset(seed=0)
     action = policy.act(observation, info)

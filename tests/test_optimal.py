@@ -180,6 +180,7 @@ def test_replay_respects_every_hard_limit_and_is_never_projected(name, seed, deg
     for t in range(len(states) - 1):
         observation, info = states[t]
         next_observation, next_info = states[t + 1]
+        soc, next_soc = sc.unpack(observation).soc, sc.unpack(next_observation).soc
         action = schedule.actions[t].astype(np.float64)
         conn_kw = action[:n_c] * sc.connector_rated_kw
         bess_kw = action[n_c:] * bess[L.ST_BESS_KW] if len(action) > n_c else np.zeros(n_s)
@@ -213,17 +214,17 @@ def test_replay_respects_every_hard_limit_and_is_never_projected(name, seed, deg
             q = plan.ev[L.EV_BATTERY_KWH, e]
             if next_info["connector_ev"][c] != e:
                 continue  # departed: its soc is no longer observed
-            gained = (next_observation[n_c + c] - observation[n_c + c]) * q
+            gained = (next_soc[c] - soc[c]) * q
             expected = (eta[c] * conn_kw[c] if conn_kw[c] >= 0 else conn_kw[c] / eta[c]) * dt
             assert gained == pytest.approx(expected, abs=5e-5 + 1e-6 * q)
-            assert next_observation[n_c + c] <= plan.ev[L.EV_SOC_TARGET, e] + 1e-6
+            assert next_soc[c] <= plan.ev[L.EV_SOC_TARGET, e] + 1e-6
             if conn_kw[c] < 0:
-                assert next_observation[n_c + c] >= cfg[L.CFG_V2G_SOC_MIN] - 1e-6
+                assert next_soc[c] >= cfg[L.CFG_V2G_SOC_MIN] - 1e-6
         # station batteries within their soc limits
-        soc = next_observation[5 * n_c : 5 * n_c + n_s]
+        bess_soc = sc.unpack(next_observation).bess_soc
         has_bess = bess[L.ST_BESS_KWH] > 0
-        assert np.all(soc[has_bess] >= bess[L.ST_BESS_SOC_MIN, has_bess] - 1e-6)
-        assert np.all(soc[has_bess] <= bess[L.ST_BESS_SOC_MAX, has_bess] + 1e-6)
+        assert np.all(bess_soc[has_bess] >= bess[L.ST_BESS_SOC_MIN, has_bess] - 1e-6)
+        assert np.all(bess_soc[has_bess] <= bess[L.ST_BESS_SOC_MAX, has_bess] + 1e-6)
 
 
 def test_schedule_reports_status_size_and_times():
@@ -481,18 +482,19 @@ def test_timed_out_model_gives_a_clear_status_and_the_policy_idles():
 def test_a_window_from_the_optimal_state_continues_the_optimum():
     env, plan, full = _solved("electra_station", 0)
     sc = env.unwrapped.scenario
-    n_c, n_s, t0 = sc.n_connectors, sc.n_stations, 40
+    t0 = 40
     observation, info = env.reset(seed=0)
     head = 0.0
     for t in range(t0):
         observation, reward, _, _, info = env.step(full.actions[t])
         head += reward
+    view = sc.unpack(observation)
     energy = {
-        e: float(observation[n_c + c]) * plan.ev[L.EV_BATTERY_KWH, e]
+        e: float(view.soc[c]) * plan.ev[L.EV_BATTERY_KWH, e]
         for c, e in enumerate(info["connector_ev"].tolist())
         if e >= 0
     }
-    bess_soc = observation[5 * n_c : 5 * n_c + n_s].astype(np.float64)
+    bess_soc = view.bess_soc.astype(np.float64)
     model = build_model(sc, plan, start_tick=t0, ev_energy_kwh=energy, bess_soc=bess_soc)
     tail = solve(model, 30)
     assert tail.actions.shape == (96 - t0, sc.n_actions)

@@ -376,12 +376,11 @@ def test_observation_counts_upcoming_reservations_per_station_and_hour():
     core = ref.CoreSim(scenario)
     core.reset()
     assert_allclose(core.res[L.RS_CONNECTOR], [1, 1, 1])  # one after the other on connector 1
-    block = core.obs[-4:].reshape(2, 2)  # station-major
-    assert_allclose(block, [[0, 0], [1, 1]])
+    assert_allclose(core.obs_view.reservations, [[0, 0], [1, 1]])  # station x hour
     core.step(np.zeros(core.n_actions))  # tick 1: the first has arrived
-    assert_allclose(core.obs[-4:].reshape(2, 2), [[0, 0], [0, 1]])
+    assert_allclose(core.obs_view.reservations, [[0, 0], [0, 1]])
     _run(core, 4)  # tick 5: the third is 4 ticks = 1 h ahead
-    assert_allclose(core.obs[-4:].reshape(2, 2), [[0, 0], [0, 1]])
+    assert_allclose(core.obs_view.reservations, [[0, 0], [0, 1]])
 
 
 # --- the env --------------------------------------------------------------------------------

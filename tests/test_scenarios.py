@@ -129,8 +129,8 @@ def test_electra_bess_lets_evs_draw_more_than_the_grid(rollout):
     def policy(discharge: bool):
         def act(observation, info):
             action = np.ones(env.action_space.shape, dtype=np.float32)
-            # observation [4C, 5C): the power each plugged-in EV can take this tick
-            wanted_kw = observation[4 * n_conn : 5 * n_conn].sum()
+            # the power the plugged-in EVs can take this tick
+            wanted_kw = env.scenario.unpack(observation).max_power_kw.sum()
             action[n_conn:] = -1.0 if discharge and wanted_kw > grid_kw else 0.0
             return action
 

@@ -208,7 +208,7 @@ def test_hand_worked_two_connectors_share_a_charger():
     assert core.tick_kpi("arrivals") == 3 and core.tick_kpi("rejected_arrivals") == 1
     assert_allclose(core.conn[L.CN_OCCUPIED], [1.0, 1.0])
     assert_allclose(core.conn[L.CN_REQUESTED_KWH], [20.0, 20.0])
-    assert_allclose(core.obs[8:10], [11.0, 11.0])  # max power now, before sharing
+    assert_allclose(core.obs_view.max_power_kw, [11.0, 11.0])  # max power now, before sharing
 
     status, reward = core.step(np.array([1.0, 1.0, 0.0]))
     assert status == STATUS_OK

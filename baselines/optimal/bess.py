@@ -118,7 +118,7 @@ def burning_may_pay(
 def add_exclusive(b: pyo.Block, station_ticks: list[tuple[int, int]]) -> pyo.Block:
     """A block making charging and discharging of the BESS block ``b`` exclusive at
     ``station_ticks``: ``c <= P_b (1 - w)``, ``d <= P_b w`` with a binary ``w``."""
-    block = pyo.Block()
+    block = pyo.Block(doc="station batteries either charging or discharging (binary w)")
     block.discharging = pyo.Var(
         station_ticks,
         domain=pyo.Binary,

@@ -94,12 +94,15 @@ class Episode(NamedTuple):
     outage: np.ndarray  # (T, K + S + 1): components down per tick, tick-major
 
     @classmethod
-    def zeros(cls, n_exo_ticks: int, n_components: int, n_envs: int | None = None) -> Episode:
-        """An empty episode (no EVs; a vector env's EV tables grow at reset)."""
+    def zeros(
+        cls, n_exo_ticks: int, n_chargers: int, n_stations: int, n_envs: int | None = None
+    ) -> Episode:
+        """An empty episode: no EVs (a vector env's EV tables grow at reset), nothing down
+        (an outage timeline of K + S + 1 zero columns, ``core.layout``)."""
         return cls(
             _zeros((L.N_EXO_FIELDS, n_exo_ticks), n_envs),
             np.full((L.N_EV_FIELDS, 0) if n_envs is None else (n_envs, L.N_EV_FIELDS, 0), np.inf),
-            _zeros((n_exo_ticks, n_components), n_envs),
+            _zeros((n_exo_ticks, n_chargers + n_stations + 1), n_envs),
         )
 
 

@@ -167,29 +167,12 @@ class EVGridEnv(gym.Env):
 
     ## Observation Space
 
-    ``Box(low, high, (5C + 2S + 2F + 5 [+ S H] [+ K + S + 1],), float32)`` with finite
-    bounds from the scenario (F = ``observation.forecast_ticks``, H =
-    ``reservation.observation_hours`` when reservations are on, the last block when faults
-    are on; K chargers), feature-major:
-
-    | slice | observation | unit | range |
-    |-------|-------------|------|-------|
-    | [0, C) | connector occupied | 0/1 | [0, 1] |
-    | [C, 2C) | EV state of charge | fraction | [0, 1] |
-    | [2C, 3C) | energy still needed to the target soc | kWh | [0, largest battery] |
-    | [3C, 4C) | ticks to departure | ticks | [0, episode_ticks] |
-    | [4C, 5C) | max average power the EV can take now (0: charger down) | kW | [0, rated] |
-    | [5C, 5C+S) | BESS state of charge (0 without BESS) | fraction | [0, 1] |
-    | [5C+S, 5C+2S) | headroom: grid + BESS discharge (link up) - EVs' max power | kW | see below |
-    | next 2 | sin, cos of the time of day | - | [-1, 1] |
-    | next F+1 | external price now and the next F ticks | EUR/kWh | price range |
-    | next F+1 | renewable output now, next F ticks (before outages) | kW | [0, installed] |
-    | next 1 | household load now | kW | [0, peak] |
-    | next S H | reservations of station s arriving h hours ahead | count | see below |
-    | next K+S+1 | chargers down, station links down, wind share down | 0/1 | [0, 1] |
-
-    Headroom lies in [-(sum of the station's rated connector power), grid + BESS power].
-    Reservation counts (station-major) lie in [0, station connectors x ticks per hour].
+    A 1-D float32 ``Box`` with finite bounds from the scenario: the concatenation, in
+    order, of the blocks of :data:`evgrid_gym.core.observation.BLOCKS` (each feature-major;
+    a block with ``when`` only where that feature is on). That table is the only definition
+    of the layout: the length, the bounds, the README's observation table (generated from
+    it; a test compares them) and the named views of :meth:`evgrid_gym.Scenario.unpack`
+    (``scenario.unpack(obs).soc``, ``.bess_soc``, ...) all come from it.
 
     ## Rewards
 

@@ -111,7 +111,7 @@ class EVGridVectorEnv(VectorEnv):
         self._state = State.zeros(sc.n_connectors, sc.n_stations, n_evs=1, n_envs=n)
         self._out = Outputs.zeros(sc.n_stations, sc.observation_low.shape[0], n_envs=n)
         self._work = core.workspace(sc.n_connectors, sc.n_chargers, sc.n_stations, sc.n_buses)
-        self._episode = Episode.zeros(sc.n_exo_ticks, sc.n_chargers + sc.n_stations + 1, n)
+        self._episode = Episode.zeros(sc.n_exo_ticks, sc.n_chargers, sc.n_stations, n)
         self._status = np.zeros(n, dtype=np.int64)
         self._rewards = np.zeros(n)
         self._rngs: list[np.random.Generator | None] = [None] * n

@@ -14,19 +14,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evgrid_gym.arrays import readonly
 from evgrid_gym.core import layout as L
 from evgrid_gym.grid.config import NetworkConfig
 from evgrid_gym.grid.description import NetworkDescription, tree_order
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array.setflags(write=False)
-    return array
-
-
 @dataclass(frozen=True)
 class NetworkArrays:
-    """Static arrays of one network and community (all read-only; B buses, S stations).
+    """Static arrays of one network and community (B buses, S stations).
+
+    The arrays are read-only views (:func:`evgrid_gym.arrays.readonly`) of arrays that
+    :func:`network_arrays` builds and keeps no writable reference to.
 
     Attributes:
         bus_names: bus names in kernel order (``core.layout``, section "network").
@@ -140,16 +139,16 @@ def network_arrays(
     return NetworkArrays(
         bus_names=tuple(buses),
         branch_names=tuple(branches),
-        bus_parent=_readonly(bus_parent),
-        branch_f=_readonly(branch_f),
-        bus_f=_readonly(bus_f),
-        net_cfg=_readonly(net_cfg),
-        station_bus=_readonly(
+        bus_parent=readonly(bus_parent),
+        branch_f=readonly(branch_f),
+        bus_f=readonly(bus_f),
+        net_cfg=readonly(net_cfg),
+        station_bus=readonly(
             np.array([index[network.stations[s]] for s in station_ids], dtype=np.int64)
         ),
-        downstream=_readonly(downstream),
-        v2_per_kw=_readonly(-drop_per_kw_ohm * downstream.T @ (r_ohm * downstream)),
-        v2_per_kvar=_readonly(-drop_per_kw_ohm * downstream.T @ (x_ohm * downstream)),
+        downstream=readonly(downstream),
+        v2_per_kw=readonly(-drop_per_kw_ohm * downstream.T @ (r_ohm * downstream)),
+        v2_per_kvar=readonly(-drop_per_kw_ohm * downstream.T @ (x_ohm * downstream)),
     )
 
 

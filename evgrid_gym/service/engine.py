@@ -147,9 +147,9 @@ class StationEngine:
         self._slot = {connector: c for c, connector in enumerate(topology.connectors())}
         self._efficiency = view.charger_f[L.CH_EFFICIENCY][view.connector_charger]
         n_conn, n_ch = view.n_connectors, view.n_chargers
-        # no EV table (sessions come by request) and nothing is ever down
-        self._no_evs = np.zeros((L.N_EV_FIELDS, 0))
-        self._no_outage = np.zeros((view.n_exo_ticks, n_ch + 2))
+        # no EV table (sessions come by request) and nothing is ever down; a day's inputs
+        # replace its exo
+        self._empty_episode = Episode.zeros(view.n_exo_ticks, n_ch, 1)
         self._state = State.zeros(n_conn, 1)
         self._obs = np.zeros(view.observation_low.shape, dtype=np.float32)
         self._work = np.zeros(workspace_size(n_conn, n_ch, 1, view.n_buses))
@@ -210,7 +210,7 @@ class StationEngine:
         midnight = datetime.datetime.combine(local.date(), datetime.time(), self._timezone)
         day_ticks = (local - midnight).total_seconds() / self._dt_s  # wall clock of the day
         tick = min(int(day_ticks), int(self._static.cfg[L.CFG_TICKS_PER_DAY]) - 1)
-        episode = Episode(self._inputs(local.date()), self._no_evs, self._no_outage)
+        episode = self._empty_episode._replace(exo=self._inputs(local.date()))
         with self._lock:
             self._load(document, now, day_ticks, tick)
             self._station_kw[0] = document.bess_power_kw + sum(
