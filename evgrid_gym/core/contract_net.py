@@ -108,14 +108,13 @@ def _overlap(start_a, end_a, start_b, end_b):
 
 
 @kernel
-def busy_ticks(episode, state, first_ev, skip_ev, start, end, tick, busy):
+def busy_ticks(ev, conn, res, first_ev, skip_ev, start, end, tick, busy):
     """Ticks of [start, end) during which each connector is committed, into ``busy`` (C,).
 
     Committed: its plugged EV (until its departure) and every confirmed reservation on it
     (planned arrival to departure) of EVs ``first_ev..`` other than ``skip_ev``. A connector
     is free over the window when its entry is 0.
     """
-    ev, conn, res = episode.ev, state.conn, state.res
     for c in range(conn.shape[1]):
         busy[c] = 0.0
         if conn[CN_OCCUPIED, c] > 0.0:
@@ -151,7 +150,7 @@ def station_offers(static, episode, state, first_ev, e, tick, busy, offer):
     start = ev[EV_PLANNED_ARRIVAL, e]
     end = ev[EV_DEPARTURE, e]
     window = max(end - start, 1.0)
-    busy_ticks(episode, state, first_ev, e, start, end, tick, busy)
+    busy_ticks(episode.ev, state.conn, state.res, first_ev, e, start, end, tick, busy)
     offer[:, :] = 0.0
     offer[OF_CONNECTOR, :] = -1.0
     for c in range(conn.shape[1]):

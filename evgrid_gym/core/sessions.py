@@ -52,7 +52,9 @@ from evgrid_gym.core.layout import (
 
 
 @kernel
-def _free_connector(static, episode, state, first_ev, e, tick, busy):
+def _free_connector(
+    ev, conn, res, connector_charger, charger_station, outage, first_ev, e, tick, busy
+):
     """The connector EV ``e`` arriving at ``tick`` gets, -1 if none is free.
 
     Its reserved connector (a confirmed reservation) if it is free now. Otherwise the EV is a
@@ -62,19 +64,13 @@ def _free_connector(static, episode, state, first_ev, e, tick, busy):
     (``EV_STATION`` >= 0); else, for ``EV_STATION`` = -1, the first anywhere. ``busy`` is
     float64 scratch of shape (C,).
     """
-    ev, conn, res = episode.ev, state.conn, state.res
     if res[RS_STATUS, e] == RES_CONFIRMED:
         reserved = int(res[RS_CONNECTOR, e])
         if conn[CN_OCCUPIED, reserved] == 0.0:
             return reserved
-    busy_ticks(episode, state, first_ev, e, float(tick), ev[EV_DEPARTURE, e], tick, busy)
+    busy_ticks(ev, conn, res, first_ev, e, float(tick), ev[EV_DEPARTURE, e], tick, busy)
     wanted = int(ev[EV_CONNECTOR, e])
     station = int(ev[EV_STATION, e])
-    connector_charger, charger_station, outage = (
-        static.connector_charger,
-        static.charger_station,
-        episode.outage,
-    )
     for i in range(-1, conn.shape[1]):
         c = wanted if i < 0 else i
         if c < 0 or c >= conn.shape[1] or busy[c] > 0.0 or outage[tick, connector_charger[c]] > 0.0:
@@ -85,10 +81,9 @@ def _free_connector(static, episode, state, first_ev, e, tick, busy):
 
 
 @kernel
-def _plug(static, episode, conn, e, c, tariff):
+def _plug(ev, charger_f, connector_charger, conn, e, c, tariff):
     """EV ``e`` plugs into connector ``c``, paying ``tariff`` EUR per battery kWh."""
-    ev, charger_f = episode.ev, static.charger_f
-    k = static.connector_charger[c]
+    k = connector_charger[c]
     ev_max_kw = ev[EV_MAX_DC_KW, e] if charger_f[CH_IS_DC, k] > 0.0 else ev[EV_MAX_AC_KW, e]
     conn[CN_OCCUPIED, c] = 1.0
     conn[CN_EV, c] = e
@@ -118,7 +113,10 @@ def arrive(static, episode, state, tick, kpi, busy, reservations):
         clock[CLK_NEXT_EV] += 1
         kpi[KPI_ARRIVALS] += 1.0
         first_ev = e + 1 if reservations else n_ev
-        c = _free_connector(static, episode, state, first_ev, e, tick, busy)
+        c = _free_connector(
+            ev, state.conn, res, static.connector_charger, static.charger_station,
+            episode.outage, first_ev, e, tick, busy,
+        )  # fmt: skip
         tariff = ev[EV_TARIFF, e]
         if res[RS_STATUS, e] == RES_CONFIRMED:
             if res[RS_CONNECTOR, e] == c:
@@ -132,7 +130,7 @@ def arrive(static, episode, state, tick, kpi, busy, reservations):
         if c < 0:
             kpi[KPI_REJECTED] += 1.0
         else:
-            _plug(static, episode, state.conn, e, c, tariff)
+            _plug(ev, static.charger_f, static.connector_charger, state.conn, e, c, tariff)
 
 
 @inlined

@@ -174,8 +174,13 @@ class Scratch(NamedTuple):
     shared: np.ndarray  # the sub-kernels' scratch: projection, market, offers, observation
 
 
-def _fields_of(kind):
-    return sum(kind in get_args(field)[1:] for field in Scratch.__annotations__.values())
+def _fields_of(length):
+    """How many :class:`Scratch` fields are annotated with ``length`` ("C" or "S")."""
+    return sum(length in get_args(field)[1:] for field in Scratch.__annotations__.values())
+
+
+_PER_CONNECTOR = _fields_of("C")
+_PER_STATION = _fields_of("S")
 
 
 def workspace_size(n_connectors, n_chargers, n_stations, n_buses=0):
@@ -188,35 +193,23 @@ def workspace_size(n_connectors, n_chargers, n_stations, n_buses=0):
         n_connectors + N_OFFER_FIELDS * n_stations,  # reservations and arrivals
         n_stations + network.workspace_size(n_buses),  # observation; the network's phases
     )
-    return _fields_of("C") * n_connectors + _fields_of("S") * n_stations + shared
-
-
-@inlined
-def _take(work, start, n):
-    """The ``n`` entries of ``work`` from ``start``, and where the next field starts."""
-    return work[start : start + n], start + n
+    return _PER_CONNECTOR * n_connectors + _PER_STATION * n_stations + shared
 
 
 @inlined
 def carve(work, n_connectors, n_stations):
     """The :class:`Scratch` views of ``work`` (of length :func:`workspace_size`), one after
-    the other in field order."""
+    the other in field order (the slices written out: a helper call per field adds to the
+    first run's compile time; ``tests/test_tick.py`` checks them against the fields'
+    annotations)."""
     c, s = n_connectors, n_stations
-    conn_kw, i = _take(work, 0, c)
-    conn_low_kw, i = _take(work, i, c)
-    conn_high_kw, i = _take(work, i, c)
-    bess_kw, i = _take(work, i, s)
-    bess_low_kw, i = _take(work, i, s)
-    bess_high_kw, i = _take(work, i, s)
-    stored_kwh, i = _take(work, i, s)
-    storage_kwh, i = _take(work, i, s)
-    demand_kwh, i = _take(work, i, s)
-    export_kwh, i = _take(work, i, s)
-    fill, i = _take(work, i, s)
-    overload_kw, i = _take(work, i, s)
+    i = _PER_CONNECTOR * c  # the (S,) fields follow the (C,) ones
     return Scratch(
-        conn_kw, conn_low_kw, conn_high_kw, bess_kw, bess_low_kw, bess_high_kw, stored_kwh,
-        storage_kwh, demand_kwh, export_kwh, fill, overload_kw, work[i:],
+        work[:c], work[c : 2 * c], work[2 * c : i],
+        work[i : i + s], work[i + s : i + 2 * s], work[i + 2 * s : i + 3 * s],
+        work[i + 3 * s : i + 4 * s], work[i + 4 * s : i + 5 * s], work[i + 5 * s : i + 6 * s],
+        work[i + 6 * s : i + 7 * s], work[i + 7 * s : i + 8 * s],
+        work[i + 8 * s : i + _PER_STATION * s], work[i + _PER_STATION * s :],
     )  # fmt: skip
 
 
@@ -302,15 +295,13 @@ def _request(static, episode, state, action, sc, kpi):
 
 
 @inlined
-def _project(static, episode, state, out, sc, kpi, network):
+def _project(static, episode, state, out, sc):
     """4. Projection onto battery, charger, station and feeder limits
-    (:func:`~evgrid_gym.core.projection.project_power`) and, with a network and hard limits,
-    the network's (step 5, :func:`_limit_network`); books each station's overload and the
-    community's: the stations' plus the feeder's."""
-    cfg, station_out = static.cfg, out.station_out
+    (:func:`~evgrid_gym.core.projection.project_power`); returns the feeder's overload, kW
+    (each station's is in ``sc.overload_kw``)."""
     tick = state.clock[CLK_TICK]
     n_ch, n_st = static.charger_f.shape[1], static.station_f.shape[1]
-    feeder_overload_kw = projection.project_power(
+    return projection.project_power(
         sc.conn_kw,
         sc.conn_low_kw,
         sc.conn_high_kw,
@@ -323,17 +314,21 @@ def _project(static, episode, state, out, sc, kpi, network):
         static.station_f[ST_GRID_KW],
         episode.outage[tick, n_ch : n_ch + n_st],
         episode.exo[EXO_HOUSEHOLD_KW, tick],
-        cfg[CFG_FEEDER_KW],
-        cfg[CFG_SOFT_LIMITS] > 0.0,
-        station_out[SO_NET_KW],
+        static.cfg[CFG_FEEDER_KW],
+        static.cfg[CFG_SOFT_LIMITS] > 0.0,
+        out.station_out[SO_NET_KW],
         sc.overload_kw,
         sc.shared,
     )
-    if network is not None:
-        if cfg[CFG_SOFT_LIMITS] == 0.0:
-            feeder_overload_kw = _limit_network(static, episode, state, out, sc, feeder_overload_kw)
-    dt_h, penalty = cfg[CFG_DT_H], cfg[CFG_OVERLOAD_PENALTY]
-    for s in range(n_st):
+
+
+@inlined
+def _book_overload(static, out, sc, kpi, feeder_overload_kw):
+    """4. Each station's overload after the projection and its penalty, and the community's:
+    the stations' plus the feeder's."""
+    station_out = out.station_out
+    dt_h, penalty = static.cfg[CFG_DT_H], static.cfg[CFG_OVERLOAD_PENALTY]
+    for s in range(station_out.shape[1]):
         station_out[SO_OVERLOAD_KWH, s] = sc.overload_kw[s] * dt_h
         station_out[SO_OVERLOAD_PENALTY_EUR, s] = station_out[SO_OVERLOAD_KWH, s] * penalty
     feeder_overload_kwh = feeder_overload_kw * dt_h
@@ -345,12 +340,15 @@ def _project(static, episode, state, out, sc, kpi, network):
 
 @inlined
 def _limit_network(static, episode, state, out, sc, feeder_overload_kw):
-    """Step 5 of the projection (:mod:`~evgrid_gym.core.projection`): every station the
+    """4., with a network: step 5 of the projection (:mod:`~evgrid_gym.core.projection`), in
+    hard mode (soft: the power flow's violations are penalised, 6.): every station the
     curtailment can reach (its link up) scaled by the common factor of
     :func:`~evgrid_gym.core.network.limit_stations`, all its connectors and its BESS alike.
     Returns the feeder's overload after the step (with hard limits the stations have none),
     ``feeder_overload_kw`` itself when nothing is scaled."""
     cfg, exo, outage = static.cfg, episode.exo, episode.outage
+    if cfg[CFG_SOFT_LIMITS] > 0.0:
+        return feeder_overload_kw
     tick = state.clock[CLK_TICK]
     n_ch, n_st = static.charger_f.shape[1], static.station_f.shape[1]
     link_down = outage[tick, n_ch : n_ch + n_st]
@@ -629,7 +627,10 @@ def step(
     sc = carve(work, conn.shape[1], station_f.shape[1])
     kpi[:] = 0.0
     _request(static, episode, state, action, sc, kpi)
-    _project(static, episode, state, out, sc, kpi, network)
+    feeder_overload_kw = _project(static, episode, state, out, sc)
+    if network is not None:
+        feeder_overload_kw = _limit_network(static, episode, state, out, sc, feeder_overload_kw)
+    _book_overload(static, out, sc, kpi, feeder_overload_kw)
     _settle_market(static, episode, state, out, sc, kpi)
     if network is not None:
         _book_network(static, episode, state, out, sc, kpi)
