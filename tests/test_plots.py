@@ -126,6 +126,36 @@ def test_plot_names_the_file_it_expected(tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "results.csv: not a CSV table"),
+        ("policy,episode\nedf,0\n", "results.csv: no column 'seed'"),
+        ("episode,seed,reward,optimality_gap\n0,0,1.0,\n", "results.csv: no column 'policy'"),
+        ("policy,episode,seed,reward,optimality_gap\nedf,0,0,1.0,\nlsf,0,0,lots,\n",
+         "results.csv, row 3, column 'reward': got 'lots'; must be a number"),
+    ],
+    ids=["empty", "missing number column", "missing policy", "not a number"],
+)  # fmt: skip
+def test_a_broken_results_table_is_named_not_drawn(tmp_path, capsys, text, message):
+    (tmp_path / "results.csv").write_text(text)
+    assert main(["plot", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "benchmark.png").exists()
+
+
+def test_a_broken_episode_table_is_named(tmp_path, capsys):
+    log = tmp_path / "log"
+    assert main(["simulate", "--scenario", "electra_station", "--days", "1",
+                 "--log", str(log)]) == 0  # fmt: skip
+    capsys.readouterr()
+    (log / "ticks.csv").write_text("tick,plugged_evs\n0,1\nsoon,2\n")
+    assert main(["plot", str(log)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ticks.csv, row 3, column 'tick': got 'soon'" in err
+
+
 @pytest.mark.parametrize("command", ["simulate", "benchmark"])
 def test_a_log_flag_that_is_no_folder_is_rejected(tmp_path, capsys, command):
     file = tmp_path / "file"

@@ -54,7 +54,44 @@ PRICE = (146, 64, 14)  # the price line, apart from the flows' colours
 
 
 class LogError(ValueError):
-    """A folder holds no log to plot, or a log lacks a file; the message names it."""
+    """A folder holds no log to plot, or a log lacks a file, a column or a number; the
+    message names it."""
+
+
+RESULTS_NUMBERS = ("episode", "seed", "reward", "optimality_gap")
+"""The columns of a benchmark's ``results.csv`` that figure 5 reads as numbers (and it reads
+``policy``)."""
+
+
+def _read_table(
+    path: Path, numbers: tuple[str, ...] = (), others: tuple[str, ...] = (),
+    keep_default_na: bool = True,
+) -> pd.DataFrame:  # fmt: skip
+    """A CSV table of a log or a benchmark with the columns ``numbers``, holding numbers
+    (empty cells allowed: NaN), and ``others``.
+
+    Raises:
+        LogError: the file is not a CSV table, lacks one of those columns, or holds something
+            else than a number in one of ``numbers`` (naming the file, the row and the column).
+    """
+    try:
+        table = pd.read_csv(path, keep_default_na=keep_default_na)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise LogError(f"{path}: not a CSV table ({err})") from None
+    for column in (*numbers, *others):
+        if column not in table:
+            raise LogError(f"{path}: no column {column!r}; found {list(table.columns)}")
+    for column in numbers:
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = np.flatnonzero(values.isna() & table[column].notna())
+        if bad.size:
+            row = int(bad[0]) + 2  # 1-based, after the header line
+            raise LogError(
+                f"{path}, row {row}, column {column!r}: got {table[column].iloc[bad[0]]!r}; "
+                "must be a number"
+            )
+        table[column] = values
+    return table
 
 
 def _colour(rgb) -> tuple[float, float, float]:
@@ -65,7 +102,8 @@ class EpisodeLogFiles:
     """An episode's log read back from its folder.
 
     Raises:
-        LogError: a file of :data:`EPISODE_FILES` is missing (naming it).
+        LogError: a file of :data:`EPISODE_FILES` is missing or not a CSV table, or
+            ``ticks.csv`` has no numeric ``tick`` (naming it).
     """
 
     def __init__(self, folder: Path):
@@ -76,10 +114,10 @@ class EpisodeLogFiles:
                     f"{folder}: expected {name} of an episode log (`evgrid-gym simulate --log`)"
                 )
         self.meta = json.loads((folder / "episode.json").read_text())
-        self.sessions = pd.read_csv(folder / "sessions.csv", keep_default_na=False)
-        self.ticks = pd.read_csv(folder / "ticks.csv")
-        self.ev_ticks = pd.read_csv(folder / "ev_ticks.csv", keep_default_na=False)
-        self.flexibility = pd.read_csv(folder / "flexibility.csv")
+        self.sessions = _read_table(folder / "sessions.csv", keep_default_na=False)
+        self.ticks = _read_table(folder / "ticks.csv", ("tick",))
+        self.ev_ticks = _read_table(folder / "ev_ticks.csv", keep_default_na=False)
+        self.flexibility = _read_table(folder / "flexibility.csv")
 
     def title(self, what: str) -> str:
         m = self.meta
@@ -283,8 +321,12 @@ def benchmark_figure(results_csv: Path, path: Path) -> Path:
     """Figure 5: each policy's reward on every episode (a dot per episode, coloured by
     episode, so the same day reads across policies; a bar at the mean) and its optimality gap
     (per episode, the mean as a bar), from a benchmark's ``results.csv``; the reward in its
-    unit (:func:`reward_label`)."""
-    results = pd.read_csv(results_csv)
+    unit (:func:`reward_label`).
+
+    Raises:
+        LogError: ``results_csv`` lacks a column it reads or a number (:func:`_read_table`).
+    """
+    results = _read_table(results_csv, RESULTS_NUMBERS, ("policy",))
     order = list(results.groupby("policy")["reward"].mean().sort_values(ascending=False).index)
     row = results["policy"].map({p: i for i, p in enumerate(order)}).to_numpy()
     episodes = sorted(results["episode"].unique())
