@@ -138,13 +138,13 @@ def block_offsets(dims: dict[str, int], features: set[str]) -> np.ndarray:
 
 
 @inlined
-def write_observation(static, episode, state, obs, station_kw, scratch, network):
+def write_observation(static, episode, state, obs, station_kw, scratch, reservations, network):
     """Writes the observation of the state at the start of the tick into ``obs`` (float32),
     block by block at ``static.obs_offsets`` (:data:`BLOCKS` says what each holds).
     ``station_kw``: each station's net import in the last tick, kW, shape (S,) (the network
     blocks' power flow). ``scratch`` is float64 work space of shape (>= S +
-    ``core.network.workspace_size(B)``,). ``network``: the switch of
-    :meth:`~evgrid_gym.core.state.Static.switches` (None: no network blocks to write).
+    ``core.network.workspace_size(B)``,). ``reservations``, ``network``: the switches of
+    :meth:`~evgrid_gym.core.state.Static.switches` (None: no such blocks to write).
     """
     at, cfg, station_f, charger_f = (
         static.obs_offsets,
@@ -191,7 +191,7 @@ def write_observation(static, episode, state, obs, station_kw, scratch, network)
         obs[renewable_at + j] = exo[EXO_RENEWABLE_KW, tick + j]
     obs[at[OBS_HOUSEHOLD]] = exo[EXO_HOUSEHOLD_KW, tick]
     n_hours = int(cfg[CFG_RESERVATION_HOURS])
-    if n_hours > 0:
+    if reservations is not None and n_hours > 0:
         _write_reservations(
             cfg, connector_charger, charger_station, episode.ev, state.res,
             state.clock[CLK_NEXT_EV], tick, n_st, n_hours, obs[at[OBS_RESERVATIONS] :],

@@ -244,7 +244,7 @@ def _open_tick(static, episode, state, out, tick, last, shared, reservations, ne
     else:
         _begin_tick(static, episode, state, tick, out.kpi, shared, reservations)
     station_kw = out.station_out[SO_NET_KW]
-    write_observation(static, episode, state, out.obs, station_kw, shared, network)
+    write_observation(static, episode, state, out.obs, station_kw, shared, reservations, network)
 
 
 @inlined

@@ -218,7 +218,7 @@ class StationEngine:
             )
             write_observation(
                 self._static, episode, self._state, self._obs, self._station_kw, self._work,
-                self._static.switches()[1],
+                *self._static.switches(),
             )  # fmt: skip
             info = {
                 "tick": tick,
