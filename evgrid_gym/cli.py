@@ -25,7 +25,8 @@ from evgrid_gym.core.jit import on_first_compile
 from evgrid_gym.data.errors import DataFileError
 from evgrid_gym.envs import EVGridEnv
 from evgrid_gym.eventlog import EpisodeLog
-from evgrid_gym.kpis import EPISODE_KPIS, episode_kpis, reward_unit
+from evgrid_gym.extras import install_line
+from evgrid_gym.kpis import EPISODE_KPIS, reward_unit
 from evgrid_gym.policy import run_episode, warm_up
 from evgrid_gym.scenario import parse_date
 
@@ -91,7 +92,6 @@ def simulate(args: argparse.Namespace) -> int:
     warm_up(env, options=options)
     log = None if log_dir is None else EpisodeLog(args.policy, args.seed)
     row = run_episode(env, policy, args.seed, options=options, bar=True, log=log)
-    kpis = episode_kpis(env.kpi_total)
     print(
         f"scenario {config.name}, policy {args.policy}, seed {args.seed}, "
         f"{config.episode_ticks} ticks of {config.dt_h} h from {row['date']}"
@@ -100,7 +100,7 @@ def simulate(args: argparse.Namespace) -> int:
     print(f"{'reward':<24}{row['reward']:>14.3f}  {reward_unit(config.reward.kpi_weights)}")
     for kpi in EPISODE_KPIS:
         if kpi.cli:
-            print(f"{kpi.label:<24}{kpis[kpi.name]:>14.3f}  {kpi.unit}")
+            print(f"{kpi.label:<24}{row[kpi.name]:>14.3f}  {kpi.unit}")
     if "solver_status" in row:
         print(f"{'solver':<24}{row['solver_status']:>14}  (MIP gap {row['mip_gap']:.2%})")
     if log is not None:
@@ -211,8 +211,7 @@ def _print_trained(what: str, config: ScenarioConfig, curve) -> None:
 def _missing_extra(command: str, extra: str, err: ImportError) -> ValueError:
     """The error of a command whose optional dependencies (the extra ``extra``) are missing."""
     return ValueError(
-        f"{command}: needs the {extra} extra ({err.name} is missing): "
-        f"pip install -e '.[{extra}]' -c constraints.txt"
+        f"{command}: needs the {extra} extra ({err.name} is missing): {install_line(extra)}"
     )
 
 

@@ -8,7 +8,9 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-INSTALL = "pip install -e '.[ray]' -c constraints.txt"
+from evgrid_gym.extras import install_line
+
+INSTALL = install_line("ray")
 """The install line of the ray extra (README, "Stations as agents and Ray")."""
 
 

@@ -39,6 +39,8 @@ import numpy as np
 import pandas as pd
 
 from evgrid_gym.core import layout as L
+from evgrid_gym.core.flexibility import tick_flexibility_kw
+from evgrid_gym.envs.evgrid_env import STATION_INFO
 
 LOG_TABLES = ("sessions", "events", "ticks", "ev_ticks", "flexibility")
 """The tables of a log, each written as ``<name>.csv`` (and ``.parquet``)."""
@@ -113,8 +115,10 @@ class EpisodeLog:
         self._ev_rows.append(
             np.column_stack([np.full(evs.size, tick), evs, plugged, power_kw[plugged], soc])
         )
-        drawn_kw = (info["ev_charge_grid_kwh"] - info["ev_discharge_grid_kwh"]) / dt_h
         low_kw, high_kw = self._range_kw
+        drawn_kw, up_kw, down_kw = tick_flexibility_kw(
+            info["ev_charge_grid_kwh"], info["ev_discharge_grid_kwh"], dt_h, low_kw, high_kw
+        )
         row = {"tick": tick} | {name: info[name] for name in L.KPI_NAMES}
         row |= {
             "price_eur_per_kwh": self._plan.exo[L.EXO_PRICE, tick],
@@ -122,10 +126,10 @@ class EpisodeLog:
             "fleet_kw": drawn_kw,
             "flexibility_low_kw": low_kw,
             "flexibility_high_kw": high_kw,
-            "flexibility_up_kw": high_kw - drawn_kw,
-            "flexibility_down_kw": drawn_kw - low_kw,
+            "flexibility_up_kw": up_kw,
+            "flexibility_down_kw": down_kw,
         }
-        for name in (k for k in info if k.startswith("station_") and k not in L.KPI):
+        for name in STATION_INFO:
             for station, value in zip(self._station_ids, info[name], strict=True):
                 row[f"{name}[{station}]"] = value
         self._tick_rows.append(row)

@@ -252,6 +252,24 @@ def test_info_reports_up_and_down_power_only_when_asked(name):
     assert "flexibility_up_kw" not in EVGridEnv(_scenario(15.0)).reset(seed=0)[1]
 
 
+def test_flexibility_after_advance_is_that_of_step():
+    """advance() (step without its info, the multi-agent env's) keeps the coming tick's power
+    range up to date: a step after some advances reports what steps alone report."""
+    stepped, advanced = (EVGridEnv(_scenario(15.0), flexibility=True) for _ in range(2))
+    stepped.reset(seed=3)
+    advanced.reset(seed=3)
+    rng = np.random.default_rng(3)
+    for tick in range(stepped.scenario.config.episode_ticks):
+        action = rng.uniform(-1, 1, stepped.action_space.shape).astype(np.float32)
+        _, _, _, _, want = stepped.step(action)
+        if tick % 5 < 3:
+            advanced.advance(action)
+            continue
+        _, _, _, _, info = advanced.step(action)
+        for key in ("flexibility_up_kw", "flexibility_down_kw"):
+            assert info[key] == want[key], (key, tick)
+
+
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
 def test_vector_env_reports_the_same_flexibility_as_single_envs(mode):
     scenario = _scenario(15.0)

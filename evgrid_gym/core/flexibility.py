@@ -76,6 +76,16 @@ def workspace_size(n_chargers, n_stations):
     return 3 * n_chargers + 2 * n_stations
 
 
+def tick_flexibility_kw(ev_charge_grid_kwh, ev_discharge_grid_kwh, dt_h, low_kw, high_kw):
+    """``(drawn_kw, up_kw, down_kw)``: the fleet's average grid power in the tick just stepped
+    and how much more and how much less it could have drawn, kW, from the tick's grid-side
+    EV energies (KPIs ``ev_charge_grid_kwh``, ``ev_discharge_grid_kwh``, kWh) and its power
+    range ``low_kw``, ``high_kw`` (:func:`power_range_kw` at the tick's start). Scalars or
+    arrays of one shape (one entry per env of a vector env)."""
+    drawn_kw = (ev_charge_grid_kwh - ev_discharge_grid_kwh) / dt_h
+    return drawn_kw, high_kw - drawn_kw, drawn_kw - low_kw
+
+
 @kernel
 def ev_edges_kwh(cfg, charger_f, k, conn, c, tick, h):
     """``(least, most)``: the grid energy the EV on connector ``c`` (charger ``k``) must and

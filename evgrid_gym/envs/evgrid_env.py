@@ -280,7 +280,8 @@ class EVGridEnv(gym.Env):
         )
         self._flex_work = np.zeros(flex.workspace_size(sc.n_chargers, sc.n_stations))
         self._flexibility_info = bool(flexibility)
-        self._power_range_kw = (0.0, 0.0)  # of the coming tick
+        self._power_range_kw = (0.0, 0.0)  # low, high of the coming tick
+        self._flexibility_kw = (0.0, 0.0)  # up, down in the tick just stepped
         self._date = ""
         self._ended = False  # the episode reached its last tick (step raises until a reset)
         self.render_mode = render_mode
@@ -304,7 +305,9 @@ class EVGridEnv(gym.Env):
         self._arrays = (*sc.static, *self._episode, *self._state, *self._out)
         core.reset(*self._arrays, self._work, *sc.switches)
         self._ended = False
-        self._power_range_kw = (0.0, 0.0)  # no tick stepped yet: no flexibility to report
+        if self._flexibility_info:
+            self._flexibility_kw = (0.0, 0.0)  # no tick stepped yet
+            self._update_power_range()
         if self._renderer is not None:
             self._renderer.record(self)
         return self._out.obs.copy(), self._info(0)
@@ -344,6 +347,8 @@ class EVGridEnv(gym.Env):
                 f"action: entries {bad} are {action[bad].tolist()}; every entry must be a "
                 "finite number in [-1, 1]"
             )
+        if self._flexibility_info:
+            self._report_flexibility()
         tick = int(self._state.clock[L.CLK_TICK])
         terminated = self._ended = tick >= self.scenario.config.episode_ticks
         if self._renderer is not None:
@@ -379,19 +384,25 @@ class EVGridEnv(gym.Env):
         info["connector_kw"] = conn[L.CN_POWER_KW].copy()
         info.update(zip(STATION_INFO, self._out.station_out.copy()))  # noqa: B905
         if self._flexibility_info:
-            info["flexibility_up_kw"], info["flexibility_down_kw"] = self._flexibility_kw()
+            info["flexibility_up_kw"], info["flexibility_down_kw"] = self._flexibility_kw
         return info
 
-    def _flexibility_kw(self) -> tuple[float, float]:
-        """``(up, down)``: how much more and how much less the fleet could have drawn in the
-        tick just stepped than it did, kW (its power range, computed at the tick's start),
-        then the range of the coming tick."""
-        low_kw, high_kw = self._power_range_kw
-        kpi, dt_h = self._out.kpi, self.scenario.config.dt_h
-        drawn_kw = (kpi[L.KPI_EV_CHARGE] - kpi[L.KPI_EV_DISCHARGE]) / dt_h
+    def _report_flexibility(self) -> None:
+        """How much more and how much less the fleet could have drawn in the tick just
+        stepped than it did (its power range, computed at the tick's start); then the range
+        of the coming tick."""
+        kpi = self._out.kpi
+        _, up_kw, down_kw = flex.tick_flexibility_kw(
+            kpi[L.KPI_EV_CHARGE], kpi[L.KPI_EV_DISCHARGE], self.scenario.config.dt_h,
+            *self._power_range_kw,
+        )  # fmt: skip
+        self._flexibility_kw = (up_kw, down_kw)
+        self._update_power_range()
+
+    def _update_power_range(self) -> None:
+        """The power range of the coming tick."""
         tick = int(self._state.clock[L.CLK_TICK])
         self._power_range_kw = flex.power_range_kw(*self._flexibility_arrays(tick), self._flex_work)
-        return high_kw - drawn_kw, drawn_kw - low_kw
 
     def _flexibility_arrays(self, tick: int) -> tuple:
         """The arguments of :mod:`evgrid_gym.core.flexibility`'s kernels for ``tick``."""

@@ -203,12 +203,12 @@ class EVGridVectorEnv(VectorEnv):
     def _report_flexibility(self, stepped: np.ndarray) -> None:
         """The flexibility of the envs ``stepped`` (int64 indices) in the tick they just ran:
         their power range then against what they drew; then their coming tick's range."""
-        kpi = self._out.kpi
-        drawn_kw = (
-            kpi[stepped, L.KPI_EV_CHARGE] - kpi[stepped, L.KPI_EV_DISCHARGE]
-        ) / self.scenario.config.dt_h
-        self._flexibility_kw[stepped, 0] = self._power_range_kw[stepped, 1] - drawn_kw
-        self._flexibility_kw[stepped, 1] = drawn_kw - self._power_range_kw[stepped, 0]
+        kpi, range_kw = self._out.kpi[stepped], self._power_range_kw[stepped]
+        _, up_kw, down_kw = flex.tick_flexibility_kw(
+            kpi[:, L.KPI_EV_CHARGE], kpi[:, L.KPI_EV_DISCHARGE], self.scenario.config.dt_h,
+            range_kw[:, 0], range_kw[:, 1],
+        )  # fmt: skip
+        self._flexibility_kw[stepped] = np.column_stack([up_kw, down_kw])
         self._update_power_range(stepped)
 
     def step(self, actions):

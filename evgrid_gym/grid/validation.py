@@ -18,13 +18,14 @@ import numpy as np
 
 from evgrid_gym.core.layout import NET_V_MAX_PU, NET_V_MIN_PU
 from evgrid_gym.core.network import power_flow
+from evgrid_gym.extras import install_line
 from evgrid_gym.grid.arrays import NetworkArrays
 from evgrid_gym.grid.description import NetworkDescription
 
 if TYPE_CHECKING:
     import pandapower as pp
 
-INSTALL = "pip install -e '.[network-check]' -c constraints.txt"
+INSTALL = install_line("network-check")
 
 HV_PER_LV = 50.0
 """Nominal hv voltage of the pandapower transformer per lv kV (any ratio gives the same pu

@@ -32,12 +32,14 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from evgrid_gym.eventlog import LOG_TABLES
 from evgrid_gym.viz.style import CHARGING, SERIES_COLOURS, V2G
 
 DPI = 110
 EPISODE_FIGURES = ("soc_by_archetype", "power_by_archetype", "energy_flows", "flexibility")
-EPISODE_FILES = ("episode.json", "sessions.csv", "ticks.csv", "ev_ticks.csv", "flexibility.csv")
-"""What an episode's figures read (written by :class:`~evgrid_gym.eventlog.EpisodeLog`)."""
+EPISODE_FILES = ("episode.json", *(f"{name}.csv" for name in LOG_TABLES if name != "events"))
+"""What an episode's figures read (written by :class:`~evgrid_gym.eventlog.EpisodeLog`): its
+tables but the events."""
 FLOWS = (  # (ticks.csv column, label, colour), supply above 0, then uses below
     ("renewable_kwh", "wind (and PV)", SERIES_COLOURS["wind_kw"]),
     ("external_energy_kwh", "external supplier", SERIES_COLOURS["external_kw"]),
