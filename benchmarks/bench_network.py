@@ -32,10 +32,10 @@ import time
 import numpy as np
 from numba import njit
 
+from evgrid_gym.config import load_scenario
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.network import book_network, limit_stations, station_grid_state
 from evgrid_gym.core.tick import workspace_size
-from evgrid_gym.config import load_scenario
 from evgrid_gym.scenario import Scenario
 
 SCENARIO = "default_network"
