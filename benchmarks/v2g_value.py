@@ -68,7 +68,7 @@ def main() -> None:
         reward, v2g_kwh, wear_eur, solve_s, status = optimum(with_v2g, seed)
         reward_off, _, _, _, status_off = optimum(no_v2g, seed)
         values.append(reward - reward_off)
-        date = with_v2g.episode_plan().date
+        date = with_v2g.date
         print(
             f"| {seed} | {date} | {reward:.2f} | {reward_off:.2f} | {values[-1]:.3f} | "
             f"{v2g_kwh:.1f} | {wear_eur:.2f} | {solve_s:.2f} | {status}/{status_off} |"

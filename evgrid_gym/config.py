@@ -131,6 +131,16 @@ class TurbineConfig(_Strict):
         power_curve_kw(name)  # raises UnknownTurbineError (a ValueError): what is allowed
         return name
 
+    @property
+    def rated_kw(self) -> float:
+        """Rated power of one turbine, kW: the maximum of its windpowerlib power curve."""
+        return float(power_curve_kw(self.turbine_type)[1].max())
+
+    @property
+    def installed_kw(self) -> float:
+        """Rated power of the ``count`` turbines, kW."""
+        return self.count * self.rated_kw
+
 
 class WindConfig(_Strict):
     """Own wind turbines, driven by real (``nrel``) or synthetic (AR(1)) wind speeds."""

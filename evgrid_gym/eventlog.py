@@ -1,9 +1,9 @@
 """The log of an episode: every session, every event and every tick (seed 004's per-user log).
 
 :class:`EpisodeLog` follows an episode through what an env exposes publicly: the ``info`` of
-each step (KPIs, ``connector_ev``, ``connector_kw``, per-station results), the episode plan
-(``episode_plan()``: the EV table with each session's user, the prices, the outage
-timeline), the fleet's flexibility (``flexibility()``) and, at the end, each EV's reservation
+each step (KPIs, ``connector_ev``, ``connector_kw``, per-station results), the episode's
+inputs (``episode`` and ``date``: the EV table with each session's user, the prices, the
+outage timeline), the fleet's flexibility (``flexibility()``) and, at the end, each EV's reservation
 (``reservations``). It writes, per episode, into one folder:
 
 - ``sessions.csv``: one row per EV of the episode: user and archetype, station and connector,
@@ -74,8 +74,8 @@ class EpisodeLog:
         """Starts recording the episode ``env`` was just reset to (``info``: its reset info)."""
         self._env = env = env.unwrapped
         sc = env.scenario
-        self._plan = env.episode_plan()
-        ev = self._plan.ev
+        self._episode, self._date = env.episode, env.date  # fixed for the episode
+        ev = self._episode.ev
         self._efficiency = sc.charger_f[L.CH_EFFICIENCY, sc.connector_charger]
         self._energy_kwh = ev[L.EV_SOC_ARRIVAL] * ev[L.EV_BATTERY_KWH]
         self._ticks_per_hour = max(round(1.0 / sc.config.dt_h), 1)
@@ -107,7 +107,7 @@ class EpisodeLog:
         power_kw = np.asarray(info["connector_kw"])
         plugged = np.flatnonzero(self._connector_ev >= 0)
         evs = self._connector_ev[plugged]
-        battery_kwh = self._plan.ev[L.EV_BATTERY_KWH, evs]
+        battery_kwh = self._episode.ev[L.EV_BATTERY_KWH, evs]
         soc = self._energy_kwh[evs] / battery_kwh
         grid_kwh = power_kw[plugged] * dt_h
         eta = self._efficiency[plugged]
@@ -121,7 +121,7 @@ class EpisodeLog:
         )
         row = {"tick": tick} | {name: info[name] for name in L.KPI_NAMES}
         row |= {
-            "price_eur_per_kwh": self._plan.exo[L.EXO_PRICE, tick],
+            "price_eur_per_kwh": self._episode.exo[L.EXO_PRICE, tick],
             "plugged_evs": evs.size,
             "fleet_kw": drawn_kw,
             "flexibility_low_kw": low_kw,
@@ -157,7 +157,7 @@ class EpisodeLog:
     def _time(self, ticks) -> pd.Series:
         """The local ISO time each tick starts at."""
         config = self._env.scenario.config
-        start = pd.Timestamp(self._plan.date).tz_localize(config.calendar.timezone)
+        start = pd.Timestamp(self._date).tz_localize(config.calendar.timezone)
         hours = np.asarray(ticks, dtype=float) * config.dt_h
         times = start + pd.to_timedelta(hours, unit="h")
         return pd.Series([t.isoformat() for t in times], dtype=object)
@@ -169,7 +169,7 @@ class EpisodeLog:
     def _ev_ticks(self) -> pd.DataFrame:
         rows = np.concatenate(self._ev_rows) if self._ev_rows else np.zeros((0, 5))
         ev = rows[:, 1].astype(np.int64)
-        users = self._plan.ev[L.EV_USER, ev].astype(np.int64)
+        users = self._episode.ev[L.EV_USER, ev].astype(np.int64)
         frame = pd.DataFrame({
             "tick": rows[:, 0].astype(np.int64),
             "ev": ev,
@@ -182,7 +182,7 @@ class EpisodeLog:
         return self._with_time(frame)
 
     def _sessions(self, ev_ticks: pd.DataFrame) -> pd.DataFrame:
-        sc, ev = self._env.scenario, self._plan.ev
+        sc, ev = self._env.scenario, self._episode.ev
         n = ev.shape[1]
         users = ev[L.EV_USER].astype(np.int64)
         by_ev = ev_ticks.groupby("ev")
@@ -262,7 +262,7 @@ class EpisodeLog:
         """Outage begin and end per charger, station link and the wind farm's share down."""
         sc = self._env.scenario
         n_ticks = sc.config.episode_ticks
-        outage = np.asarray(self._plan.outage[:n_ticks]) > 0.0
+        outage = np.asarray(self._episode.outage[:n_ticks]) > 0.0
         names = [f"charger {k} ({self._station_ids[s]})" for k, s in enumerate(sc.charger_station)]
         names += [f"station link {s}" for s in self._station_ids] + ["turbines"]
         rows = []
@@ -280,7 +280,7 @@ class EpisodeLog:
             return self._with_time(pd.DataFrame(columns=columns), "anchor_tick")
         table = np.concatenate(self._envelopes)
         n_ticks = self._env.scenario.config.episode_ticks
-        power = np.zeros((n_ticks, self._plan.ev.shape[1]))
+        power = np.zeros((n_ticks, self._episode.ev.shape[1]))
         power[ev_ticks["tick"], ev_ticks["ev"]] = ev_ticks["power_kw"]
         energy = np.cumsum(power * self._env.scenario.config.dt_h, axis=0)
         for anchor, evs in self._anchors.items():
@@ -301,7 +301,7 @@ class EpisodeLog:
             "scenario": config.name,
             "policy": self.policy,
             "seed": self.seed,
-            "date": self._plan.date,
+            "date": self._date,
             "timezone": config.calendar.timezone,
             "dt_h": config.dt_h,
             "episode_ticks": config.episode_ticks,

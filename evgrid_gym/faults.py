@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from evgrid_gym.config import ScenarioConfig
-from evgrid_gym.data.wind import power_curve_kw
 
 
 class OutageSampler:
@@ -28,7 +27,7 @@ class OutageSampler:
     def __init__(self, config: ScenarioConfig, n_chargers: int, n_stations: int, n_ticks: int):
         faults = config.faults
         turbines = [t for t in config.wind.turbines for _ in range(t.count)]
-        rated_kw = np.array([power_curve_kw(t.turbine_type)[1].max() for t in turbines])
+        rated_kw = np.array([t.rated_kw for t in turbines])
         self.turbine_share = rated_kw / rated_kw.sum() if turbines else rated_kw
         self._n_links = n_chargers + n_stations
         first_row = {"charger": 0, "station_link": n_chargers, "turbine": n_chargers + n_stations}

@@ -22,7 +22,7 @@ from evgrid_gym.data.nrel import load_nrel_wind, wind_power_kw
 from evgrid_gym.data.prices import load_day_ahead_prices
 from evgrid_gym.data.series import ProfileSeries
 from evgrid_gym.data.simbench import generation_kw, household_power_kw, load_simbench_profiles
-from evgrid_gym.data.wind import power_curve_kw, turbine_power_kw
+from evgrid_gym.data.wind import turbine_power_kw
 
 
 @cache
@@ -57,6 +57,7 @@ class Inputs:
 
     Attributes:
         price_range: (low, high) of the external price, EUR/kWh.
+        wind_high_kw: installed wind power, kW (the turbines' rated power).
         renewable_high_kw: installed wind + PV power, kW.
         household_high_kw: the largest household load, kW.
     """
@@ -80,8 +81,8 @@ class Inputs:
             self.price_range = (0.0, synthetic.PRICE_MAX_FACTOR * supplier.price_eur_per_kwh)
         else:
             self.price_range = (supplier.price_eur_per_kwh, supplier.price_eur_per_kwh)
-        wind_kw = sum(t.count * power_curve_kw(t.turbine_type)[1].max() for t in c.wind.turbines)
-        self.renewable_high_kw = wind_kw + c.pv.installed_kw
+        self.wind_high_kw = sum(t.installed_kw for t in c.wind.turbines)
+        self.renewable_high_kw = self.wind_high_kw + c.pv.installed_kw
         self._wind_series = self._pv_series = None
         if c.wind.source == "nrel" and c.wind.turbines:
             wind = _nrel(str(data_path(c.wind.wind_file)))

@@ -22,7 +22,6 @@ from evgrid_gym.config import ScenarioConfig, ScenarioError
 from evgrid_gym.core import layout as L
 from evgrid_gym.core.observation import block_offsets
 from evgrid_gym.core.state import Static
-from evgrid_gym.data.wind import power_curve_kw
 from evgrid_gym.faults import OutageSampler
 from evgrid_gym.grid import NetworkArrays, network_arrays
 from evgrid_gym.grid.arrays import observation_bounds
@@ -140,7 +139,7 @@ class Scenario:
         c = self.config
         if c.grid.network is None:
             return None
-        turbine_kw = [t.count * power_curve_kw(t.turbine_type)[1].max() for t in c.wind.turbines]
+        turbine_kw = [t.installed_kw for t in c.wind.turbines]
         return network_arrays(c.grid.network, [s.id for s in c.stations], turbine_kw)
 
     def _station_params(self) -> np.ndarray:
@@ -296,10 +295,13 @@ class Scenario:
         if self.network is None:
             return dict.fromkeys(names, 0.0)
         c = self.config
-        wind_kw = self.inputs.renewable_high_kw - c.pv.installed_kw
         station_kw = station_rated_kw + self.station_f[L.ST_BESS_KW]
         return observation_bounds(
-            self.network, self.inputs.household_high_kw, wind_kw, c.pv.installed_kw, station_kw
+            self.network,
+            self.inputs.household_high_kw,
+            self.inputs.wind_high_kw,
+            c.pv.installed_kw,
+            station_kw,
         )
 
     def _days_between(self, first: datetime.date, last: datetime.date) -> tuple[datetime.date, ...]:
